@@ -1,0 +1,38 @@
+# Shared build settings for every reprise target.
+
+# reprise_target_defaults(<target>): warnings, -Werror on request, sanitizers.
+function(reprise_target_defaults target)
+  target_compile_options(${target} PRIVATE
+    -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wno-sign-conversion
+    -Wnon-virtual-dtor -Wold-style-cast -Woverloaded-virtual -Wimplicit-fallthrough)
+  if(REPRISE_WERROR)
+    target_compile_options(${target} PRIVATE -Werror)
+  endif()
+  if(REPRISE_SANITIZE)
+    target_compile_options(${target} PRIVATE -fsanitize=${REPRISE_SANITIZE} -fno-omit-frame-pointer
+                                              -fno-sanitize-recover=all)
+    target_link_options(${target} PRIVATE -fsanitize=${REPRISE_SANITIZE})
+  endif()
+endfunction()
+
+# reprise_add_library(<name> SOURCES ...): a static library reprise_<name> with the alias
+# reprise::<name>, public headers in <folder>/include.
+function(reprise_add_library name)
+  cmake_parse_arguments(ARG "" "" "SOURCES" ${ARGN})
+  add_library(reprise_${name} STATIC ${ARG_SOURCES})
+  add_library(reprise::${name} ALIAS reprise_${name})
+  target_include_directories(reprise_${name} PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/include)
+  reprise_target_defaults(reprise_${name})
+endfunction()
+
+# reprise_add_test(<name> SOURCES ... LIBS ...): one Catch2 executable whose test cases are
+# registered with CTest one by one.
+function(reprise_add_test name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;LIBS" ${ARGN})
+  add_executable(${name} ${ARG_SOURCES})
+  target_link_libraries(${name} PRIVATE reprise_test_main ${ARG_LIBS})
+  reprise_target_defaults(${name})
+  catch_discover_tests(${name}
+    WORKING_DIRECTORY ${CMAKE_BINARY_DIR}
+    PROPERTIES ENVIRONMENT "REPRISE_BIN=$<TARGET_FILE:reprise>;REPRISE_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
+endfunction()

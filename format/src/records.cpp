@@ -1,0 +1,83 @@
+#include "reprise/format/records.hpp"
+
+#include <arpa/inet.h>
+
+#include <string>
+
+namespace reprise::format {
+
+RecordMeta meta_of(const fb::Exchange& e) {
+  return {e.request_first_ns(), e.session_id(), e.connection_id()};
+}
+
+RecordMeta meta_of(const fb::Outcome& o) { return {o.intended_ns(), o.session_id(), 0}; }
+
+void pack(flatbuffers::FlatBufferBuilder& fbb, const fb::ExchangeT& e) {
+  fbb.Clear();
+  fbb.FinishSizePrefixed(fb::Exchange::Pack(fbb, &e));
+}
+
+void pack(flatbuffers::FlatBufferBuilder& fbb, const fb::OutcomeT& o) {
+  fbb.Clear();
+  fbb.FinishSizePrefixed(fb::Outcome::Pack(fbb, &o));
+}
+
+bool verify_record(FileKind kind, std::span<const std::uint8_t> record) {
+  // The verifier is given the size prefix too: alignment is checked relative to its start,
+  // which the block layout keeps 8-aligned.
+  // Depth: Exchange → Request → [Header] → Header is 4; 16 leaves room for schema growth.
+  // Tables: every header of a large request is a table; 1M bounds the work per record.
+  flatbuffers::Verifier v(record.data(), record.size(), /*max_depth=*/16, /*max_tables=*/1000000);
+  switch (kind) {
+    case FileKind::Trace: return v.VerifySizePrefixedBuffer<fb::Exchange>(nullptr);
+    case FileKind::Run: return v.VerifySizePrefixedBuffer<fb::Outcome>(nullptr);
+  }
+  return false;
+}
+
+std::uint64_t digest64(std::span<const std::uint8_t> bytes, std::uint64_t seed) {
+  // Eight bytes per step (a multiply-rotate mix), then a splitmix64 finaliser so that close
+  // inputs give far-apart digests. The byte order is fixed (little-endian loads), so digests
+  // are stable across platforms and releases.
+  constexpr std::uint64_t kMul = 0x9E3779B97F4A7C15ull;
+  std::uint64_t h = seed ^ (bytes.size() * kMul);
+  const std::uint8_t* p = bytes.data();
+  std::size_t n = bytes.size();
+  auto mix = [&](std::uint64_t w) {
+    h ^= w * 0xff51afd7ed558ccdull;
+    h = (h << 31) | (h >> 33);
+    h *= kMul;
+  };
+  for (; n >= 8; p += 8, n -= 8) {
+    std::uint64_t w = 0;
+    for (int i = 7; i >= 0; --i) w = (w << 8) | p[i];
+    mix(w);
+  }
+  if (n > 0) {
+    std::uint64_t w = 0;
+    for (std::size_t i = n; i-- > 0;) w = (w << 8) | p[i];
+    mix(w ^ (std::uint64_t{n} << 56));
+  }
+  h ^= h >> 30;
+  h *= 0xbf58476d1ce4e5b9ull;
+  h ^= h >> 27;
+  h *= 0x94d049bb133111ebull;
+  h ^= h >> 31;
+  return h;
+}
+
+std::string endpoint_to_string(const fb::Endpoint& e) {
+  const auto* a = e.address();
+  char text[INET6_ADDRSTRLEN] = "?";
+  if (e.family() == 4) {
+    ::inet_ntop(AF_INET, a->Data() + 12, text, sizeof text);
+    return std::string(text) + ":" + std::to_string(e.port());
+  }
+  if (e.family() == 6) {
+    ::inet_ntop(AF_INET6, a->Data(), text, sizeof text);
+    return "[" + std::string(text) + "]:" + std::to_string(e.port());
+  }
+  return "?:" + std::to_string(e.port());
+}
+
+}  // namespace reprise::format

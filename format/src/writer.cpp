@@ -1,0 +1,342 @@
+#include "reprise/format/writer.hpp"
+
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include "reprise/format/block_codec.hpp"
+#include "reprise/format/distinct_counter.hpp"
+#include "reprise/format/error.hpp"
+#include "reprise/format/frame.hpp"
+
+namespace reprise::format {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::int64_t unix_now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// A skippable frame: magic, u32 payload size, 8-byte tag, the FlatBuffer, and for the footer
+// the trailer (u32 total frame size, "RPRE") so a reader finds it from the end of the file.
+std::vector<std::uint8_t> skippable_frame(std::uint32_t magic, const char (&tag)[8],
+                                          std::span<const std::uint8_t> flatbuffer,
+                                          bool trailer) {
+  const std::size_t payload = sizeof tag + flatbuffer.size() + (trailer ? kTrailerSize : 0);
+  std::vector<std::uint8_t> out(kSkippableHeaderSize + payload);
+  store_u32le(out.data(), magic);
+  store_u32le(out.data() + 4, static_cast<std::uint32_t>(payload));
+  std::memcpy(out.data() + 8, tag, sizeof tag);
+  std::memcpy(out.data() + 16, flatbuffer.data(), flatbuffer.size());
+  if (trailer) {
+    store_u32le(out.data() + out.size() - 8, static_cast<std::uint32_t>(out.size()));
+    store_u32le(out.data() + out.size() - 4, kTrailerMagic);
+  }
+  return out;
+}
+
+struct PendingBlock {
+  std::vector<std::uint8_t> content;
+  BlockSummary summary;
+};
+
+}  // namespace
+
+struct Writer::Impl {
+  WriterOptions options;
+  std::unique_ptr<ByteSink> sink;
+  FileKind kind = FileKind::Trace;
+  flatbuffers::FlatBufferBuilder fbb{4096};
+
+  // Appending thread only.
+  BlockBuilder block;
+  Clock::time_point block_opened{};
+  std::int64_t last_time = 0;
+  bool have_last = false;
+  bool closed = false;
+  DistinctCounter sessions, connections;
+
+  // Shared with the compressor thread, under mu.
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<PendingBlock> queue;
+  std::vector<std::vector<std::uint8_t>> spare;  // recycled content buffers
+  bool busy = false;                             // the compressor holds a block
+  bool stop = false;
+  Error error;
+  bool failed = false;
+  WriterStats stats;
+  std::vector<fb::BlockEntry> index;
+  std::thread thread;
+
+  // Compressor state (its thread, or the appending thread when not in background).
+  BlockCompressor compressor{3};
+  std::vector<std::uint8_t> frame;
+
+  explicit Impl(WriterOptions o)
+      : options(std::move(o)),
+        sessions(options.distinct_limit),
+        connections(options.distinct_limit),
+        compressor(options.level) {
+    if (!options.clock) options.clock = [] { return Clock::now(); };
+  }
+
+  Status sticky() {
+    std::lock_guard lock(mu);
+    if (failed) return error;
+    return {};
+  }
+
+  // Compresses and writes one block; records its index entry. Runs on exactly one thread at a
+  // time (the compressor, or the appender in inline mode), so the sink needs no lock.
+  void write_block(PendingBlock& b) {
+    frame.clear();
+    std::string why;
+    if (!compressor.compress(b.content, frame, why)) {
+      std::lock_guard lock(mu);
+      if (!failed) error = fail(errc::output_error, sink->name(), "zstd: " + why);
+      failed = true;
+      return;
+    }
+    const std::uint64_t offset = sink->position();
+    Status st = sink->write(frame);
+    std::lock_guard lock(mu);
+    if (!st) {
+      if (!failed) error = st.take_error();
+      failed = true;
+      return;
+    }
+    index.emplace_back(offset, frame.size(), b.summary.content_size, b.summary.first_ns,
+                       b.summary.last_ns, b.summary.records);
+    ++stats.blocks;
+    stats.records += b.summary.records;
+    stats.content_bytes += b.summary.content_size;
+    stats.compressed_bytes += frame.size();
+    stats.file_bytes = sink->position();
+  }
+
+  void run_compressor() {
+    std::unique_lock lock(mu);
+    for (;;) {
+      cv.wait(lock, [&] { return stop || !queue.empty(); });
+      if (queue.empty()) return;  // stop requested and nothing left
+      PendingBlock b = std::move(queue.front());
+      queue.pop_front();
+      busy = true;
+      lock.unlock();
+      if (!has_failed()) write_block(b);
+      lock.lock();
+      b.content.clear();
+      spare.push_back(std::move(b.content));
+      busy = false;
+      cv.notify_all();
+    }
+  }
+
+  bool has_failed() {
+    std::lock_guard lock(mu);
+    return failed;
+  }
+
+  // Hands the open block to the compressor (or writes it inline).
+  Status close_block() {
+    if (block.empty()) return sticky();
+    PendingBlock b;
+    b.summary = block.summary();
+    if (!options.background) {
+      b.content = block.take();
+      write_block(b);
+      block.take(std::move(b.content));  // reuse the buffer
+      return sticky();
+    }
+    std::unique_lock lock(mu);
+    if (queue.size() >= options.queue_blocks) {
+      ++stats.queue_full_waits;
+      cv.wait(lock, [&] { return queue.size() < options.queue_blocks || failed; });
+    }
+    std::vector<std::uint8_t> recycled;
+    if (!spare.empty()) {
+      recycled = std::move(spare.back());
+      spare.pop_back();
+    }
+    b.content = block.take(std::move(recycled));
+    queue.push_back(std::move(b));
+    cv.notify_all();
+    if (failed) return error;
+    return {};
+  }
+
+  Status drain() {
+    Status st = close_block();
+    if (!st) return st;
+    if (options.background) {
+      std::unique_lock lock(mu);
+      cv.wait(lock, [&] { return (queue.empty() && !busy) || failed; });
+    }
+    return sticky();
+  }
+};
+
+Writer::Writer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Writer::~Writer() {
+  if (impl_ && !impl_->closed) (void)close();
+}
+
+Result<std::unique_ptr<Writer>> Writer::open(const std::string& path, fb::FileHeaderT header,
+                                             WriterOptions options) {
+  auto sink = open_sink(path);
+  if (!sink) return sink.take_error();
+  return open(std::move(*sink), std::move(header), std::move(options));
+}
+
+Result<std::unique_ptr<Writer>> Writer::open(std::unique_ptr<ByteSink> sink,
+                                             fb::FileHeaderT header, WriterOptions options) {
+  auto impl = std::make_unique<Impl>(std::move(options));
+  impl->sink = std::move(sink);
+  impl->kind = header.kind;
+  header.format_major = kFormatMajor;
+  header.format_minor = kFormatMinor;
+  header.tool_version = REPRISE_VERSION;
+  if (header.created_unix_ns == 0) header.created_unix_ns = unix_now_ns();
+
+  flatbuffers::FlatBufferBuilder fbb;
+  fbb.Finish(fb::FileHeader::Pack(fbb, &header));
+  const auto frame = skippable_frame(kHeaderFrameMagic, kHeaderTag, fbb.GetBufferSpan(), false);
+  Status st = impl->sink->write(frame);
+  if (!st) return st.take_error();
+  impl->stats.file_bytes = impl->sink->position();
+  impl->block.reserve(impl->options.block_bytes + 4096);
+  if (impl->options.background) impl->thread = std::thread([p = impl.get()] { p->run_compressor(); });
+  return std::unique_ptr<Writer>(new Writer(std::move(impl)));
+}
+
+Status Writer::append(const fb::ExchangeT& exchange) {
+  if (impl_->kind != FileKind::Trace)
+    return fail(errc::wrong_kind, impl_->sink->name(), "an exchange appended to a run file");
+  pack(impl_->fbb, exchange);
+  return append_record(impl_->fbb.GetBufferSpan(),
+                       {exchange.request_first_ns, exchange.session_id, exchange.connection_id});
+}
+
+Status Writer::append(const fb::OutcomeT& outcome) {
+  if (impl_->kind != FileKind::Run)
+    return fail(errc::wrong_kind, impl_->sink->name(), "an outcome appended to a trace file");
+  pack(impl_->fbb, outcome);
+  return append_record(impl_->fbb.GetBufferSpan(), {outcome.intended_ns, outcome.session_id, 0});
+}
+
+Status Writer::append_record(std::span<const std::uint8_t> record, const RecordMeta& meta) {
+  Impl& w = *impl_;
+  if (w.closed) return fail(errc::closed, w.sink->name(), "append after close");
+  if (Status st = w.sticky(); !st) return st;
+  if (record.size() > w.options.max_record_bytes)
+    return fail(errc::record_too_large, w.sink->name(),
+                std::to_string(record.size()) + " bytes, limit " +
+                    std::to_string(w.options.max_record_bytes));
+  if (w.kind == FileKind::Trace && w.have_last && meta.time_ns < w.last_time) {
+    std::lock_guard lock(w.mu);
+    ++w.stats.out_of_order;
+    return fail(errc::out_of_order, w.sink->name(),
+                "record starts at " + std::to_string(meta.time_ns) + " ns, before the previous " +
+                    std::to_string(w.last_time) + " ns; traces are ordered by request start");
+  }
+  const auto now = w.options.clock();
+  if (!w.block.empty() && w.block.size() + record.size() + kRecordAlign > w.options.block_bytes) {
+    {
+      std::lock_guard lock(w.mu);
+      ++w.stats.blocks_by_size;
+    }
+    if (Status st = w.close_block(); !st) return st;
+  }
+  if (w.block.empty()) w.block_opened = now;
+  w.block.add(record, meta.time_ns);
+  w.last_time = meta.time_ns;
+  w.have_last = true;
+  w.sessions.add(meta.session_id);
+  if (meta.connection_id != 0) w.connections.add(meta.connection_id);
+  if (now - w.block_opened >= w.options.flush_interval) {
+    {
+      std::lock_guard lock(w.mu);
+      ++w.stats.blocks_by_interval;
+    }
+    return w.close_block();
+  }
+  return {};
+}
+
+Status Writer::flush() {
+  if (impl_->closed) return fail(errc::closed, impl_->sink->name(), "flush after close");
+  return impl_->drain();
+}
+
+Status Writer::poll() {
+  Impl& w = *impl_;
+  if (w.closed || w.block.empty()) return w.sticky();
+  if (w.options.clock() - w.block_opened < w.options.flush_interval) return w.sticky();
+  {
+    std::lock_guard lock(w.mu);
+    ++w.stats.blocks_by_interval;
+  }
+  return w.close_block();
+}
+
+Status Writer::close(std::string end_reason) {
+  Impl& w = *impl_;
+  if (w.closed) return w.sticky();
+  Status st = w.drain();
+  if (w.thread.joinable()) {
+    {
+      std::lock_guard lock(w.mu);
+      w.stop = true;
+    }
+    w.cv.notify_all();
+    w.thread.join();
+  }
+  w.closed = true;
+  if (!st) {
+    (void)w.sink->close();
+    return st;
+  }
+
+  fb::FooterT footer;
+  footer.blocks = w.index;
+  footer.records = w.stats.records;
+  footer.content_bytes = w.stats.content_bytes;
+  footer.compressed_bytes = w.stats.compressed_bytes;
+  if (!w.index.empty()) {
+    footer.first_ns = w.index.front().first_ns();
+    footer.last_ns = w.index.front().last_ns();
+    for (const auto& b : w.index) {
+      footer.first_ns = std::min(footer.first_ns, b.first_ns());
+      footer.last_ns = std::max(footer.last_ns, b.last_ns());
+    }
+  }
+  footer.sessions = w.sessions.count();
+  footer.connections = w.connections.count();
+  footer.distinct_saturated = w.sessions.saturated() || w.connections.saturated();
+  footer.end_reason = std::move(end_reason);
+  flatbuffers::FlatBufferBuilder fbb;
+  fbb.Finish(fb::Footer::Pack(fbb, &footer));
+  const auto frame = skippable_frame(kFooterFrameMagic, kFooterTag, fbb.GetBufferSpan(), true);
+  st = w.sink->write(frame);
+  if (st) st = w.sink->close();
+  w.stats.file_bytes = w.sink->position();
+  return st;
+}
+
+FileKind Writer::kind() const { return impl_->kind; }
+
+WriterStats Writer::stats() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->stats;
+}
+
+const std::string& Writer::name() const { return impl_->sink->name(); }
+
+}  // namespace reprise::format

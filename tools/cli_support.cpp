@@ -1,0 +1,21 @@
+#include "cli_support.hpp"
+
+#include <cstdio>
+
+#include "reprise/format/error.hpp"
+
+namespace reprise::tools {
+
+int exit_code_for(const Error& error) {
+  if (error.code == format::make_error_code(format::errc::output_error)) return kExitEnvironment;
+  return kExitBadInput;
+}
+
+int report(const Error& error) {
+  std::fprintf(stderr, "reprise: %s\n", error.message().c_str());
+  return exit_code_for(error);
+}
+
+void warn(const std::string& message) { std::fprintf(stderr, "reprise: %s\n", message.c_str()); }
+
+}  // namespace reprise::tools

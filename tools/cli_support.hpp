@@ -1,0 +1,41 @@
+#pragma once
+// What every `reprise` command shares: exit codes, error reporting, and the registration
+// signature of a command.
+
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "reprise/result.hpp"
+
+namespace reprise::tools {
+
+// Exit codes, the same for every command (README, "Exit codes").
+enum ExitCode : int {
+  kExitOk = 0,
+  kExitCheckFailed = 1,   // a check failed (compare gate, verify found damage in a sound run)
+  kExitBadInput = 2,      // bad usage or bad input: a flag, a missing or damaged input file
+  kExitAborted = 3,       // a replay aborted by a safety rule
+  kExitEnvironment = 4,   // cannot open an interface, bind a port, write an output
+  kExitInterrupted = 130, // Ctrl-C
+};
+
+// The exit code an error maps to: output and environment failures are 4, the rest are 2.
+int exit_code_for(const Error& error);
+
+// Prints "reprise: <message>" on stderr and returns exit_code_for(error).
+int report(const Error& error);
+// Prints "reprise: <message>" on stderr.
+void warn(const std::string& message);
+
+// Thrown by a command's parse step for a flag value CLI11 cannot check by itself; main() prints
+// it and exits 2.
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Each command file defines one of these; main() calls them. A command sets the exit code
+// through the int it is given.
+void add_trace_commands(CLI::App& app, int& exit_code);
+
+}  // namespace reprise::tools
