@@ -2,6 +2,7 @@
 // else by reading it through.
 
 #include <cstdio>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
@@ -29,15 +30,19 @@ struct Summary {
   std::string end_reason;
 };
 
-// Without a footer the numbers come from reading every record.
-Result<Summary> scan(format::Reader& reader) {
+// Without a footer the numbers come from reading every record. Damage ends the scan: the
+// summary then covers what precedes it and `damage` says where reading stopped.
+Summary scan(format::Reader& reader, std::optional<Error>& damage) {
   Summary s;
   format::DistinctCounter sessions, connections;
   format::Record rec;
   bool first = true;
   for (;;) {
     auto more = reader.next(rec);
-    if (!more) return more.take_error();
+    if (!more) {
+      damage = more.take_error();
+      break;
+    }
     if (!*more) break;
     const auto meta = reader.kind() == format::FileKind::Trace ? format::meta_of(*rec.exchange())
                                                                : format::meta_of(*rec.outcome());
@@ -63,6 +68,7 @@ int run_info(const InfoOptions& o) {
   if (!opened) return report(opened.error());
   format::Reader& reader = **opened;
   Summary s;
+  std::optional<Error> damage;
   if (const auto* f = reader.footer(); f != nullptr) {
     s.records = f->records();
     s.blocks = f->blocks() ? f->blocks()->size() : 0;
@@ -76,10 +82,11 @@ int run_info(const InfoOptions& o) {
     s.end_reason = f->end_reason() ? f->end_reason()->str() : "";
     s.footer = "present";
   } else {
-    auto scanned = scan(reader);
-    if (!scanned) return report(scanned.error());
-    s = *scanned;
-    if (const auto* late = reader.footer(); late != nullptr) {  // a pipe: the footer came last
+    s = scan(reader, damage);
+    if (damage) {
+      s.footer = "missing: reading stopped at byte " + std::to_string(damage->offset) +
+                 "; the numbers cover what precedes it";
+    } else if (const auto* late = reader.footer(); late != nullptr) {  // a pipe: the footer came last
       s.footer = "present";
       s.end_reason = late->end_reason() ? late->end_reason()->str() : "";
     } else if (!reader.footer_problem().empty()) {
@@ -110,8 +117,9 @@ int run_info(const InfoOptions& o) {
     j["footer"] = s.footer == "present";
     j["footer_status"] = s.footer;
     if (!s.end_reason.empty()) j["end_reason"] = s.end_reason;
+    if (damage) j["damage"] = damage->message();
     std::printf("%s\n", j.dump().c_str());
-    return kExitOk;
+    return damage ? report(*damage) : kExitOk;
   }
   const bool trace = h.kind() == format::FileKind::Trace;
   std::printf("file:         %s\n", reader.name().c_str());
@@ -140,7 +148,8 @@ int run_info(const InfoOptions& o) {
               format_size(s.compressed).c_str(), format_size(s.content).c_str(), ratio);
   std::printf("footer:       %s\n", s.footer.c_str());
   if (!s.end_reason.empty()) std::printf("ended:        %s\n", s.end_reason.c_str());
-  return kExitOk;
+  std::fflush(stdout);
+  return damage ? report(*damage) : kExitOk;
 }
 
 }  // namespace

@@ -56,8 +56,9 @@ int run_repair(const RepairOptions& o) {
                static_cast<unsigned long long>(st.records),
                static_cast<unsigned long long>(st.blocks), o.out.c_str());
   for (const auto& d : reader.damage())
-    std::fprintf(stderr, "reprise: skipped %s at byte %llu: %s\n", format_size(d.skipped).c_str(),
-                 static_cast<unsigned long long>(d.offset), d.error.message().c_str());
+    std::fprintf(stderr, "reprise: skipped %s at byte %llu: %s: %s\n",
+                 format_size(d.skipped).c_str(), static_cast<unsigned long long>(d.offset),
+                 d.error.code.message().c_str(), d.error.detail.c_str());
   if (out_of_order > 0)
     std::fprintf(stderr, "reprise: dropped %llu records that were out of order\n",
                  static_cast<unsigned long long>(out_of_order));

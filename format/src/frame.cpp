@@ -12,10 +12,11 @@ FrameProbe need(std::uint64_t n) {
   return p;
 }
 
-FrameProbe invalid(std::string why) {
+FrameProbe invalid(std::string why, bool over_limit = false) {
   FrameProbe p;
   p.status = FrameProbe::Status::Invalid;
   p.why = std::move(why);
+  p.over_limit = over_limit;
   return p;
 }
 
@@ -25,7 +26,7 @@ FrameProbe probe_skippable(std::span<const std::uint8_t> b, std::uint32_t magic,
                            std::uint64_t max_frame) {
   if (b.size() < kSkippableHeaderSize) return need(kSkippableHeaderSize);
   const std::uint64_t size = kSkippableHeaderSize + load_u32le(b.data() + 4);
-  if (size > max_frame) return invalid("skippable frame of " + std::to_string(size) + " bytes");
+  if (size > max_frame) return invalid("skippable frame of " + std::to_string(size) + " bytes", true);
   FrameProbe p;
   p.kind = FrameKind::Skippable;
   const char* tag = nullptr;
@@ -72,7 +73,7 @@ FrameProbe probe_frame(std::span<const std::uint8_t> b, std::uint64_t max_conten
   if (fcs_bytes == 2) content += 256;
   if (content > max_content)
     return invalid("block declares " + std::to_string(content) + " bytes of content, limit " +
-                   std::to_string(max_content));
+                   std::to_string(max_content), true);
 
   // Blocks (RFC 8878, 3.1.1.2): a 3-byte header each, the last one flagged.
   std::uint64_t pos = header_size;
@@ -86,7 +87,7 @@ FrameProbe probe_frame(std::span<const std::uint8_t> b, std::uint64_t max_conten
     if (type == 3) return invalid("zstd block of reserved type");
     if (size > 128 * 1024) return invalid("zstd block larger than 128 KiB");
     pos += 3 + (type == 1 ? 1 : size);  // an RLE block stores one byte
-    if (pos > max_frame) return invalid("zstd frame longer than " + std::to_string(max_frame));
+    if (pos > max_frame) return invalid("zstd frame longer than " + std::to_string(max_frame), true);
     if (last) break;
   }
   if (checksum) pos += 4;

@@ -13,14 +13,19 @@ namespace {
 
 constexpr std::size_t kScanChunk = 1 << 20;
 
-// The payload of one of our skippable frames (after magic, size and tag), copied into a
-// buffer of its own so the FlatBuffer in it is aligned.
+// The FlatBuffer of one of our skippable frames (after magic, size, tag and digest), copied into
+// a buffer of its own so that it is aligned; empty if the frame is too short or its digest does
+// not match (a damaged header or footer).
 std::vector<std::uint8_t> meta_payload(std::span<const std::uint8_t> frame, bool trailer) {
-  const std::size_t skip = kSkippableHeaderSize + sizeof kHeaderTag;
+  const std::size_t skip = kSkippableHeaderSize + sizeof kHeaderTag + kMetaDigestSize;
   const std::size_t end = frame.size() - (trailer ? kTrailerSize : 0);
-  if (end < skip) return {};
-  return {frame.begin() + static_cast<std::ptrdiff_t>(skip),
-          frame.begin() + static_cast<std::ptrdiff_t>(end)};
+  if (frame.size() < kTrailerSize || end < skip) return {};
+  std::vector<std::uint8_t> out(frame.begin() + static_cast<std::ptrdiff_t>(skip),
+                                frame.begin() + static_cast<std::ptrdiff_t>(end));
+  const std::uint8_t* d = frame.data() + skip - kMetaDigestSize;
+  const std::uint64_t stored = load_u32le(d) | (std::uint64_t{load_u32le(d + 4)} << 32);
+  if (digest64(out) != stored) return {};
+  return out;
 }
 
 bool is_frame_start(const std::uint8_t* p) {
@@ -80,11 +85,24 @@ struct Reader::Impl {
       if (p.status != FrameProbe::Status::NeedMore) return p;
       if (bytes->size() < want)  // end of input inside the frame
         return err(errc::truncated, src->position(),
-                   "the file ends " + std::to_string(bytes->size()) +
-                       " bytes into a frame that needs at least " + std::to_string(p.need) +
-                       " (was the writer stopped? `reprise trace repair` keeps what is intact)");
+                   "the file ends inside the frame that starts here (" +
+                       std::to_string(bytes->size()) + " bytes present, at least " +
+                       std::to_string(p.need) +
+                       " needed); was the writer stopped? `reprise trace repair` keeps what is "
+                       "intact");
       want = p.need;  // the source reads ahead in large chunks, so this is not a read per block
     }
+  }
+
+  // All bytes of a frame whose size is known; a short read means the file ends inside it.
+  Result<std::span<const std::uint8_t>> peek_frame(std::uint64_t size) {
+    auto frame = src->peek(static_cast<std::size_t>(size));
+    if (!frame) return frame.take_error();
+    if (frame->size() < size)
+      return err(errc::truncated, src->position(),
+                 "the file ends " + std::to_string(frame->size()) + " bytes into a frame of " +
+                     std::to_string(size));
+    return frame;
   }
 
   Status load_footer_from_end() {
@@ -117,7 +135,7 @@ struct Reader::Impl {
     auto payload = meta_payload(frame, true);
     flatbuffers::Verifier v(payload.data(), payload.size());
     if (payload.empty() || !v.VerifyBuffer<fb::Footer>(nullptr)) {
-      footer_problem = "footer at byte " + std::to_string(offset) + " fails verification";
+      footer_problem = "footer at byte " + std::to_string(offset) + " is damaged (digest or verifier)";
       return {};
     }
     const auto* f = flatbuffers::GetRoot<fb::Footer>(payload.data());
@@ -146,18 +164,20 @@ struct Reader::Impl {
       return probe.take_error();
     }
     const FrameProbe& p = *probe;
+    if (p.status == FrameProbe::Status::Invalid && p.over_limit)
+      return err(errc::limit_exceeded, 0, "the header frame: " + p.why);
     if (p.status == FrameProbe::Status::Invalid || p.kind != FrameKind::Header) {
       std::string what = "the first frame is not a reprise header";
       if (p.status == FrameProbe::Status::Complete && p.kind == FrameKind::Data)
         what = "a plain zstd file without a reprise header";
       return err(errc::bad_magic, 0, what);
     }
-    auto frame = src->peek(static_cast<std::size_t>(p.frame_size));
+    auto frame = peek_frame(p.frame_size);
     if (!frame) return frame.take_error();
     header_bytes = meta_payload(*frame, false);
     flatbuffers::Verifier v(header_bytes.data(), header_bytes.size());
     if (header_bytes.empty() || !fb::VerifyFileHeaderBuffer(v))
-      return err(errc::bad_magic, 0, "the file header fails verification");
+      return err(errc::bad_magic, 0, "the file header is damaged (digest or verifier)");
     const auto* h = fb::GetFileHeader(header_bytes.data());
     if (h->format_major() != kFormatMajor)
       return err(errc::unsupported_version, 0,
@@ -239,14 +259,14 @@ struct Reader::Impl {
       if (!probe) {
         problem = probe.take_error();
       } else if (probe->status == FrameProbe::Status::Invalid) {
-        problem = err(errc::bad_frame, at, probe->why);
+        problem = err(probe->over_limit ? errc::limit_exceeded : errc::bad_frame, at, probe->why);
       } else if (probe->kind == FrameKind::Header) {
         problem = err(errc::bad_frame, at,
                       "a second file header (two files joined? use one file per reader)");
       } else if (probe->kind == FrameKind::Data && !probe->has_checksum) {
         problem = err(errc::bad_frame, at, "data frame without a content checksum");
       } else {
-        auto frame = src->peek(static_cast<std::size_t>(probe->frame_size));
+        auto frame = peek_frame(probe->frame_size);
         if (!frame) return fail_sticky(frame.take_error());
         if (probe->kind == FrameKind::Footer) {
           if (footer_bytes.empty()) {

@@ -66,15 +66,34 @@ std::uint64_t digest64(std::span<const std::uint8_t> bytes, std::uint64_t seed) 
   return h;
 }
 
+std::array<std::uint8_t, 16> endpoint_address(const fb::Endpoint& e) {
+  std::array<std::uint8_t, 16> a{};
+  for (int i = 0; i < 8; ++i) {
+    a[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(e.address_hi() >> (56 - 8 * i));
+    a[static_cast<std::size_t>(8 + i)] = static_cast<std::uint8_t>(e.address_lo() >> (56 - 8 * i));
+  }
+  return a;
+}
+
+fb::Endpoint make_endpoint(const std::array<std::uint8_t, 16>& address, std::uint16_t port,
+                           std::uint8_t family) {
+  std::uint64_t hi = 0, lo = 0;
+  for (int i = 0; i < 8; ++i) {
+    hi = (hi << 8) | address[static_cast<std::size_t>(i)];
+    lo = (lo << 8) | address[static_cast<std::size_t>(8 + i)];
+  }
+  return fb::Endpoint(hi, lo, port, family);
+}
+
 std::string endpoint_to_string(const fb::Endpoint& e) {
-  const auto* a = e.address();
+  const auto a = endpoint_address(e);
   char text[INET6_ADDRSTRLEN] = "?";
   if (e.family() == 4) {
-    ::inet_ntop(AF_INET, a->Data() + 12, text, sizeof text);
+    ::inet_ntop(AF_INET, a.data() + 12, text, sizeof text);
     return std::string(text) + ":" + std::to_string(e.port());
   }
   if (e.family() == 6) {
-    ::inet_ntop(AF_INET6, a->Data(), text, sizeof text);
+    ::inet_ntop(AF_INET6, a.data(), text, sizeof text);
     return "[" + std::string(text) + "]:" + std::to_string(e.port());
   }
   return "?:" + std::to_string(e.port());

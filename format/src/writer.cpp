@@ -22,17 +22,22 @@ std::int64_t unix_now_ns() {
       .count();
 }
 
-// A skippable frame: magic, u32 payload size, 8-byte tag, the FlatBuffer, and for the footer
-// the trailer (u32 total frame size, "RPRE") so a reader finds it from the end of the file.
+// A skippable frame: magic, u32 payload size, 8-byte tag, digest64 of the FlatBuffer, the
+// FlatBuffer, and for the footer the trailer (u32 total frame size, "RPRE") so a reader finds it
+// from the end of the file.
 std::vector<std::uint8_t> skippable_frame(std::uint32_t magic, const char (&tag)[8],
                                           std::span<const std::uint8_t> flatbuffer,
                                           bool trailer) {
-  const std::size_t payload = sizeof tag + flatbuffer.size() + (trailer ? kTrailerSize : 0);
+  const std::size_t payload =
+      sizeof tag + kMetaDigestSize + flatbuffer.size() + (trailer ? kTrailerSize : 0);
   std::vector<std::uint8_t> out(kSkippableHeaderSize + payload);
   store_u32le(out.data(), magic);
   store_u32le(out.data() + 4, static_cast<std::uint32_t>(payload));
   std::memcpy(out.data() + 8, tag, sizeof tag);
-  std::memcpy(out.data() + 16, flatbuffer.data(), flatbuffer.size());
+  const std::uint64_t digest = digest64(flatbuffer);
+  store_u32le(out.data() + 16, static_cast<std::uint32_t>(digest));
+  store_u32le(out.data() + 20, static_cast<std::uint32_t>(digest >> 32));
+  std::memcpy(out.data() + 24, flatbuffer.data(), flatbuffer.size());
   if (trailer) {
     store_u32le(out.data() + out.size() - 8, static_cast<std::uint32_t>(out.size()));
     store_u32le(out.data() + out.size() - 4, kTrailerMagic);

@@ -75,7 +75,7 @@ TEST_CASE("record cursor rejects damaged records without reading past the block"
   }
 }
 
-TEST_CASE("compress and decompress a block; damage is caught by the checksum",
+TEST_CASE("compress and decompress a block, and the checksum catches damage",
           "[format][block]") {
   BlockBuilder b;
   for (std::uint64_t i = 0; i < 200; ++i) b.add(packed_exchange(i, "/users/" + std::to_string(i)), 0);

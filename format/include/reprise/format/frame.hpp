@@ -23,6 +23,7 @@ inline constexpr char kHeaderTag[8] = {'R', 'P', 'R', 'S', '-', 'H', 'D', 'R'};
 inline constexpr char kFooterTag[8] = {'R', 'P', 'R', 'S', '-', 'F', 'T', 'R'};
 inline constexpr std::uint32_t kTrailerMagic = 0x45525052u;      // "RPRE" little-endian
 inline constexpr std::size_t kTrailerSize = 8;                    // u32 footer frame size + magic
+inline constexpr std::size_t kMetaDigestSize = 8;                 // header/footer digest64
 inline constexpr std::size_t kRecordAlign = 8;                    // records start 8-aligned
 
 enum class FrameKind : std::uint8_t {
@@ -41,6 +42,7 @@ struct FrameProbe {
   bool has_checksum = false;       // Data: the frame carries a content checksum
   std::uint64_t need = 0;          // NeedMore: bytes needed from the frame start to go on
   std::string why;                 // Invalid: what is wrong
+  bool over_limit = false;         // Invalid: a declared size is past a limit
 };
 
 // Probes the frame starting at bytes[0]. Limits: a data frame must declare its content size

@@ -2,7 +2,9 @@
 // Records: the FlatBuffers tables stored in data blocks (Exchange in traces, Outcome in runs),
 // how they are packed, verified and summarised for the block index.
 
+#include <array>
 #include <cstdint>
+#include <string>
 #include <span>
 #include <vector>
 
@@ -49,7 +51,11 @@ inline const fb::Outcome* outcome_of(std::span<const std::uint8_t> size_prefixed
 // and release (SPEC.md gives the algorithm); not cryptographic.
 std::uint64_t digest64(std::span<const std::uint8_t> bytes, std::uint64_t seed = 0);
 
-// Converts between the on-disk Endpoint struct and text ("127.0.0.1:80", "[::1]:8080").
+// Endpoints: the 16-byte address in and out of the on-disk struct, and as text
+// ("127.0.0.1:80", "[::1]:8080").
+std::array<std::uint8_t, 16> endpoint_address(const fb::Endpoint& e);
+fb::Endpoint make_endpoint(const std::array<std::uint8_t, 16>& address, std::uint16_t port,
+                           std::uint8_t family);
 std::string endpoint_to_string(const fb::Endpoint& e);
 
 }  // namespace reprise::format
