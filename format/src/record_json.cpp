@@ -100,6 +100,9 @@ json flag_names(fb::ExchangeFlags flags) {
       {fb::ExchangeFlags::Upgrade, "upgrade"},
       {fb::ExchangeFlags::ResponseIncomplete, "response_incomplete"},
       {fb::ExchangeFlags::SnaplenTruncated, "snaplen_truncated"},
+      {fb::ExchangeFlags::RequestIncomplete, "request_incomplete"},
+      {fb::ExchangeFlags::NoRequest, "no_request"},
+      {fb::ExchangeFlags::Late, "late"},
   };
   json out = json::array();
   for (const auto& [bit, name] : kNames)
@@ -139,6 +142,7 @@ json to_json(const fb::Exchange& e, const JsonOptions& options) {
     r["target"] = view(rq->target());
     r["version"] = version_text(rq->version());
     r["headers"] = headers_json(rq->headers());
+    if (rq->trailers() != nullptr) r["trailers"] = headers_json(rq->trailers());
     put_body(r, rq->body(), rq->body_size(), options);
     j["request"] = std::move(r);
   }
@@ -148,6 +152,7 @@ json to_json(const fb::Exchange& e, const JsonOptions& options) {
     r["reason"] = view(rs->reason());
     r["version"] = version_text(rs->version());
     r["headers"] = headers_json(rs->headers());
+    if (rs->trailers() != nullptr) r["trailers"] = headers_json(rs->trailers());
     put_body(r, rs->body(), rs->body_size(), options);
     j["response"] = std::move(r);
   }

@@ -62,6 +62,7 @@ fb::ExchangeT random_exchange(std::mt19937_64& rng, std::uint64_t id, std::int64
   e.request->headers = random_headers(rng);
   e.request->body = random_bytes(rng, rng() % 10 == 0 ? 100000 : 300);
   e.request->body_size = e.request->body.size() + rng() % 3;
+  if (rng() % 5 == 0) e.request->trailers = random_headers(rng);
   if (rng() % 8 != 0) {  // some exchanges have no response
     e.response = std::make_unique<fb::ResponseT>();
     e.response->status = static_cast<std::uint16_t>(100 + rng() % 500);
@@ -71,7 +72,7 @@ fb::ExchangeT random_exchange(std::mt19937_64& rng, std::uint64_t id, std::int64
     e.response->body = random_bytes(rng, 2000);
     e.response->body_size = e.response->body.size();
   }
-  e.flags = static_cast<fb::ExchangeFlags>(rng() & 0x1FF);
+  e.flags = static_cast<fb::ExchangeFlags>(rng() & 0xFFF);
   return e;
 }
 
@@ -105,8 +106,14 @@ fb::ExchangeT realistic_exchange(std::mt19937_64& rng, std::uint64_t id, std::in
   e.session_id = rng() % 2000 + 1;
   e.connection_id = e.session_id * 4 + rng() % 4;
   e.connection_index = static_cast<std::uint32_t>(rng() % 20);
-  e.client = std::make_unique<fb::Endpoint>(random_endpoint(rng));
-  e.server = std::make_unique<fb::Endpoint>(random_endpoint(rng));
+  // Clients from a pool of addresses (one per session), one server, ephemeral client ports.
+  std::array<std::uint8_t, 16> client{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 0,
+                                      static_cast<std::uint8_t>(e.session_id >> 8),
+                                      static_cast<std::uint8_t>(e.session_id)};
+  std::array<std::uint8_t, 16> server{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 1, 0, 5};
+  e.client = std::make_unique<fb::Endpoint>(format::make_endpoint(
+      client, static_cast<std::uint16_t>(32768 + e.connection_id % 28000), 4));
+  e.server = std::make_unique<fb::Endpoint>(format::make_endpoint(server, 8080, 4));
   e.request_first_ns = start_ns;
   e.request_last_ns = start_ns + 20000;
   e.response_first_ns = start_ns + 2000000 + static_cast<std::int64_t>(rng() % 5000000);
