@@ -3,11 +3,12 @@
 // every payload byte that does not reach a StreamSink as data is counted here under a reason, so
 // the closing summary shows that nothing was lost silently. Counters only grow.
 //
-// for_each(f) calls f(name, value) for every counter, with a stable dotted name ("tcp.gaps"), so a
-// front end prints them all without listing them again. A new counter is added to for_each too.
+// for_each(f) calls f(name, value) for every counter, with a stable dotted name ("tcp.gaps") as a
+// string literal (so f may take const char*, std::string_view or const std::string&) and a
+// std::uint64_t, so a front end prints them all without listing them again. A new counter is
+// added to for_each too.
 
 #include <cstdint>
-#include <string_view>
 
 namespace reprise::capture {
 
@@ -29,17 +30,17 @@ struct DecodeStats {
 
   template <typename F>
   void for_each(F&& f) const {
-    f(std::string_view{"decode.packets"}, packets);
-    f(std::string_view{"decode.captured_bytes"}, captured_bytes);
-    f(std::string_view{"decode.wire_bytes"}, wire_bytes);
-    f(std::string_view{"decode.snaplen_truncated"}, snaplen_truncated);
-    f(std::string_view{"decode.tcp_segments"}, tcp_segments);
-    f(std::string_view{"decode.ip_fragments"}, ip_fragments);
-    f(std::string_view{"decode.not_ip"}, not_ip);
-    f(std::string_view{"decode.not_tcp"}, not_tcp);
-    f(std::string_view{"decode.truncated"}, truncated);
-    f(std::string_view{"decode.malformed"}, malformed);
-    f(std::string_view{"decode.unsupported_link_type"}, unsupported_link_type);
+    f("decode.packets", packets);
+    f("decode.captured_bytes", captured_bytes);
+    f("decode.wire_bytes", wire_bytes);
+    f("decode.snaplen_truncated", snaplen_truncated);
+    f("decode.tcp_segments", tcp_segments);
+    f("decode.ip_fragments", ip_fragments);
+    f("decode.not_ip", not_ip);
+    f("decode.not_tcp", not_tcp);
+    f("decode.truncated", truncated);
+    f("decode.malformed", malformed);
+    f("decode.unsupported_link_type", unsupported_link_type);
   }
 };
 
@@ -61,23 +62,24 @@ struct DefragStats {
 
   template <typename F>
   void for_each(F&& f) const {
-    f(std::string_view{"defrag.fragments"}, fragments);
-    f(std::string_view{"defrag.datagrams_reassembled"}, datagrams_reassembled);
-    f(std::string_view{"defrag.datagrams_truncated"}, datagrams_truncated);
-    f(std::string_view{"defrag.datagrams_not_tcp"}, datagrams_not_tcp);
-    f(std::string_view{"defrag.overlapping_fragments"}, overlapping_fragments);
-    f(std::string_view{"defrag.conflicting_overlaps"}, conflicting_overlaps);
-    f(std::string_view{"defrag.malformed_fragments"}, malformed_fragments);
-    f(std::string_view{"defrag.datagrams_timed_out"}, datagrams_timed_out);
-    f(std::string_view{"defrag.datagrams_evicted"}, datagrams_evicted);
-    f(std::string_view{"defrag.datagrams_unfinished"}, datagrams_unfinished);
-    f(std::string_view{"defrag.fragments_dropped"}, fragments_dropped);
-    f(std::string_view{"defrag.limit_hits"}, limit_hits);
+    f("defrag.fragments", fragments);
+    f("defrag.datagrams_reassembled", datagrams_reassembled);
+    f("defrag.datagrams_truncated", datagrams_truncated);
+    f("defrag.datagrams_not_tcp", datagrams_not_tcp);
+    f("defrag.overlapping_fragments", overlapping_fragments);
+    f("defrag.conflicting_overlaps", conflicting_overlaps);
+    f("defrag.malformed_fragments", malformed_fragments);
+    f("defrag.datagrams_timed_out", datagrams_timed_out);
+    f("defrag.datagrams_evicted", datagrams_evicted);
+    f("defrag.datagrams_unfinished", datagrams_unfinished);
+    f("defrag.fragments_dropped", fragments_dropped);
+    f("defrag.limit_hits", limit_hits);
   }
 };
 
-// TCP reassembly. Payload bytes received are either delivered, or counted as retransmitted,
-// before_start, after_fin, or (never captured) gap bytes.
+// TCP reassembly. A payload byte that is not delivered is counted under a reason: retransmitted
+// (another copy was kept), before_start, after_fin or after_close; bytes the capture never saw
+// are gap bytes.
 struct TcpStats {
   std::uint64_t segments = 0;
   std::uint64_t payload_bytes = 0;            // payload length on the wire, all segments
@@ -94,6 +96,7 @@ struct TcpStats {
   std::uint64_t bytes_before_start = 0;       // mid-stream flows: data older than the first segment seen
   std::uint64_t bytes_after_fin = 0;          // data beyond a FIN (ignored)
   std::uint64_t segments_after_close = 0;     // late ACKs and retransmissions on a closed 4-tuple
+  std::uint64_t bytes_after_close = 0;        // their payload, and that of RSTs without a flow
   std::uint64_t rst_without_flow = 0;         // RST for a connection never seen (no flow is created)
   std::uint64_t flows_opened = 0;             // connection ids assigned
   std::uint64_t flows_closed_fin = 0;
@@ -109,33 +112,34 @@ struct TcpStats {
 
   template <typename F>
   void for_each(F&& f) const {
-    f(std::string_view{"tcp.segments"}, segments);
-    f(std::string_view{"tcp.payload_bytes"}, payload_bytes);
-    f(std::string_view{"tcp.delivered_bytes"}, delivered_bytes);
-    f(std::string_view{"tcp.out_of_order_segments"}, out_of_order_segments);
-    f(std::string_view{"tcp.retransmitted_segments"}, retransmitted_segments);
-    f(std::string_view{"tcp.retransmitted_bytes"}, retransmitted_bytes);
-    f(std::string_view{"tcp.conflicting_overlaps"}, conflicting_overlaps);
-    f(std::string_view{"tcp.conflicting_bytes"}, conflicting_bytes);
-    f(std::string_view{"tcp.truncated_segments"}, truncated_segments);
-    f(std::string_view{"tcp.gaps"}, gaps);
-    f(std::string_view{"tcp.gap_bytes"}, gap_bytes);
-    f(std::string_view{"tcp.out_of_order_limit_hits"}, out_of_order_limit_hits);
-    f(std::string_view{"tcp.bytes_before_start"}, bytes_before_start);
-    f(std::string_view{"tcp.bytes_after_fin"}, bytes_after_fin);
-    f(std::string_view{"tcp.segments_after_close"}, segments_after_close);
-    f(std::string_view{"tcp.rst_without_flow"}, rst_without_flow);
-    f(std::string_view{"tcp.flows_opened"}, flows_opened);
-    f(std::string_view{"tcp.flows_closed_fin"}, flows_closed_fin);
-    f(std::string_view{"tcp.flows_closed_reset"}, flows_closed_reset);
-    f(std::string_view{"tcp.flows_closed_idle"}, flows_closed_idle);
-    f(std::string_view{"tcp.flows_closed_evicted"}, flows_closed_evicted);
-    f(std::string_view{"tcp.flows_closed_end_of_input"}, flows_closed_end_of_input);
-    f(std::string_view{"tcp.flows_superseded"}, flows_superseded);
-    f(std::string_view{"tcp.flow_limit_hits"}, flow_limit_hits);
-    f(std::string_view{"tcp.roles_from_syn"}, roles_from_syn);
-    f(std::string_view{"tcp.roles_from_payload"}, roles_from_payload);
-    f(std::string_view{"tcp.roles_from_port"}, roles_from_port);
+    f("tcp.segments", segments);
+    f("tcp.payload_bytes", payload_bytes);
+    f("tcp.delivered_bytes", delivered_bytes);
+    f("tcp.out_of_order_segments", out_of_order_segments);
+    f("tcp.retransmitted_segments", retransmitted_segments);
+    f("tcp.retransmitted_bytes", retransmitted_bytes);
+    f("tcp.conflicting_overlaps", conflicting_overlaps);
+    f("tcp.conflicting_bytes", conflicting_bytes);
+    f("tcp.truncated_segments", truncated_segments);
+    f("tcp.gaps", gaps);
+    f("tcp.gap_bytes", gap_bytes);
+    f("tcp.out_of_order_limit_hits", out_of_order_limit_hits);
+    f("tcp.bytes_before_start", bytes_before_start);
+    f("tcp.bytes_after_fin", bytes_after_fin);
+    f("tcp.segments_after_close", segments_after_close);
+    f("tcp.bytes_after_close", bytes_after_close);
+    f("tcp.rst_without_flow", rst_without_flow);
+    f("tcp.flows_opened", flows_opened);
+    f("tcp.flows_closed_fin", flows_closed_fin);
+    f("tcp.flows_closed_reset", flows_closed_reset);
+    f("tcp.flows_closed_idle", flows_closed_idle);
+    f("tcp.flows_closed_evicted", flows_closed_evicted);
+    f("tcp.flows_closed_end_of_input", flows_closed_end_of_input);
+    f("tcp.flows_superseded", flows_superseded);
+    f("tcp.flow_limit_hits", flow_limit_hits);
+    f("tcp.roles_from_syn", roles_from_syn);
+    f("tcp.roles_from_payload", roles_from_payload);
+    f("tcp.roles_from_port", roles_from_port);
   }
 };
 
