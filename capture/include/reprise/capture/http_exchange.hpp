@@ -15,9 +15,10 @@
 
 namespace reprise::capture {
 
-// Anomalies of one exchange. The first nine bits have the values and meanings of the schema's
-// `ExchangeFlags` (bit N = the schema's N-th enumerator), so `static_cast<std::uint32_t>` converts
-// to the FlatBuffer value. Bits past SnaplenTruncated are not in the schema yet.
+// Anomalies of one exchange. Each bit has the value and meaning of the schema's `ExchangeFlags`
+// (bit N = the schema's N-th enumerator), so `static_cast<std::uint32_t>` converts to the
+// FlatBuffer value. The schema's later bits (NoRequest, Late) are set by the trace writer side:
+// NoRequest is `has_request == false` here.
 enum class ExchangeFlags : std::uint32_t {
   None = 0,
   RequestBodyTruncated = 1u << 0,   // request body not stored past the body limit or a gap
@@ -29,8 +30,7 @@ enum class ExchangeFlags : std::uint32_t {
   Upgrade = 1u << 6,                // 101 / CONNECT 2xx: the stream stopped being HTTP here
   ResponseIncomplete = 1u << 7,     // the response started but did not finish
   SnaplenTruncated = 1u << 8,       // set by the packet layer, never by the assembler
-  // Not in the schema (proposed): the request started but did not finish (close, gap, error).
-  RequestIncomplete = 1u << 9,
+  RequestIncomplete = 1u << 9,      // the request started but did not finish (close, gap, error)
 };
 
 constexpr ExchangeFlags operator|(ExchangeFlags a, ExchangeFlags b) {
@@ -48,11 +48,11 @@ constexpr bool has(ExchangeFlags flags, ExchangeFlags bit) { return (flags & bit
 using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
 
 struct HttpRequest {
-  std::string method;   // as sent, e.g. "GET"
-  std::string target;   // the request-target, e.g. "/a?b=c"
+  std::string method;         // as sent, e.g. "GET"
+  std::string target;         // the request-target, e.g. "/a?b=c"
   std::uint8_t version = 11;  // 10 or 11
   HttpHeaders headers;
-  HttpHeaders trailers;       // chunked trailer fields (not in the schema: merge or drop)
+  HttpHeaders trailers;            // chunked trailer fields (not in the schema: merge or drop)
   std::vector<std::uint8_t> body;  // transfer-coding removed, at most the body limit
   std::uint64_t body_size = 0;     // every body byte seen or skipped by a gap, >= body.size()
 };
