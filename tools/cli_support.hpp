@@ -37,5 +37,6 @@ struct UsageError : std::runtime_error {
 // Each command file defines one of these; main() calls them. A command sets the exit code
 // through the int it is given.
 void add_trace_commands(CLI::App& app, int& exit_code);
+void add_capture_command(CLI::App& app, int& exit_code);
 
 }  // namespace reprise::tools

@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("reprise ") + REPRISE_VERSION);
   app.require_subcommand(1);
   int exit_code = kExitOk;
+  add_capture_command(app, exit_code);
   add_trace_commands(app, exit_code);
   try {
     app.parse(argc, argv);

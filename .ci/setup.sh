@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs what reprise needs from Debian 12's packages (only if something is missing), then
+# configures and builds. Safe to run again: a second run installs nothing and rebuilds only
+# what changed.
+#   .ci/setup.sh                   build in ./build
+#   REPRISE_BUILD_DIR=DIR .ci/setup.sh
+#   REPRISE_SANITIZE=address,undefined .ci/setup.sh   (a sanitizer build, in ./build-sanitize)
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+
+packages=(
+  build-essential cmake pkg-config          # toolchain
+  libzstd-dev zstd                          # trace compression (zstd CLI: tests and bench)
+  flatbuffers-compiler libflatbuffers-dev   # record schemas (flatc runs at build time)
+  libcli11-dev nlohmann-json3-dev           # command line, JSON output
+  libboost-dev libpcap-dev                  # HTTP parsing (Beast), packet capture
+  catch2                                    # tests
+  bc                                        # bench scripts
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}" >&2
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
+
+sanitize=${REPRISE_SANITIZE:-}
+default_dir=$here/build
+[ -z "$sanitize" ] || default_dir=$here/build-sanitize
+build=${REPRISE_BUILD_DIR:-$default_dir}
+cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DREPRISE_WERROR=ON \
+  -DREPRISE_SANITIZE="$sanitize" >/dev/null
+cmake --build "$build" -j"$(nproc)" >&2
+echo "$build"

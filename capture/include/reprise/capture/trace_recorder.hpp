@@ -1,0 +1,123 @@
+#pragma once
+// TraceRecorder: assembled exchanges → trace records. Shared by packet capture and the proxy so
+// both group sessions, filter, sample and redact the same way.
+//
+// Order: exchanges arrive when they complete, but a trace is ordered by request start. The
+// recorder holds them in a reorder buffer and writes, in start order, every exchange that began
+// before the *watermark* the driver passes to release() — the start of the oldest request still
+// in progress, so nothing that could still arrive is older. The buffer is bounded
+// (`reorder_max_bytes`): past it the oldest exchanges are written early (counted), and an
+// exchange that then arrives older than the last one written is written with its start clamped
+// and the Late flag (counted) — never dropped.
+//
+// Per exchange, in this order: session (SessionGrouper, which sees every exchange so that a
+// filtered-out login still links its session), sampling by session, filters, redaction, then the
+// record. Ids count from 1 in write order.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <queue>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "reprise/capture/http_exchange.hpp"
+#include "reprise/capture/session_grouper.hpp"
+#include "reprise/format/writer.hpp"
+#include "reprise/result.hpp"
+
+namespace reprise::capture {
+
+struct RecorderOptions {
+  SessionOptions session;
+  std::vector<std::string> hosts;        // keep only these Host values (case-insensitive); empty: all
+  std::optional<std::regex> path;        // keep only targets where this regex matches (search)
+  std::vector<std::string> methods;      // keep only these methods; empty: all
+  double sample = 1.0;                   // fraction of sessions kept, whole sessions
+  std::uint64_t sample_seed = 0;
+  std::vector<std::string> redact_headers;  // values replaced by "redacted:<hash>" (stable)
+  std::vector<std::regex> redact_body;      // matches in bodies replaced by "redacted:<hash>"
+  std::size_t reorder_max_bytes = std::size_t{64} << 20;
+};
+
+struct RecorderStats {
+  std::uint64_t exchanges_in = 0;
+  std::uint64_t written = 0;
+  std::uint64_t filtered_host = 0;
+  std::uint64_t filtered_path = 0;
+  std::uint64_t filtered_method = 0;
+  std::uint64_t sampled_out = 0;
+  std::uint64_t redacted = 0;          // exchanges with at least one redaction
+  std::uint64_t late = 0;              // written with the Late flag
+  std::uint64_t forced_releases = 0;   // written early because the reorder buffer was full
+  std::uint64_t reorder_peak_bytes = 0;
+  std::uint64_t orphan_responses = 0;  // responses whose request was never seen
+  std::uint64_t no_response = 0;
+
+  template <typename F>
+  void for_each(F&& f) const {
+    f("exchanges_assembled", exchanges_in);
+    f("exchanges_written", written);
+    f("filtered_by_host", filtered_host);
+    f("filtered_by_path", filtered_path);
+    f("filtered_by_method", filtered_method);
+    f("sampled_out", sampled_out);
+    f("exchanges_redacted", redacted);
+    f("late_exchanges", late);
+    f("reorder_forced_releases", forced_releases);
+    f("reorder_peak_bytes", reorder_peak_bytes);
+    f("responses_without_request", orphan_responses);
+    f("requests_without_response", no_response);
+  }
+};
+
+class TraceRecorder {
+ public:
+  // `writer` must be a trace writer and outlive the recorder.
+  TraceRecorder(format::Writer& writer, RecorderOptions options);
+  ~TraceRecorder();  // exchanges still held are dropped: call finish() to write them
+  TraceRecorder(const TraceRecorder&) = delete;
+  TraceRecorder& operator=(const TraceRecorder&) = delete;
+
+  // Takes one finished exchange; it is written by a later release() or finish().
+  Status add(HttpExchange&& x);
+  // Writes every held exchange that started before `watermark_ns`.
+  Status release(std::int64_t watermark_ns);
+  // Writes everything held (end of input).
+  Status finish();
+
+  const RecorderStats& stats() const { return stats_; }
+  const SessionStats& session_stats() const { return sessions_.stats(); }
+
+ private:
+  struct Held {
+    HttpExchange x;
+    std::size_t bytes;
+    std::uint64_t seq;  // arrival order, to keep ties stable
+  };
+  struct Later {
+    bool operator()(const Held* a, const Held* b) const;
+  };
+
+  Status write_one(HttpExchange& x);
+  bool keep(const HttpExchange& x);
+  bool redact(HttpExchange& x);
+
+  format::Writer& writer_;
+  RecorderOptions options_;
+  SessionGrouper sessions_;
+  RecorderStats stats_;
+  std::priority_queue<Held*, std::vector<Held*>, Later> heap_;
+  std::size_t held_bytes_ = 0;
+  std::uint64_t seq_ = 0;
+  std::uint64_t next_id_ = 1;
+  std::int64_t last_written_ns_ = INT64_MIN;
+  flatbuffers::FlatBufferBuilder fbb_{16 * 1024};
+};
+
+// Builds the trace record for `x` into `fbb` (size-prefixed, the builder cleared first).
+void build_exchange_record(flatbuffers::FlatBufferBuilder& fbb, const HttpExchange& x,
+                           std::uint64_t id, std::uint64_t session_id);
+
+}  // namespace reprise::capture

@@ -1,0 +1,174 @@
+#include "reprise/capture/session_grouper.hpp"
+
+#include <arpa/inet.h>
+#include <strings.h>
+
+#include "reprise/capture/error.hpp"
+
+namespace reprise::capture {
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && ::strncasecmp(a.data(), b.data(), a.size()) == 0;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+std::string client_address(const IpEndpoint& e) {
+  char text[INET6_ADDRSTRLEN] = "?";
+  if (e.family == 4) ::inet_ntop(AF_INET, e.address.data() + 12, text, sizeof text);
+  else ::inet_ntop(AF_INET6, e.address.data(), text, sizeof text);
+  return text;
+}
+
+}  // namespace
+
+void for_each_cookie(std::string_view header,
+                     const std::function<void(std::string_view, std::string_view)>& f) {
+  while (!header.empty()) {
+    const auto semi = header.find(';');
+    const auto pair = trim(header.substr(0, semi));
+    const auto eq = pair.find('=');
+    if (eq != std::string_view::npos) f(trim(pair.substr(0, eq)), trim(pair.substr(eq + 1)));
+    if (semi == std::string_view::npos) break;
+    header.remove_prefix(semi + 1);
+  }
+}
+
+bool set_cookie_pair(std::string_view header, std::string_view& name, std::string_view& value) {
+  const auto pair = trim(header.substr(0, header.find(';')));
+  const auto eq = pair.find('=');
+  if (eq == std::string_view::npos) return false;
+  name = trim(pair.substr(0, eq));
+  value = trim(pair.substr(eq + 1));
+  return !name.empty();
+}
+
+Result<SessionOptions> parse_session_key(std::string_view text) {
+  SessionOptions o;
+  if (text == "client-ip") {
+    o.key = SessionKey::ClientIp;
+    return o;
+  }
+  const auto colon = text.find(':');
+  if (colon != std::string_view::npos && colon + 1 < text.size()) {
+    const auto kind = text.substr(0, colon);
+    o.name = std::string(text.substr(colon + 1));
+    if (kind == "cookie") {
+      o.key = SessionKey::Cookie;
+      return o;
+    }
+    if (kind == "header") {
+      o.key = SessionKey::Header;
+      return o;
+    }
+  }
+  return fail(errc::bad_option, "--session-key",
+              "'" + std::string(text) + "': use cookie:NAME, header:NAME or client-ip");
+}
+
+bool SessionGrouper::identifier_like(std::string_view v) {
+  if (v.size() < 8) return false;
+  bool letter = false, digit = false;
+  for (char c : v) {
+    if (c >= '0' && c <= '9') digit = true;
+    else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) letter = true;
+  }
+  return letter && digit;
+}
+
+SessionGrouper::SessionGrouper(SessionOptions options) : options_(std::move(options)) {}
+
+std::uint64_t SessionGrouper::lookup(const std::string& mark) {
+  auto it = marks_.find(mark);
+  if (it == marks_.end()) return 0;
+  lru_.splice(lru_.begin(), lru_, it->second.second);
+  return it->second.first;
+}
+
+void SessionGrouper::remember(const std::string& mark, std::uint64_t session) {
+  auto it = marks_.find(mark);
+  if (it != marks_.end()) {
+    it->second.first = session;
+    lru_.splice(lru_.begin(), lru_, it->second.second);
+    return;
+  }
+  if (marks_.size() >= options_.max_marks && !lru_.empty()) {
+    marks_.erase(lru_.back());
+    lru_.pop_back();
+    ++stats_.marks_forgotten;
+  }
+  lru_.push_front(mark);
+  marks_.emplace(mark, std::make_pair(session, lru_.begin()));
+}
+
+std::uint64_t SessionGrouper::assign(const HttpExchange& x) {
+  const std::string conn_mark = "c:" + std::to_string(x.connection_id);
+  std::uint64_t session = 0;
+
+  if (options_.key == SessionKey::ClientIp) {
+    const std::string mark = "ip:" + client_address(x.client);
+    session = lookup(mark);
+    if (session == 0) {
+      session = ++stats_.sessions;
+      remember(mark, session);
+    }
+    return session;
+  }
+
+  // The request's marks, in header order.
+  std::vector<std::string> marks;
+  for (const auto& [name, value] : x.request.headers) {
+    switch (options_.key) {
+      case SessionKey::Linked:
+        if (iequals(name, "Cookie")) {
+          for_each_cookie(value, [&](std::string_view n, std::string_view v) {
+            if (identifier_like(v)) marks.push_back("k:" + std::string(n) + "=" + std::string(v));
+          });
+        } else if (iequals(name, "Authorization") && value.size() > 7 &&
+                   iequals(std::string_view(value).substr(0, 7), "Bearer ")) {
+          marks.push_back("b:" + value.substr(7));
+        }
+        break;
+      case SessionKey::Cookie:
+        if (iequals(name, "Cookie")) {
+          for_each_cookie(value, [&](std::string_view n, std::string_view v) {
+            if (n == options_.name) marks.push_back("k:" + std::string(n) + "=" + std::string(v));
+          });
+        }
+        break;
+      case SessionKey::Header:
+        if (iequals(name, options_.name)) marks.push_back("h:" + value);
+        break;
+      case SessionKey::ClientIp: break;
+    }
+  }
+  for (const auto& m : marks) {
+    session = lookup(m);
+    if (session != 0) {
+      ++stats_.linked_by_cookie;
+      break;
+    }
+  }
+  if (session == 0) session = lookup(conn_mark);
+  if (session == 0) session = ++stats_.sessions;
+
+  remember(conn_mark, session);
+  for (const auto& m : marks) remember(m, session);
+  if (options_.key != SessionKey::Header) {
+    for (const auto& [name, value] : x.response.headers) {
+      if (!iequals(name, "Set-Cookie")) continue;
+      std::string_view n, v;
+      if (!set_cookie_pair(value, n, v)) continue;
+      const bool wanted = options_.key == SessionKey::Cookie ? n == options_.name : identifier_like(v);
+      if (wanted) remember("k:" + std::string(n) + "=" + std::string(v), session);
+    }
+  }
+  return session;
+}
+
+}  // namespace reprise::capture

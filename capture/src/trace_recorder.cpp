@@ -1,0 +1,264 @@
+#include "reprise/capture/trace_recorder.hpp"
+
+#include <strings.h>
+
+#include <algorithm>
+
+#include "reprise/capture/error.hpp"
+#include "reprise/format/records.hpp"
+
+namespace reprise::capture {
+namespace {
+
+namespace fb = format::fb;
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && ::strncasecmp(a.data(), b.data(), a.size()) == 0;
+}
+
+std::size_t approx_bytes(const HttpExchange& x) {
+  std::size_t n = sizeof(HttpExchange) + x.request.target.size() + x.request.body.size() +
+                  x.response.body.size();
+  for (const auto& [k, v] : x.request.headers) n += k.size() + v.size() + 64;
+  for (const auto& [k, v] : x.response.headers) n += k.size() + v.size() + 64;
+  return n;
+}
+
+std::string redaction_of(std::string_view value) {
+  const auto d = format::digest64(std::span(reinterpret_cast<const std::uint8_t*>(value.data()),
+                                            value.size()));
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(d));
+  return std::string("redacted:") + hex;
+}
+
+bool redact_body(std::vector<std::uint8_t>& body, std::uint64_t& body_size,
+                 const std::vector<std::regex>& patterns) {
+  if (body.empty() || patterns.empty()) return false;
+  std::string text(body.begin(), body.end());
+  bool changed = false;
+  for (const auto& re : patterns) {
+    std::string out;
+    auto begin = text.cbegin();
+    for (std::sregex_iterator it(text.begin(), text.end(), re), end; it != end; ++it) {
+      if (it->length(0) == 0) continue;
+      out.append(begin, (*it)[0].first);
+      out += redaction_of(it->str(0));
+      begin = (*it)[0].second;
+      changed = true;
+    }
+    out.append(begin, text.cend());
+    text.swap(out);
+  }
+  if (!changed) return false;
+  // body_size counts bytes seen on the wire; keep what was not stored (a truncated tail).
+  const std::uint64_t unstored = body_size > body.size() ? body_size - body.size() : 0;
+  body.assign(text.begin(), text.end());
+  body_size = body.size() + unstored;
+  return true;
+}
+
+bool redact_headers(HttpHeaders& headers, const std::vector<std::string>& names) {
+  bool changed = false;
+  for (auto& [name, value] : headers) {
+    for (const auto& n : names) {
+      if (!iequals(name, n)) continue;
+      value = redaction_of(value);
+      changed = true;
+    }
+  }
+  return changed;
+}
+
+flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<fb::Header>>> build_headers(
+    flatbuffers::FlatBufferBuilder& fbb, const HttpHeaders& headers) {
+  std::vector<flatbuffers::Offset<fb::Header>> out;
+  out.reserve(headers.size());
+  for (const auto& [k, v] : headers)
+    out.push_back(fb::CreateHeader(fbb, fbb.CreateString(k), fbb.CreateString(v)));
+  return fbb.CreateVector(out);
+}
+
+fb::Endpoint endpoint_of(const IpEndpoint& e) { return format::make_endpoint(e.address, e.port, e.family); }
+
+}  // namespace
+
+void build_exchange_record(flatbuffers::FlatBufferBuilder& fbb, const HttpExchange& x,
+                           std::uint64_t id, std::uint64_t session_id) {
+  fbb.Clear();
+  flatbuffers::Offset<fb::Request> request;
+  if (x.has_request) {
+    const auto& rq = x.request;
+    auto method = fbb.CreateString(rq.method);
+    auto target = fbb.CreateString(rq.target);
+    auto headers = build_headers(fbb, rq.headers);
+    auto body = rq.body.empty() ? 0 : fbb.CreateVector(rq.body);
+    auto trailers = rq.trailers.empty() ? 0 : build_headers(fbb, rq.trailers);
+    fb::RequestBuilder b(fbb);
+    b.add_method(method);
+    b.add_target(target);
+    b.add_version(rq.version);
+    b.add_headers(headers);
+    if (!rq.body.empty()) b.add_body(body);
+    b.add_body_size(rq.body_size);
+    if (!rq.trailers.empty()) b.add_trailers(trailers);
+    request = b.Finish();
+  }
+  flatbuffers::Offset<fb::Response> response;
+  if (x.has_response()) {
+    const auto& rs = x.response;
+    auto reason = fbb.CreateString(rs.reason);
+    auto headers = build_headers(fbb, rs.headers);
+    auto body = rs.body.empty() ? 0 : fbb.CreateVector(rs.body);
+    auto trailers = rs.trailers.empty() ? 0 : build_headers(fbb, rs.trailers);
+    fb::ResponseBuilder b(fbb);
+    b.add_status(rs.status);
+    b.add_reason(reason);
+    b.add_version(rs.version);
+    b.add_headers(headers);
+    if (!rs.body.empty()) b.add_body(body);
+    b.add_body_size(rs.body_size);
+    if (!rs.trailers.empty()) b.add_trailers(trailers);
+    response = b.Finish();
+  }
+  std::uint32_t flags = static_cast<std::uint32_t>(x.flags);
+  if (!x.has_request) flags |= static_cast<std::uint32_t>(fb::ExchangeFlags::NoRequest);
+  const fb::Endpoint client = endpoint_of(x.client), server = endpoint_of(x.server);
+  fb::ExchangeBuilder b(fbb);
+  b.add_id(id);
+  b.add_session_id(session_id);
+  b.add_connection_id(x.connection_id);
+  b.add_connection_index(x.connection_index);
+  b.add_client(&client);
+  b.add_server(&server);
+  b.add_request_first_ns(x.request_first_ns);
+  b.add_request_last_ns(x.request_last_ns);
+  b.add_response_first_ns(x.response_first_ns);
+  b.add_response_last_ns(x.response_last_ns);
+  if (x.has_request) b.add_request(request);
+  if (x.has_response()) b.add_response(response);
+  b.add_flags(static_cast<fb::ExchangeFlags>(flags));
+  fbb.FinishSizePrefixed(b.Finish());
+}
+
+bool TraceRecorder::Later::operator()(const Held* a, const Held* b) const {
+  if (a->x.request_first_ns != b->x.request_first_ns)
+    return a->x.request_first_ns > b->x.request_first_ns;
+  return a->seq > b->seq;
+}
+
+TraceRecorder::TraceRecorder(format::Writer& writer, RecorderOptions options)
+    : writer_(writer), options_(std::move(options)), sessions_(options_.session) {}
+
+TraceRecorder::~TraceRecorder() {
+  while (!heap_.empty()) {
+    delete heap_.top();
+    heap_.pop();
+  }
+}
+
+Status TraceRecorder::add(HttpExchange&& x) {
+  ++stats_.exchanges_in;
+  const std::size_t bytes = approx_bytes(x);
+  heap_.push(new Held{std::move(x), bytes, seq_++});
+  held_bytes_ += bytes;
+  stats_.reorder_peak_bytes = std::max<std::uint64_t>(stats_.reorder_peak_bytes, held_bytes_);
+  // Over the limit: write the oldest early rather than grow.
+  while (held_bytes_ > options_.reorder_max_bytes && heap_.size() > 1) {
+    ++stats_.forced_releases;
+    std::unique_ptr<Held> h(heap_.top());
+    heap_.pop();
+    held_bytes_ -= h->bytes;
+    if (Status st = write_one(h->x); !st) return st;
+  }
+  return {};
+}
+
+Status TraceRecorder::release(std::int64_t watermark_ns) {
+  while (!heap_.empty() && heap_.top()->x.request_first_ns < watermark_ns) {
+    std::unique_ptr<Held> h(heap_.top());
+    heap_.pop();
+    held_bytes_ -= h->bytes;
+    if (Status st = write_one(h->x); !st) return st;
+  }
+  return {};
+}
+
+Status TraceRecorder::finish() {
+  while (!heap_.empty()) {
+    std::unique_ptr<Held> h(heap_.top());
+    heap_.pop();
+    held_bytes_ -= h->bytes;
+    if (Status st = write_one(h->x); !st) return st;
+  }
+  return {};
+}
+
+bool TraceRecorder::keep(const HttpExchange& x) {
+  if (!options_.methods.empty() && x.has_request &&
+      std::none_of(options_.methods.begin(), options_.methods.end(),
+                   [&](const std::string& m) { return iequals(m, x.request.method); })) {
+    ++stats_.filtered_method;
+    return false;
+  }
+  if (!options_.hosts.empty()) {
+    std::string_view host;
+    for (const auto& [k, v] : x.request.headers)
+      if (iequals(k, "Host")) host = v;
+    if (const auto colon = host.rfind(':'); colon != std::string_view::npos && host.find(']') == std::string_view::npos)
+      host = host.substr(0, colon);
+    if (std::none_of(options_.hosts.begin(), options_.hosts.end(),
+                     [&](const std::string& h) { return iequals(h, host); })) {
+      ++stats_.filtered_host;
+      return false;
+    }
+  }
+  if (options_.path && !std::regex_search(x.request.target, *options_.path)) {
+    ++stats_.filtered_path;
+    return false;
+  }
+  return true;
+}
+
+bool TraceRecorder::redact(HttpExchange& x) {
+  bool changed = redact_headers(x.request.headers, options_.redact_headers);
+  changed |= redact_headers(x.response.headers, options_.redact_headers);
+  changed |= redact_body(x.request.body, x.request.body_size, options_.redact_body);
+  changed |= redact_body(x.response.body, x.response.body_size, options_.redact_body);
+  return changed;
+}
+
+Status TraceRecorder::write_one(HttpExchange& x) {
+  const std::uint64_t session = sessions_.assign(x);
+  if (options_.sample < 1.0) {
+    // A session's fate depends only on its id and the seed: whole sessions are kept or dropped.
+    const std::uint64_t h = format::digest64({}, session ^ (options_.sample_seed * 0x9E3779B97F4A7C15ull));
+    if (static_cast<double>(h >> 11) * 0x1.0p-53 >= options_.sample) {
+      ++stats_.sampled_out;
+      return {};
+    }
+  }
+  if (!keep(x)) return {};
+  if (redact(x)) {
+    x.flags |= ExchangeFlags::Redacted;
+    ++stats_.redacted;
+  }
+  if (x.request_first_ns < last_written_ns_) {
+    x.request_first_ns = last_written_ns_;
+    x.flags = static_cast<ExchangeFlags>(static_cast<std::uint32_t>(x.flags) |
+                                         static_cast<std::uint32_t>(fb::ExchangeFlags::Late));
+    ++stats_.late;
+  }
+  last_written_ns_ = x.request_first_ns;
+  if (!x.has_request) ++stats_.orphan_responses;
+  if (!x.has_response()) ++stats_.no_response;
+  build_exchange_record(fbb_, x, next_id_++, session);
+  const auto bytes = fbb_.GetBufferSpan();
+  Status st = writer_.append_record({bytes.data(), bytes.size()},
+                                    {x.request_first_ns, session, x.connection_id});
+  if (!st) return fail(errc::output_error, writer_.name(), st.error().message());
+  ++stats_.written;
+  return {};
+}
+
+}  // namespace reprise::capture

@@ -1,0 +1,271 @@
+// End to end: real traffic between curl / ab / a pipelining client and a real nginx, captured by
+// tcpdump on loopback, turned into a trace by `reprise capture`, checked against nginx's own
+// access log (the truth) and against tshark (a second opinion).
+
+#include <pcap/pcap.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <set>
+
+#include "reprise/format/reader.hpp"
+#include "support/nginx.hpp"
+#include "support/process.hpp"
+#include "support/temp_dir.hpp"
+
+using namespace reprise;
+using namespace reprise::test;
+
+namespace {
+
+struct Seen {
+  std::string method, target;
+  int status = 0;
+  std::uint64_t request_body = 0, response_body = 0;
+  std::uint32_t flags = 0;
+  std::uint64_t connection = 0, session = 0;
+};
+
+std::vector<Seen> read_trace(const std::string& path) {
+  std::vector<Seen> out;
+  auto r = format::Reader::open(path);
+  REQUIRE(r.ok());
+  format::Record rec;
+  for (;;) {
+    auto more = (*r)->next(rec);
+    REQUIRE(more.ok());
+    if (!*more) break;
+    const auto* e = rec.exchange();
+    Seen s;
+    if (e->request()) {
+      s.method = e->request()->method()->str();
+      s.target = e->request()->target()->str();
+      s.request_body = e->request()->body_size();
+    }
+    if (e->response()) {
+      s.status = e->response()->status();
+      s.response_body = e->response()->body_size();
+    }
+    s.flags = static_cast<std::uint32_t>(e->flags());
+    s.connection = e->connection_id();
+    s.session = e->session_id();
+    out.push_back(s);
+  }
+  return out;
+}
+
+// Sends `requests` on one connection in a single write (pipelining) and reads until close.
+std::string send_pipelined(int port, const std::string& requests) {
+  auto r = run({"/bin/bash", "-c",
+                "exec 3<>/dev/tcp/127.0.0.1/" + std::to_string(port) +
+                    "; cat >&3; cat <&3"},
+               requests, std::chrono::seconds(10));
+  return r.out;
+}
+
+std::string key(const std::string& m, const std::string& t, int status) {
+  return m + " " + t + " " + std::to_string(status);
+}
+
+// Drives a fixed mix of traffic at nginx; returns how many requests were sent.
+void drive_traffic(const Nginx& nginx, const TempDir& dir) {
+  const std::string upload = dir.file("upload.bin");
+  {
+    std::ofstream f(upload, std::ios::binary);
+    std::mt19937 rng(1);
+    for (int i = 0; i < 300000; ++i) f.put(static_cast<char>(rng()));
+  }
+  auto curl = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"curl", "-s", "-o", "/dev/null"});
+    REQUIRE(run(args).exit_code == 0);
+  };
+  // One connection each, and bodies of every size nginx serves.
+  for (const char* n : {"0", "100", "10000", "1000000"}) curl({nginx.url(std::string("/static/") + n)});
+  // Keep-alive: curl reuses one connection for several URLs.
+  curl({nginx.url("/static/100"), "-o", "/dev/null", nginx.url("/static/10000?x=1"), "-o",
+        "/dev/null", nginx.url("/status/404")});
+  // Bodies: Content-Length POST of 300 KB, a small PUT, a chunked upload, HTTP/1.0, HEAD.
+  curl({"-X", "POST", "--data-binary", "@" + upload, nginx.url("/echo?upload=1")});
+  curl({"-X", "PUT", "--data", "name=value", nginx.url("/echo?put=1")});
+  curl({"-H", "Transfer-Encoding: chunked", "--data-binary", "@" + upload, nginx.url("/echo?chunked=1")});
+  curl({"-0", nginx.url("/static/100?http10=1")});
+  curl({"-I", nginx.url("/static/10000?head=1")});
+  curl({nginx.url("/status/500")});
+  // Pipelining: three requests in one write, a HEAD in the middle.
+  const std::string host = "Host: 127.0.0.1\r\n";
+  const auto answer = send_pipelined(
+      nginx.port(), "GET /static/100?pipe=1 HTTP/1.1\r\n" + host + "\r\n" +
+                        "HEAD /static/10000?pipe=2 HTTP/1.1\r\n" + host + "\r\n" +
+                        "GET /static/100?pipe=3 HTTP/1.1\r\n" + host + "Connection: close\r\n\r\n");
+  REQUIRE(answer.find("HTTP/1.1 200") != std::string::npos);
+  // ab: 40 requests over 4 concurrent keep-alive connections, if ab is installed.
+  if (::access("/usr/bin/ab", X_OK) == 0)
+    REQUIRE(run({"ab", "-q", "-k", "-n", "40", "-c", "4", nginx.url("/static/100?ab=1")}).exit_code == 0);
+}
+
+}  // namespace
+
+TEST_CASE("capture: a real tcpdump capture of nginx traffic holds exactly what nginx logged",
+          "[capture][integration]") {
+  if (!Nginx::available() || !Tcpdump::available() || ::geteuid() != 0) {
+    WARN("skipped: needs nginx, tcpdump and root (tests/run.sh installs them; CI runs as root)");
+    return;
+  }
+  TempDir dir;
+  const auto pcap = dir.file("traffic.pcap");
+  std::vector<AccessLogEntry> log;
+  {
+    Nginx nginx;
+    Tcpdump dump(pcap, nginx.port());
+    drive_traffic(nginx, dir);
+    dump.stop();
+    log = nginx.access_log();
+  }
+  REQUIRE(log.size() >= 15);
+
+  const auto trace = dir.file("traffic.rtrace");
+  const auto stats = dir.file("stats.json");
+  auto cap = run({reprise_bin(), "capture", "--pcap", pcap, "-o", trace, "--stats-json", stats});
+  INFO(cap.err);
+  REQUIRE(cap.exit_code == 0);
+  const auto seen = read_trace(trace);
+
+  // The same multiset of (method, target, status) as nginx's log.
+  std::multiset<std::string> expected, got;
+  std::map<std::string, long> expected_body;
+  for (const auto& e : log) {
+    expected.insert(key(e.method, e.uri, e.status));
+    expected_body[key(e.method, e.uri, e.status)] = e.body_bytes_sent;
+  }
+  for (const auto& s : seen) got.insert(key(s.method, s.target, s.status));
+  CHECK(got == expected);
+
+  // Response bodies as nginx counted them (HEAD: none on the wire); request bodies whole.
+  for (const auto& s : seen) {
+    INFO(s.method << " " << s.target);
+    if (s.method != "HEAD") CHECK(static_cast<long>(s.response_body) == expected_body[key(s.method, s.target, s.status)]);
+    if (s.target == "/echo?upload=1" || s.target == "/echo?chunked=1") CHECK(s.request_body == 300000);
+    if (s.target == "/echo?put=1") CHECK(s.request_body == 10);
+    CHECK(s.flags == 0);  // a clean loopback capture has no anomaly
+  }
+  // The three pipelined requests share one connection; curl's keep-alive URLs another.
+  std::map<std::string, std::uint64_t> conn;
+  for (const auto& s : seen) conn[s.target] = s.connection;
+  CHECK(conn["/static/100?pipe=1"] == conn["/static/10000?pipe=2"]);
+  CHECK(conn["/static/100?pipe=1"] == conn["/static/100?pipe=3"]);
+  CHECK(conn["/static/100"] == conn["/static/10000?x=1"]);
+  CHECK(conn["/static/100"] != conn["/static/100?pipe=1"]);
+
+  const auto j = nlohmann::json::parse(std::ifstream(stats));
+  CHECK(j["trace.exchanges_written"] == log.size());
+  CHECK(j["http.parse_errors"] == 0);
+
+  // tshark as a second opinion, where it is installed: it may see fewer (it is known to lose a
+  // HEAD answered inside a pipeline), never more.
+  if (::access("/usr/bin/tshark", X_OK) == 0) {
+    auto t = run({"tshark", "-n", "-r", pcap, "-Y", "http.request", "-T", "fields", "-e", "http.request.uri"});
+    if (t.exit_code == 0) {
+      const auto lines = static_cast<std::size_t>(std::count(t.out.begin(), t.out.end(), '\n'));
+      CHECK(lines <= seen.size());
+      WARN("tshark saw " << lines << " requests, reprise " << seen.size() << ", nginx logged " << log.size());
+    }
+  }
+}
+
+TEST_CASE("capture: segments reordered and duplicated in the pcap change nothing; a dropped one is "
+          "flagged, never invented",
+          "[capture][integration]") {
+  if (!Nginx::available() || !Tcpdump::available() || ::geteuid() != 0) {
+    WARN("skipped: needs nginx, tcpdump and root");
+    return;
+  }
+  TempDir dir;
+  const auto pcap = dir.file("clean.pcap");
+  std::size_t logged = 0;
+  {
+    Nginx nginx;
+    Tcpdump dump(pcap, nginx.port());
+    for (int i = 0; i < 5; ++i)
+      REQUIRE(run({"curl", "-s", "-o", "/dev/null", nginx.url("/static/1000000?i=" + std::to_string(i))}).exit_code == 0);
+    dump.stop();
+    logged = nginx.access_log().size();
+  }
+  REQUIRE(logged == 5);
+
+  // Read every packet, then write variants with libpcap's dump API.
+  struct Pkt {
+    pcap_pkthdr h;
+    std::vector<std::uint8_t> data;
+  };
+  std::vector<Pkt> pkts;
+  char err[PCAP_ERRBUF_SIZE];
+  pcap_t* in = pcap_open_offline(pcap.c_str(), err);
+  REQUIRE(in != nullptr);
+  const int link = pcap_datalink(in);
+  pcap_pkthdr* h = nullptr;
+  const u_char* d = nullptr;
+  while (pcap_next_ex(in, &h, &d) == 1) pkts.push_back({*h, std::vector<std::uint8_t>(d, d + h->caplen)});
+  pcap_close(in);
+  REQUIRE(pkts.size() > 20);
+
+  auto write_pcap = [&](const std::string& path, const std::vector<Pkt>& ps) {
+    pcap_t* dead = pcap_open_dead(link, 262144);
+    pcap_dumper_t* out = pcap_dump_open(dead, path.c_str());
+    REQUIRE(out != nullptr);
+    for (const auto& p : ps) pcap_dump(reinterpret_cast<u_char*>(out), &p.h, p.data.data());
+    pcap_dump_close(out);
+    pcap_close(dead);
+  };
+  auto capture = [&](const std::string& path) {
+    const auto trace = path + ".rtrace";
+    auto r = run({reprise_bin(), "capture", "--pcap", path, "-o", trace});
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    return read_trace(trace);
+  };
+  // Data-carrying packets are the large ones (the 1 MB responses).
+  std::vector<std::size_t> big;
+  for (std::size_t i = 0; i < pkts.size(); ++i)
+    if (pkts[i].h.caplen > 1000) big.push_back(i);
+  REQUIRE(big.size() > 10);
+
+  SECTION("reordered and duplicated") {
+    auto ps = pkts;
+    for (std::size_t k = 0; k + 1 < big.size(); k += 3) std::swap(ps[big[k]], ps[big[k + 1]]);
+    std::vector<Pkt> with_dups;
+    for (std::size_t i = 0; i < ps.size(); ++i) {
+      with_dups.push_back(ps[i]);
+      if (i % 4 == 0) with_dups.push_back(ps[i]);  // a retransmission
+    }
+    write_pcap(dir.file("shuffled.pcap"), with_dups);
+    const auto seen = capture(dir.file("shuffled.pcap"));
+    REQUIRE(seen.size() == 5);
+    for (const auto& s : seen) {
+      CHECK(s.status == 200);
+      CHECK(s.response_body == 1000000);
+      CHECK(s.flags == 0);
+    }
+  }
+  SECTION("a dropped segment") {
+    auto ps = pkts;
+    const std::size_t victim = big[big.size() / 2];
+    ps.erase(ps.begin() + static_cast<long>(victim));
+    write_pcap(dir.file("dropped.pcap"), ps);
+    const auto seen = capture(dir.file("dropped.pcap"));
+    REQUIRE(seen.size() == 5);  // every exchange is still there
+    int flagged = 0;
+    for (const auto& s : seen) {
+      CHECK(s.status == 200);
+      if (s.flags != 0) {
+        ++flagged;
+        CHECK((s.flags & static_cast<std::uint32_t>(format::fb::ExchangeFlags::Gap)) != 0);
+        CHECK(s.response_body == 1000000);  // the size on the wire, with the hole counted
+      }
+    }
+    CHECK(flagged == 1);
+  }
+}

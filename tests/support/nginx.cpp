@@ -1,0 +1,115 @@
+#include "support/nginx.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+namespace reprise::test {
+namespace {
+
+bool port_open(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  ::close(fd);
+  return ok;
+}
+
+}  // namespace
+
+bool Nginx::available() { return ::access("/usr/sbin/nginx", X_OK) == 0; }
+
+Nginx::Nginx() {
+  port_ = free_port();
+  const auto root = dir_.path() / "root";
+  std::filesystem::create_directories(root / "static");
+  for (int n : {0, 100, 10000, 1000000}) {
+    std::ofstream f(root / "static" / std::to_string(n), std::ios::binary);
+    for (int i = 0; i < n; ++i) f.put(static_cast<char>('a' + i % 26));
+  }
+  const std::string d = dir_.path().string();
+  std::ofstream conf(d + "/nginx.conf");
+  conf << "daemon off;\nworker_processes 1;\npid " << d << "/nginx.pid;\nerror_log " << d
+       << "/error.log;\nevents { worker_connections 1024; }\nhttp {\n"
+       << "  log_format t '$request_method $request_uri $status $request_length $body_bytes_sent';\n"
+       << "  access_log " << d << "/access.log t;\n"
+       << "  client_body_temp_path " << d << "/body;\n  proxy_temp_path " << d << "/proxy;\n"
+       << "  fastcgi_temp_path " << d << "/fcgi;\n  uwsgi_temp_path " << d << "/uwsgi;\n"
+       << "  scgi_temp_path " << d << "/scgi;\n"
+       << "  keepalive_requests 10000;\n  client_max_body_size 64m;\n"
+       << "  server {\n    listen 127.0.0.1:" << port_ << ";\n    root " << root.string() << ";\n"
+       << "    location /static/ { default_type application/octet-stream; }\n"
+       << "    location /echo { client_body_buffer_size 1m; return 200 \"echo\\n\"; }\n"
+       << "    location ~ ^/status/(\\d+)$ { return $1 \"status $1\\n\"; }\n"
+       << "  }\n}\n";
+  conf.close();
+  process_ = std::make_unique<Background>(
+      std::vector<std::string>{"/usr/sbin/nginx", "-c", d + "/nginx.conf", "-p", d});
+  for (int i = 0; i < 100; ++i) {
+    if (port_open(port_)) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  throw std::runtime_error("nginx did not start on port " + std::to_string(port_));
+}
+
+Nginx::~Nginx() {
+  if (process_) process_->stop(SIGQUIT);  // graceful: finishes and logs in-flight requests
+}
+
+std::string Nginx::url(const std::string& path) const {
+  return "http://127.0.0.1:" + std::to_string(port_) + path;
+}
+
+std::vector<AccessLogEntry> Nginx::access_log() const {
+  std::vector<AccessLogEntry> out;
+  std::ifstream in(dir_.file("access.log"));
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream s(line);
+    AccessLogEntry e;
+    s >> e.method >> e.uri >> e.status >> e.request_length >> e.body_bytes_sent;
+    out.push_back(e);
+  }
+  return out;
+}
+
+bool Tcpdump::available() { return ::access("/usr/bin/tcpdump", X_OK) == 0; }
+
+Tcpdump::Tcpdump(const std::string& pcap_path, int port, const std::string& interface) {
+  err_path_ = pcap_path + ".stderr";
+  // -U: write each packet at once, so nothing is held in tcpdump's buffer at stop.
+  process_ = std::make_unique<Background>(std::vector<std::string>{
+      "/bin/sh", "-c",
+      "exec /usr/bin/tcpdump -i " + interface + " -s 0 -U -n -w " + pcap_path + " 'tcp port " +
+          std::to_string(port) + "' 2>" + err_path_});
+  // Wait until tcpdump says it is listening.
+  for (int i = 0; i < 200; ++i) {
+    std::ifstream err(err_path_);
+    std::string text((std::istreambuf_iterator<char>(err)), {});
+    if (text.find("listening on") != std::string::npos) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  throw std::runtime_error("tcpdump did not start (needs root or CAP_NET_RAW)");
+}
+
+void Tcpdump::stop() {
+  if (!process_) return;
+  // Give the kernel a moment to hand over the last packets, then stop it cleanly.
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  process_->stop(SIGINT);
+  process_.reset();
+}
+
+Tcpdump::~Tcpdump() { stop(); }
+
+}  // namespace reprise::test

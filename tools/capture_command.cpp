@@ -1,0 +1,175 @@
+// `reprise capture`: packets (pcap files or a live interface) → trace.
+
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "cli_support.hpp"
+#include "reprise/capture/packet_capture.hpp"
+#include "units.hpp"
+
+namespace reprise::tools {
+namespace {
+
+struct CaptureFlags {
+  std::vector<std::string> pcaps;
+  std::string interface, output, filter, session_key, path, stats_json;
+  std::vector<std::string> hosts, methods, redact_headers, redact_bodies;
+  std::vector<int> ports;
+  std::string duration, max_body = "1MiB", sample = "100%", buffer = "64MiB", idle = "5m";
+  std::uint64_t max_exchanges = 0, seed = 0;
+  int snaplen = 262144;
+  std::size_t max_flows = 100'000;
+};
+
+capture::PacketCapture* g_capture = nullptr;
+
+extern "C" void on_signal(int) {
+  if (g_capture != nullptr) g_capture->stop();
+}
+
+// Converts the flags to options, naming the flag on any bad value.
+capture::CaptureOptions to_options(const CaptureFlags& f) {
+  capture::CaptureOptions o;
+  o.files = f.pcaps;
+  o.interface = f.interface;
+  o.filter = f.filter;
+  for (int port : f.ports) {
+    const std::string clause = "tcp port " + std::to_string(port);
+    o.filter = o.filter.empty() ? clause : "(" + o.filter + ") and " + clause;
+  }
+  o.live.snaplen = f.snaplen;
+  const auto buffer = parse_size(f.buffer);
+  if (!buffer || *buffer > (1u << 30)) throw UsageError("--buffer-size: '" + f.buffer + "' (e.g. 64MiB, at most 1GiB)");
+  o.live.buffer_bytes = static_cast<int>(*buffer);
+  const auto max_body = parse_size(f.max_body);
+  if (!max_body) throw UsageError("--max-body: '" + f.max_body + "' is not a size (e.g. 1MiB)");
+  o.http.http.max_body = *max_body;
+  const auto idle = parse_duration_ns(f.idle);
+  if (!idle || *idle <= 0) throw UsageError("--idle-timeout: '" + f.idle + "' is not a duration");
+  o.packets.tcp.idle_timeout_ns = *idle;
+  o.packets.tcp.max_flows = f.max_flows;
+  if (!f.duration.empty()) {
+    const auto d = parse_duration_ns(f.duration);
+    if (!d || *d <= 0) throw UsageError("--duration: '" + f.duration + "' is not a duration (e.g. 30s)");
+    o.duration_ns = *d;
+  }
+  o.max_exchanges = f.max_exchanges;
+  if (!f.session_key.empty()) {
+    auto key = capture::parse_session_key(f.session_key);
+    if (!key) throw UsageError(key.error().message());
+    o.recorder.session = *key;
+  }
+  o.recorder.hosts = f.hosts;
+  o.recorder.methods = f.methods;
+  try {
+    if (!f.path.empty()) o.recorder.path.emplace(f.path, std::regex::ECMAScript | std::regex::optimize);
+    for (const auto& r : f.redact_bodies) o.recorder.redact_body.emplace_back(r, std::regex::ECMAScript);
+  } catch (const std::regex_error& e) {
+    throw UsageError(std::string("--path/--redact-body: bad regular expression: ") + e.what());
+  }
+  o.recorder.redact_headers = f.redact_headers;
+  std::string pct = f.sample;
+  if (!pct.empty() && pct.back() == '%') pct.pop_back();
+  char* end = nullptr;
+  const double p = std::strtod(pct.c_str(), &end);
+  if (pct.empty() || *end != '\0' || !(p > 0 && p <= 100))
+    throw UsageError("--sample: '" + f.sample + "' (a percentage in (0%, 100%], e.g. 10%)");
+  o.recorder.sample = p / 100.0;
+  o.recorder.sample_seed = f.seed;
+  return o;
+}
+
+void print_summary(const capture::CaptureSummary& s, const std::string& stats_json) {
+  std::fprintf(stderr, "capture: stopped by %s; %llu exchanges written\n", s.stopped_by.c_str(),
+               static_cast<unsigned long long>(s.recorder.written));
+  nlohmann::json j;
+  s.for_each([&](const std::string& name, std::uint64_t value) {
+    std::fprintf(stderr, "  %-44s %llu\n", name.c_str(), static_cast<unsigned long long>(value));
+    j[name] = value;
+  });
+  if (s.packets.decode.snaplen_truncated > 0)
+    std::fprintf(stderr,
+                 "capture: warning: %llu packets were cut by the capture's snaplen; their "
+                 "exchanges are flagged and bodies are incomplete (capture with -s 0)\n",
+                 static_cast<unsigned long long>(s.packets.decode.snaplen_truncated));
+  if (s.source.kernel_dropped > 0)
+    std::fprintf(stderr, "capture: warning: the kernel dropped %llu packets (raise --buffer-size)\n",
+                 static_cast<unsigned long long>(s.source.kernel_dropped));
+  if (!stats_json.empty()) {
+    j["stopped_by"] = s.stopped_by;
+    std::ofstream out(stats_json);
+    out << j.dump(2) << "\n";
+    if (!out) warn("cannot write " + stats_json);
+  }
+}
+
+int run_capture(const CaptureFlags& f) {
+  auto options = to_options(f);
+  format::fb::FileHeaderT header;
+  header.kind = format::FileKind::Trace;
+  header.epoch_unix_ns = 0;  // packet timestamps are unix ns already
+  if (!f.interface.empty()) {
+    header.source = "live:" + f.interface;
+  } else {
+    header.source = "pcap:";
+    for (std::size_t i = 0; i < f.pcaps.size(); ++i) header.source += (i ? "," : "") + f.pcaps[i];
+  }
+  auto writer = format::Writer::open(f.output, std::move(header));
+  if (!writer) return report(writer.error());
+  auto capture = capture::PacketCapture::open(std::move(options), **writer);
+  if (!capture) {
+    (void)(*writer)->close("failed");
+    return report(capture.error());
+  }
+  g_capture = capture->get();
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  auto summary = (*capture)->run();
+  g_capture = nullptr;
+  // The writer is closed whatever happened: what was written stays readable.
+  Status closed = (*writer)->close(summary ? summary->stopped_by : "failed");
+  if (!summary) return report(summary.error());
+  if (!closed) return report(closed.error());
+  summary->writer = (*writer)->stats();
+  print_summary(*summary, f.stats_json);
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_capture_command(CLI::App& app, int& exit_code) {
+  auto f = std::make_shared<CaptureFlags>();
+  auto* cmd = app.add_subcommand("capture", "Record HTTP/1.x exchanges from pcap files or a live "
+                                            "interface into a trace");
+  auto* pcap = cmd->add_option("--pcap", f->pcaps, "pcap/pcapng files (several are merged in time order)");
+  auto* live = cmd->add_option("-i,--interface", f->interface, "capture live from this interface");
+  pcap->excludes(live);
+  cmd->add_option("-o,--output", f->output, "trace to write, - for standard output")->required();
+  cmd->add_option("--filter", f->filter, "BPF filter expression (e.g. 'tcp port 8080')");
+  cmd->add_option("--port", f->ports, "only TCP traffic on this port (repeatable)");
+  cmd->add_option("-s,--snaplen", f->snaplen, "live: bytes kept per packet (default 262144)");
+  cmd->add_option("--buffer-size", f->buffer, "live: kernel buffer (default 64MiB)");
+  cmd->add_option("--duration", f->duration, "stop after this long (live: wall time; files: packet time)");
+  cmd->add_option("--max-exchanges", f->max_exchanges, "stop after this many exchanges");
+  cmd->add_option("--session-key", f->session_key, "cookie:NAME | header:NAME | client-ip (default: linked cookies, tokens and connections)");
+  cmd->add_option("--host", f->hosts, "keep only requests for this Host (repeatable)");
+  cmd->add_option("--path", f->path, "keep only request targets matching this regex");
+  cmd->add_option("--method", f->methods, "keep only this method (repeatable)");
+  cmd->add_option("--sample", f->sample, "keep this share of sessions, whole (e.g. 10%)");
+  cmd->add_option("--seed", f->seed, "seed for --sample");
+  cmd->add_option("--redact-header", f->redact_headers, "replace this header's values by a stable hash (repeatable)");
+  cmd->add_option("--redact-body", f->redact_bodies, "replace body text matching this regex by a stable hash (repeatable)");
+  cmd->add_option("--max-body", f->max_body, "store at most this much of each body (default 1MiB; longer ones are flagged)");
+  cmd->add_option("--max-flows", f->max_flows, "TCP connections tracked at once (default 100000)");
+  cmd->add_option("--idle-timeout", f->idle, "close a connection after this long without packets (default 5m)");
+  cmd->add_option("--stats-json", f->stats_json, "also write every counter to this JSON file");
+  cmd->callback([f, &exit_code, pcap, live] {
+    if (pcap->count() == 0 && live->count() == 0) throw UsageError("capture: give --pcap FILE… or -i IFACE");
+    exit_code = run_capture(*f);
+  });
+}
+
+}  // namespace reprise::tools
