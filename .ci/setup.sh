@@ -15,6 +15,8 @@ packages=(
   libcli11-dev nlohmann-json3-dev           # command line, JSON output
   libboost-dev libpcap-dev                  # HTTP parsing (Beast), packet capture
   catch2                                    # tests
+  nginx-light tcpdump curl apache2-utils    # integration tests: a real server, real packets
+  tshark                                    # a second opinion on captures
   bc                                        # bench scripts
 )
 

@@ -13,7 +13,7 @@ port=$(free_port)
 sed -e "s|@DIR@|$work|g" -e "s|@PORT@|$port|g" -e "s|@SITE@|$here/site|g" \
   "$here/nginx-demo.conf.in" > "$work/nginx.conf"
 /usr/sbin/nginx -c "$work/nginx.conf" -p "$work" &
-tcpdump -i lo -s 0 -U -n -w "$work/demo.pcap" "tcp port $port" 2>"$work/tcpdump.err" &
+tcpdump -i lo --immediate-mode -B 131072 -s 0 -U -n -w "$work/demo.pcap" "tcp port $port" 2>"$work/tcpdump.err" &
 dump=$!
 for _ in $(seq 100); do grep -q listening "$work/tcpdump.err" 2>/dev/null && break; sleep 0.05; done
 sleep 0.3

@@ -97,7 +97,7 @@ TEST_CASE("IPv6 fragments reassemble, with headers behind the fragment header", 
   CHECK(decoded_payload(*out) == std::string(70, 'q'));
 }
 
-TEST_CASE("Overlapping fragments keep the first copy; conflicts are counted", "[defrag]") {
+TEST_CASE("Overlapping fragments keep the first copy, conflicts are counted", "[defrag]") {
   const auto seg = segment(kA, kB, std::string(32, 'A'));  // 52 bytes
   const std::span<const std::uint8_t> all(seg);
   test::Bytes evil(all.begin() + 16, all.begin() + 40);

@@ -177,7 +177,7 @@ TEST_CASE("A packet cut by snaplen leaves a gap of the exact size", "[pipeline]"
   CHECK(st.tcp.gap_bytes == 5);
 }
 
-TEST_CASE("Every packet is counted once by reason; every counter has one name", "[pipeline]") {
+TEST_CASE("Every packet is counted once by reason, every counter has one name", "[pipeline]") {
   test::RecordingFactory f;
   PacketPipeline p(f);
   const auto tcp = ip_packet(kC4, kS4, exchange_segments(kC4, kS4)[0]);

@@ -128,7 +128,7 @@ TEST_CASE("A handshake, an exchange and FIN/FIN give ordered events", "[tcp]") {
   CHECK(r.tracked_flows() == 1);  // remembered as closed
 }
 
-TEST_CASE("Both directions are one connection; ids follow first packets", "[tcp]") {
+TEST_CASE("Both directions are one connection, ids follow first packets", "[tcp]") {
   test::RecordingFactory f;
   TcpReassembler r(f);
   Wire a(test::endpoint("10.0.0.1", 40000), test::endpoint("10.0.0.2", 80));

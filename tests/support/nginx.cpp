@@ -31,6 +31,8 @@ bool Nginx::available() { return ::access("/usr/sbin/nginx", X_OK) == 0; }
 
 Nginx::Nginx() {
   port_ = free_port();
+  // nginx's workers drop root privileges: they must be able to read the site.
+  std::filesystem::permissions(dir_.path(), std::filesystem::perms(0755));
   const auto root = dir_.path() / "root";
   std::filesystem::create_directories(root / "static");
   for (int n : {0, 100, 10000, 1000000}) {
@@ -50,7 +52,8 @@ Nginx::Nginx() {
        << "  server {\n    listen 127.0.0.1:" << port_ << ";\n    root " << root.string() << ";\n"
        << "    location /static/ { default_type application/octet-stream; }\n"
        << "    location /echo { client_body_buffer_size 1m; return 200 \"echo\\n\"; }\n"
-       << "    location ~ ^/status/(\\d+)$ { return $1 \"status $1\\n\"; }\n"
+       << "    location = /status/404 { return 404 \"not here\\n\"; }\n"
+       << "    location = /status/500 { return 500 \"broken\\n\"; }\n"
        << "  }\n}\n";
   conf.close();
   process_ = std::make_unique<Background>(
@@ -87,10 +90,11 @@ bool Tcpdump::available() { return ::access("/usr/bin/tcpdump", X_OK) == 0; }
 
 Tcpdump::Tcpdump(const std::string& pcap_path, int port, const std::string& interface) {
   err_path_ = pcap_path + ".stderr";
-  // -U: write each packet at once, so nothing is held in tcpdump's buffer at stop.
+  // -U and --immediate-mode: every packet is written at once. Without immediate mode some
+  // kernels keep packets in the capture ring until a block fills, and a stop loses them.
   process_ = std::make_unique<Background>(std::vector<std::string>{
       "/bin/sh", "-c",
-      "exec /usr/bin/tcpdump -i " + interface + " -s 0 -U -n -w " + pcap_path + " 'tcp port " +
+      "exec /usr/bin/tcpdump -i " + interface + " --immediate-mode -B 131072 -s 0 -U -n -w " + pcap_path + " 'tcp port " +
           std::to_string(port) + "' 2>" + err_path_});
   // Wait until tcpdump says it is listening.
   for (int i = 0; i < 200; ++i) {

@@ -25,7 +25,7 @@ class Nginx {
   // Starts nginx with a config serving:
   //   /static/<n>   a file of n bytes (n in 0, 100, 10000, 1000000) — GET and HEAD
   //   /echo         200 with a short text body, any method (request bodies are read and dropped)
-  //   /status/<n>   that status code with a short body
+  //   /status/404, /status/500   that status with a short body
   // Throws if nginx does not come up within 5 s.
   Nginx();
   ~Nginx();
