@@ -82,14 +82,34 @@ capture::CaptureOptions to_options(const CaptureFlags& f) {
   return o;
 }
 
+// The counters a reader looks for first are always printed; the rest only when they are not
+// zero (--stats-json has every one).
+bool always_shown(const std::string& name) {
+  static const char* kKey[] = {"source.packets", "source.kernel_dropped", "decode.packets",
+                               "decode.wire_bytes", "decode.snaplen_truncated",
+                               "tcp.flows_opened", "tcp.gaps", "http.exchanges",
+                               "http.no_response", "http.parse_errors", "trace.exchanges_written",
+                               "trace.sessions"};
+  for (const char* k : kKey)
+    if (name == k) return true;
+  return false;
+}
+
 void print_summary(const capture::CaptureSummary& s, const std::string& stats_json) {
   std::fprintf(stderr, "capture: stopped by %s; %llu exchanges written\n", s.stopped_by.c_str(),
                static_cast<unsigned long long>(s.recorder.written));
   nlohmann::json j;
+  std::size_t hidden = 0;
   s.for_each([&](const std::string& name, std::uint64_t value) {
-    std::fprintf(stderr, "  %-44s %llu\n", name.c_str(), static_cast<unsigned long long>(value));
     j[name] = value;
+    if (value == 0 && !always_shown(name)) {
+      ++hidden;
+      return;
+    }
+    std::fprintf(stderr, "  %-44s %llu\n", name.c_str(), static_cast<unsigned long long>(value));
   });
+  std::fprintf(stderr, "  (%zu other counters are zero%s)\n", hidden,
+               stats_json.empty() ? "; --stats-json FILE writes all" : "");
   if (s.packets.decode.snaplen_truncated > 0)
     std::fprintf(stderr,
                  "capture: warning: %llu packets were cut by the capture's snaplen; their "
