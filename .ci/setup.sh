@@ -17,6 +17,7 @@ packages=(
   catch2                                    # tests
   nginx-light tcpdump curl apache2-utils    # integration tests: a real server, real packets
   tshark                                    # a second opinion on captures
+  iproute2 ethtool                          # test namespaces with a 1500-byte-MTU loopback
   bc                                        # bench scripts
 )
 

@@ -147,6 +147,9 @@ int run_capture(const CaptureFlags& f) {
   g_capture = capture->get();
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
+  if (!f.interface.empty())
+    std::fprintf(stderr, "capture: listening on %s; Ctrl-C or SIGTERM ends the capture cleanly\n",
+                 f.interface.c_str());
   auto summary = (*capture)->run();
   g_capture = nullptr;
   // The writer is closed whatever happened: what was written stays readable.

@@ -14,7 +14,11 @@
 namespace reprise::test {
 namespace {
 
-bool port_open(int port) {
+bool port_open(int port, const std::vector<std::string>& prefix) {
+  if (!prefix.empty())
+    // Connect and close without a byte: nginx logs nothing for that.
+    return run(prefixed(prefix, {"bash", "-c", ": > /dev/tcp/127.0.0.1/" + std::to_string(port)}))
+               .exit_code == 0;
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -29,7 +33,13 @@ bool port_open(int port) {
 
 bool Nginx::available() { return ::access("/usr/sbin/nginx", X_OK) == 0; }
 
-Nginx::Nginx() {
+std::vector<std::string> prefixed(const std::vector<std::string>& prefix,
+                                  std::vector<std::string> command) {
+  command.insert(command.begin(), prefix.begin(), prefix.end());
+  return command;
+}
+
+Nginx::Nginx(std::vector<std::string> prefix) : prefix_(std::move(prefix)) {
   port_ = free_port();
   // nginx's workers drop root privileges: they must be able to read the site.
   std::filesystem::permissions(dir_.path(), std::filesystem::perms(0755));
@@ -51,15 +61,17 @@ Nginx::Nginx() {
        << "  keepalive_requests 10000;\n  client_max_body_size 64m;\n"
        << "  server {\n    listen 127.0.0.1:" << port_ << ";\n    root " << root.string() << ";\n"
        << "    location /static/ { default_type application/octet-stream; }\n"
+       << "    location /gzip/ { alias " << (root / "static").string()
+       << "/; default_type text/plain; gzip on; gzip_types text/plain; gzip_min_length 1; }\n"
        << "    location /echo { client_body_buffer_size 1m; return 200 \"echo\\n\"; }\n"
        << "    location = /status/404 { return 404 \"not here\\n\"; }\n"
        << "    location = /status/500 { return 500 \"broken\\n\"; }\n"
        << "  }\n}\n";
   conf.close();
   process_ = std::make_unique<Background>(
-      std::vector<std::string>{"/usr/sbin/nginx", "-c", d + "/nginx.conf", "-p", d});
+      prefixed(prefix_, {"/usr/sbin/nginx", "-c", d + "/nginx.conf", "-p", d}));
   for (int i = 0; i < 100; ++i) {
-    if (port_open(port_)) return;
+    if (port_open(port_, prefix_)) return;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   throw std::runtime_error("nginx did not start on port " + std::to_string(port_));
@@ -88,14 +100,15 @@ std::vector<AccessLogEntry> Nginx::access_log() const {
 
 bool Tcpdump::available() { return ::access("/usr/bin/tcpdump", X_OK) == 0; }
 
-Tcpdump::Tcpdump(const std::string& pcap_path, int port, const std::string& interface) {
+Tcpdump::Tcpdump(const std::string& pcap_path, int port, const std::string& interface,
+                 const std::vector<std::string>& prefix) {
   err_path_ = pcap_path + ".stderr";
   // -U and --immediate-mode: every packet is written at once. Without immediate mode some
   // kernels keep packets in the capture ring until a block fills, and a stop loses them.
-  process_ = std::make_unique<Background>(std::vector<std::string>{
+  process_ = std::make_unique<Background>(prefixed(prefix, {
       "/bin/sh", "-c",
       "exec /usr/bin/tcpdump -i " + interface + " --immediate-mode -B 131072 -s 0 -U -n -w " + pcap_path + " 'tcp port " +
-          std::to_string(port) + "' 2>" + err_path_});
+          std::to_string(port) + "' 2>" + err_path_}));
   // Wait until tcpdump says it is listening.
   for (int i = 0; i < 200; ++i) {
     std::ifstream err(err_path_);
@@ -115,5 +128,26 @@ void Tcpdump::stop() {
 }
 
 Tcpdump::~Tcpdump() { stop(); }
+
+bool NetNs::available() {
+  return ::geteuid() == 0 && ::access("/usr/sbin/ethtool", X_OK) == 0 &&
+         (::access("/usr/bin/ip", X_OK) == 0 || ::access("/usr/sbin/ip", X_OK) == 0);
+}
+
+NetNs::NetNs() {
+  static int counter = 0;
+  name_ = "reprise-test-" + std::to_string(::getpid()) + "-" + std::to_string(++counter);
+  if (run({"ip", "netns", "add", name_}).exit_code != 0)
+    throw std::runtime_error("cannot create network namespace " + name_);
+  for (const auto& cmd : std::vector<std::vector<std::string>>{
+           {"ip", "link", "set", "lo", "mtu", "1500"},
+           {"ip", "link", "set", "lo", "up"},
+           {"ethtool", "-K", "lo", "tso", "off", "gso", "off", "gro", "off"}}) {
+    auto r = run(prefixed(prefix(), cmd));
+    if (r.exit_code != 0) throw std::runtime_error(cmd[0] + " in " + name_ + ": " + r.err);
+  }
+}
+
+NetNs::~NetNs() { run({"ip", "netns", "del", name_}); }
 
 }  // namespace reprise::test

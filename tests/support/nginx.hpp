@@ -24,10 +24,12 @@ class Nginx {
  public:
   // Starts nginx with a config serving:
   //   /static/<n>   a file of n bytes (n in 0, 100, 10000, 1000000) — GET and HEAD
+  //   /gzip/<n>     the same file, gzip-encoded when the client accepts it
   //   /echo         200 with a short text body, any method (request bodies are read and dropped)
   //   /status/404, /status/500   that status with a short body
-  // Throws if nginx does not come up within 5 s.
-  Nginx();
+  // Throws if nginx does not come up within 5 s. `prefix` runs it elsewhere, e.g. in a network
+  // namespace (NetNs::prefix()).
+  explicit Nginx(std::vector<std::string> prefix = {});
   ~Nginx();
 
   int port() const { return port_; }
@@ -40,6 +42,7 @@ class Nginx {
  private:
   TempDir dir_;
   int port_ = 0;
+  std::vector<std::string> prefix_;
   std::unique_ptr<Background> process_;
 };
 
@@ -47,7 +50,8 @@ class Nginx {
 // or by stop().
 class Tcpdump {
  public:
-  Tcpdump(const std::string& pcap_path, int port, const std::string& interface = "lo");
+  Tcpdump(const std::string& pcap_path, int port, const std::string& interface = "lo",
+          const std::vector<std::string>& prefix = {});
   ~Tcpdump();
   void stop();
   static bool available();
@@ -56,5 +60,26 @@ class Tcpdump {
   std::unique_ptr<Background> process_;
   std::string err_path_;
 };
+
+// A network namespace of the test's own whose loopback behaves like a real link: MTU 1500 and
+// segmentation offloads off, so captures hold real 1500-byte segments instead of the 64 KiB
+// super-segments of the default loopback. Deleted on destruction. Needs root, ip and ethtool.
+class NetNs {
+ public:
+  NetNs();
+  ~NetNs();
+  NetNs(const NetNs&) = delete;
+  NetNs& operator=(const NetNs&) = delete;
+  // Prepend to a command to run it inside the namespace.
+  std::vector<std::string> prefix() const { return {"ip", "netns", "exec", name_}; }
+  static bool available();
+
+ private:
+  std::string name_;
+};
+
+// `command` with `prefix` in front.
+std::vector<std::string> prefixed(const std::vector<std::string>& prefix,
+                                  std::vector<std::string> command);
 
 }  // namespace reprise::test
