@@ -28,8 +28,8 @@ zstd_size=$(stat -c %s "$work/raw.zst")
 mbs() { echo "scale=1; $content / $1 / 1000000" | bc; }
 ratio() { echo "scale=2; $1 / $2" | bc; }
 printf '%-34s %14s %14s %8s\n' "content: $(get records) exchanges" "reprise" "zstd -3" "ratio"
-printf '%-34s %14s %14s %8s\n' "write MB/s (2 threads)" "$(mbs "$(get write_seconds)")" "$(mbs "$zstd_c")" "$(ratio "$zstd_c" "$(get write_seconds)")"
-printf '%-34s %14s %14s %8s\n' "write MB/s (1 thread)" "$(mbs "$(get write_inline_seconds)")" "$(mbs "$zstd_c")" "$(ratio "$zstd_c" "$(get write_inline_seconds)")"
+printf '%-34s %14s %14s %8s\n' "write MB/s (2 compress threads)" "$(mbs "$(get write_seconds)")" "$(mbs "$zstd_c")" "$(ratio "$zstd_c" "$(get write_seconds)")"
+printf '%-34s %14s %14s %8s\n' "write MB/s (inline, 1 thread)" "$(mbs "$(get write_inline_seconds)")" "$(mbs "$zstd_c")" "$(ratio "$zstd_c" "$(get write_inline_seconds)")"
 printf '%-34s %14s %14s %8s\n' "read+verify+visit MB/s vs -dc" "$(mbs "$(get read_seconds)")" "$(mbs "$zstd_d")" "$(ratio "$zstd_d" "$(get read_seconds)")"
 printf '%-34s %14s %14s %8s\n' "records/s written (2 threads)" "$(echo "$(get records) / $(get write_seconds)" | bc)" "" ""
 printf '%-34s %14s %14s %8s\n' "records/s read" "$(echo "$(get records) / $(get read_seconds)" | bc)" "" ""

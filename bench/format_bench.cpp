@@ -26,12 +26,12 @@ double seconds_since(Clock::time_point t0) {
 
 // Writes every exchange as a trace; returns seconds taken, open to close.
 double write_trace(const std::string& path, const std::vector<format::fb::ExchangeT>& xs,
-                   bool background) {
+                   unsigned threads) {
   format::fb::FileHeaderT h;
   h.kind = format::FileKind::Trace;
   h.source = "bench";
   format::WriterOptions o;
-  o.background = background;
+  o.compress_threads = threads;
   const auto t0 = Clock::now();
   auto w = format::Writer::open(path, std::move(h), o);
   if (!w) throw std::runtime_error(w.error().message());
@@ -90,8 +90,8 @@ int main(int argc, char** argv) {
       raw_bytes += wire.size();
     }
   }
-  const double write_bg = write_trace(dir + "/trace.rtrace", xs, true);
-  const double write_inline = write_trace(dir + "/trace-inline.rtrace", xs, false);
+  const double write_bg = write_trace(dir + "/trace.rtrace", xs, 2);
+  const double write_inline = write_trace(dir + "/trace-inline.rtrace", xs, 0);
   std::uint64_t records = 0, checksum = 0;
   const double read = read_trace(dir + "/trace.rtrace", records, checksum);
   std::ifstream f(dir + "/trace.rtrace", std::ios::binary | std::ios::ate);

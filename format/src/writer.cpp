@@ -48,6 +48,7 @@ std::vector<std::uint8_t> skippable_frame(std::uint32_t magic, const char (&tag)
 struct PendingBlock {
   std::vector<std::uint8_t> content;
   BlockSummary summary;
+  std::uint64_t seq = 0;  // blocks are written in this order whichever worker compresses them
 };
 
 }  // namespace
@@ -64,30 +65,30 @@ struct Writer::Impl {
   std::int64_t last_time = 0;
   bool have_last = false;
   bool closed = false;
+  std::uint64_t next_seq = 0;
   DistinctCounter sessions, connections;
+  BlockCompressor inline_compressor;  // compress_threads == 0
+  std::vector<std::uint8_t> inline_frame;
 
-  // Shared with the compressor thread, under mu.
+  // Shared with the compressor threads, under mu.
   std::mutex mu;
   std::condition_variable cv;
   std::deque<PendingBlock> queue;
   std::vector<std::vector<std::uint8_t>> spare;  // recycled content buffers
-  bool busy = false;                             // the compressor holds a block
+  std::size_t busy = 0;                          // blocks held by workers
+  std::uint64_t next_write = 0;                  // seq of the next block to reach the sink
   bool stop = false;
   Error error;
   bool failed = false;
   WriterStats stats;
   std::vector<fb::BlockEntry> index;
-  std::thread thread;
-
-  // Compressor state (its thread, or the appending thread when not in background).
-  BlockCompressor compressor{3};
-  std::vector<std::uint8_t> frame;
+  std::vector<std::thread> threads;
 
   explicit Impl(WriterOptions o)
       : options(std::move(o)),
         sessions(options.distinct_limit),
         connections(options.distinct_limit),
-        compressor(options.level) {
+        inline_compressor(options.level) {
     if (!options.clock) options.clock = [] { return Clock::now(); };
   }
 
@@ -97,23 +98,17 @@ struct Writer::Impl {
     return {};
   }
 
-  // Compresses and writes one block; records its index entry. Runs on exactly one thread at a
-  // time (the compressor, or the appender in inline mode), so the sink needs no lock.
-  void write_block(PendingBlock& b) {
-    frame.clear();
-    std::string why;
-    if (!compressor.compress(b.content, frame, why)) {
-      std::lock_guard lock(mu);
-      if (!failed) error = fail(errc::output_error, sink->name(), "zstd: " + why);
-      failed = true;
-      return;
-    }
+  void fail_locked(Error e) {
+    if (!failed) error = std::move(e);
+    failed = true;
+  }
+
+  // Writes one compressed block and records its index entry. Called with `mu` held, by one
+  // thread at a time in seq order, so the sink needs no lock of its own.
+  void write_frame_locked(const PendingBlock& b, std::span<const std::uint8_t> frame) {
     const std::uint64_t offset = sink->position();
-    Status st = sink->write(frame);
-    std::lock_guard lock(mu);
-    if (!st) {
-      if (!failed) error = st.take_error();
-      failed = true;
+    if (Status st = sink->write(frame); !st) {
+      fail_locked(st.take_error());
       return;
     }
     index.emplace_back(offset, frame.size(), b.summary.content_size, b.summary.first_ns,
@@ -125,39 +120,57 @@ struct Writer::Impl {
     stats.file_bytes = sink->position();
   }
 
-  void run_compressor() {
+  // A compressor thread: takes blocks in queue order, compresses them in parallel with the other
+  // workers, and writes each once every earlier block has been written.
+  void run_worker() {
+    BlockCompressor compressor(options.level);
+    std::vector<std::uint8_t> frame;
     std::unique_lock lock(mu);
     for (;;) {
       cv.wait(lock, [&] { return stop || !queue.empty(); });
       if (queue.empty()) return;  // stop requested and nothing left
       PendingBlock b = std::move(queue.front());
       queue.pop_front();
-      busy = true;
+      ++busy;
+      cv.notify_all();  // room in the queue
       lock.unlock();
-      if (!has_failed()) write_block(b);
+      frame.clear();
+      std::string why;
+      const bool ok = failed_now() ? false : compressor.compress(b.content, frame, why);
       lock.lock();
+      cv.wait(lock, [&] { return next_write == b.seq; });
+      if (!ok && !failed) fail_locked(fail(errc::output_error, sink->name(), "zstd: " + why));
+      if (!failed) write_frame_locked(b, frame);
+      ++next_write;
+      --busy;
       b.content.clear();
       spare.push_back(std::move(b.content));
-      busy = false;
       cv.notify_all();
     }
   }
 
-  bool has_failed() {
+  bool failed_now() {
     std::lock_guard lock(mu);
     return failed;
   }
 
-  // Hands the open block to the compressor (or writes it inline).
+  // Hands the open block to the compressors (or compresses and writes it here).
   Status close_block() {
     if (block.empty()) return sticky();
     PendingBlock b;
     b.summary = block.summary();
-    if (!options.background) {
-      b.content = block.take();
-      write_block(b);
-      block.take(std::move(b.content));  // reuse the buffer
-      return sticky();
+    b.seq = next_seq++;
+    if (threads.empty()) {
+      inline_frame.clear();
+      std::string why;
+      const bool ok = inline_compressor.compress(block.content(), inline_frame, why);
+      std::lock_guard lock(mu);
+      if (!ok) fail_locked(fail(errc::output_error, sink->name(), "zstd: " + why));
+      if (!failed) write_frame_locked(b, inline_frame);
+      ++next_write;
+      block.clear();
+      if (failed) return error;
+      return {};
     }
     std::unique_lock lock(mu);
     if (queue.size() >= options.queue_blocks) {
@@ -179,11 +192,10 @@ struct Writer::Impl {
   Status drain() {
     Status st = close_block();
     if (!st) return st;
-    if (options.background) {
-      std::unique_lock lock(mu);
-      cv.wait(lock, [&] { return (queue.empty() && !busy) || failed; });
-    }
-    return sticky();
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return (queue.empty() && busy == 0) || failed; });
+    if (failed) return error;
+    return {};
   }
 };
 
@@ -217,7 +229,8 @@ Result<std::unique_ptr<Writer>> Writer::open(std::unique_ptr<ByteSink> sink,
   if (!st) return st.take_error();
   impl->stats.file_bytes = impl->sink->position();
   impl->block.reserve(impl->options.block_bytes + 4096);
-  if (impl->options.background) impl->thread = std::thread([p = impl.get()] { p->run_compressor(); });
+  for (unsigned i = 0; i < impl->options.compress_threads; ++i)
+    impl->threads.emplace_back([p = impl.get()] { p->run_worker(); });
   return std::unique_ptr<Writer>(new Writer(std::move(impl)));
 }
 
@@ -295,14 +308,13 @@ Status Writer::close(std::string end_reason) {
   Impl& w = *impl_;
   if (w.closed) return w.sticky();
   Status st = w.drain();
-  if (w.thread.joinable()) {
-    {
-      std::lock_guard lock(w.mu);
-      w.stop = true;
-    }
-    w.cv.notify_all();
-    w.thread.join();
+  {
+    std::lock_guard lock(w.mu);
+    w.stop = true;
   }
+  w.cv.notify_all();
+  for (auto& t : w.threads) t.join();
+  w.threads.clear();
   w.closed = true;
   if (!st) {
     (void)w.sink->close();

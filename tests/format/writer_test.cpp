@@ -125,7 +125,7 @@ TEST_CASE("a block is closed at the flush interval, so a dead writer loses at mo
   std::vector<std::uint8_t> bytes;
   format::WriterOptions o;
   o.flush_interval = std::chrono::milliseconds(100);
-  o.background = GENERATE(true, false);
+  o.compress_threads = GENERATE(2u, 1u, 0u);
   o.clock = [&] { return now; };
   auto w = format::Writer::open(std::make_unique<format::MemorySink>(&bytes), trace_header(), o);
   REQUIRE(w.ok());

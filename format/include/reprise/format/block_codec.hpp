@@ -37,6 +37,11 @@ class BlockBuilder {
   // is an old content buffer whose capacity is reused.
   std::vector<std::uint8_t> take(std::vector<std::uint8_t> recycled = {});
   void reserve(std::size_t n) { content_.reserve(n); }
+  // Starts a new, empty block, keeping the buffer.
+  void clear() {
+    content_.clear();
+    summary_ = {};
+  }
 
  private:
   std::vector<std::uint8_t> content_;

@@ -3,9 +3,10 @@
 //
 // Records go into an open block; a block is closed when its content reaches `block_bytes` or
 // when its first record is `flush_interval` old (checked on every append and on poll()), so a
-// writer that is killed loses at most one interval. Closed blocks are compressed and written on
-// a second thread (bounded queue: the appending thread waits when it is full, and the wait is
-// counted). close() writes the footer: the block index and totals.
+// writer that is killed loses at most one interval. Closed blocks are compressed by
+// `compress_threads` workers in parallel and written in order (bounded queue: the appending
+// thread waits when it is full, and the wait is counted). close() writes the footer: the block
+// index and totals.
 //
 // Traces must be appended in request start order: an older record is refused with
 // out_of_order, and the writer stays usable. Errors from the sink (disk full, closed pipe) are
@@ -30,8 +31,8 @@ struct WriterOptions {
   std::size_t block_bytes = std::size_t{1} << 20;   // close a block at ~1 MiB of content
   std::chrono::milliseconds flush_interval{1000};   // ... or when it is this old
   int level = 3;                                     // zstd level
-  bool background = true;                            // compress on a second thread
-  std::size_t queue_blocks = 2;                      // closed blocks waiting for the compressor
+  unsigned compress_threads = 2;                     // 0: compress on the appending thread
+  std::size_t queue_blocks = 2;                      // closed blocks waiting for a worker
   std::size_t max_record_bytes = std::size_t{64} << 20;
   std::size_t distinct_limit = std::size_t{1} << 20;  // exact session/connection counts up to this
   // The clock behind flush_interval; tests inject their own.
