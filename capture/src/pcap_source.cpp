@@ -62,6 +62,7 @@ struct PcapSource::Impl {
   }
 
   std::vector<std::uint8_t> current;  // the packet handed out, for merged files
+  bool pending_advance = false;       // one file: the packet handed out is still libpcap's
 };
 
 PcapSource::PcapSource(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -133,15 +134,25 @@ Result<PcapSource::Next> PcapSource::next(Packet& out) {
     return Next::Packet;
   }
   // Files: hand out the earliest look-ahead packet, then refill that input.
+  if (s.pending_advance) {
+    s.pending_advance = false;
+    if (Status st = s.advance(s.inputs[0]); !st) return st.take_error();
+  }
   Input* best = nullptr;
   for (auto& in : s.inputs)
     if (!in.done && in.data != nullptr && (best == nullptr || ts_ns(*in.header) < ts_ns(*best->header)))
       best = &in;
   if (best == nullptr) return Next::End;
-  // Copy out before advancing: the handle's buffer is reused by pcap_next_ex.
+  ++s.stats.packets;
+  if (s.inputs.size() == 1) {
+    // One file: hand out libpcap's buffer itself and read ahead on the next call.
+    out = {best->link_type, {best->data, best->header->caplen}, best->header->len, ts_ns(*best->header)};
+    s.pending_advance = true;
+    return Next::Packet;
+  }
+  // Several: copy out before advancing, as pcap_next_ex reuses the handle's buffer.
   s.current.assign(best->data, best->data + best->header->caplen);
   out = {best->link_type, s.current, best->header->len, ts_ns(*best->header)};
-  ++s.stats.packets;
   if (Status st = s.advance(*best); !st) return st.take_error();
   return Next::Packet;
 }

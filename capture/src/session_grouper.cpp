@@ -106,8 +106,21 @@ void SessionGrouper::remember(const std::string& mark, std::uint64_t session) {
   marks_.emplace(mark, std::make_pair(session, lru_.begin()));
 }
 
+void SessionGrouper::remember_connection(std::uint64_t connection, std::uint64_t session) {
+  auto [it, inserted] = connections_.try_emplace(connection, session);
+  if (!inserted) {
+    it->second = session;
+    return;
+  }
+  connection_order_.push_back(connection);
+  if (connection_order_.size() > options_.max_marks) {
+    connections_.erase(connection_order_.front());
+    connection_order_.pop_front();
+    ++stats_.marks_forgotten;
+  }
+}
+
 std::uint64_t SessionGrouper::assign(const HttpExchange& x) {
-  const std::string conn_mark = "c:" + std::to_string(x.connection_id);
   std::uint64_t session = 0;
 
   if (options_.key == SessionKey::ClientIp) {
@@ -154,10 +167,13 @@ std::uint64_t SessionGrouper::assign(const HttpExchange& x) {
       break;
     }
   }
-  if (session == 0) session = lookup(conn_mark);
+  if (session == 0) {
+    const auto it = connections_.find(x.connection_id);
+    if (it != connections_.end()) session = it->second;
+  }
   if (session == 0) session = ++stats_.sessions;
 
-  remember(conn_mark, session);
+  remember_connection(x.connection_id, session);
   for (const auto& m : marks) remember(m, session);
   if (options_.key != SessionKey::Header) {
     for (const auto& [name, value] : x.response.headers) {

@@ -141,56 +141,44 @@ void build_exchange_record(flatbuffers::FlatBufferBuilder& fbb, const HttpExchan
   fbb.FinishSizePrefixed(b.Finish());
 }
 
-bool TraceRecorder::Later::operator()(const Held* a, const Held* b) const {
-  if (a->x.request_first_ns != b->x.request_first_ns)
-    return a->x.request_first_ns > b->x.request_first_ns;
-  return a->seq > b->seq;
-}
-
 TraceRecorder::TraceRecorder(format::Writer& writer, RecorderOptions options)
     : writer_(writer), options_(std::move(options)), sessions_(options_.session) {}
 
 TraceRecorder::~TraceRecorder() {
-  while (!heap_.empty()) {
-    delete heap_.top();
-    heap_.pop();
-  }
+  while (!heap_.empty()) pop();
+}
+
+std::unique_ptr<TraceRecorder::Held> TraceRecorder::pop() {
+  std::unique_ptr<Held> h(heap_.top().held);
+  heap_.pop();
+  held_bytes_ -= h->bytes;
+  return h;
 }
 
 Status TraceRecorder::add(HttpExchange&& x) {
   ++stats_.exchanges_in;
   const std::size_t bytes = approx_bytes(x);
-  heap_.push(new Held{std::move(x), bytes, seq_++});
+  const std::int64_t start = x.request_first_ns;
+  heap_.push({start, seq_++, new Held{std::move(x), bytes}});
   held_bytes_ += bytes;
   stats_.reorder_peak_bytes = std::max<std::uint64_t>(stats_.reorder_peak_bytes, held_bytes_);
   // Over the limit: write the oldest early rather than grow.
   while (held_bytes_ > options_.reorder_max_bytes && heap_.size() > 1) {
     ++stats_.forced_releases;
-    std::unique_ptr<Held> h(heap_.top());
-    heap_.pop();
-    held_bytes_ -= h->bytes;
-    if (Status st = write_one(h->x); !st) return st;
+    if (Status st = write_one(pop()->x); !st) return st;
   }
   return {};
 }
 
 Status TraceRecorder::release(std::int64_t watermark_ns) {
-  while (!heap_.empty() && heap_.top()->x.request_first_ns < watermark_ns) {
-    std::unique_ptr<Held> h(heap_.top());
-    heap_.pop();
-    held_bytes_ -= h->bytes;
-    if (Status st = write_one(h->x); !st) return st;
-  }
+  while (!heap_.empty() && heap_.top().start < watermark_ns)
+    if (Status st = write_one(pop()->x); !st) return st;
   return {};
 }
 
 Status TraceRecorder::finish() {
-  while (!heap_.empty()) {
-    std::unique_ptr<Held> h(heap_.top());
-    heap_.pop();
-    held_bytes_ -= h->bytes;
-    if (Status st = write_one(h->x); !st) return st;
-  }
+  while (!heap_.empty())
+    if (Status st = write_one(pop()->x); !st) return st;
   return {};
 }
 

@@ -20,6 +20,7 @@
 // Memory: at most `max_marks` marks are remembered (oldest forgotten first, counted).
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <list>
 #include <string>
@@ -63,12 +64,17 @@ class SessionGrouper {
  private:
   std::uint64_t lookup(const std::string& mark);
   void remember(const std::string& mark, std::uint64_t session);
+  void remember_connection(std::uint64_t connection, std::uint64_t session);
 
   SessionOptions options_;
   SessionStats stats_;
   // mark → (session, position in lru_); lru_ front is the most recently used mark.
   std::list<std::string> lru_;
   std::unordered_map<std::string, std::pair<std::uint64_t, std::list<std::string>::iterator>> marks_;
+  // Connections by id, kept apart from the string marks because every exchange has one: the
+  // oldest connection seen is forgotten first (connection ids grow).
+  std::unordered_map<std::uint64_t, std::uint64_t> connections_;
+  std::deque<std::uint64_t> connection_order_;
 };
 
 // Cookie pairs of a Cookie header value ("a=1; b=2") and the pair a Set-Cookie value sets.

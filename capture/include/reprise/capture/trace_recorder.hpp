@@ -94,11 +94,19 @@ class TraceRecorder {
   struct Held {
     HttpExchange x;
     std::size_t bytes;
+  };
+  // The heap orders on keys stored inline, so sifting does not chase pointers.
+  struct Entry {
+    std::int64_t start;
     std::uint64_t seq;  // arrival order, to keep ties stable
+    Held* held;
   };
   struct Later {
-    bool operator()(const Held* a, const Held* b) const;
+    bool operator()(const Entry& a, const Entry& b) const {
+      return a.start != b.start ? a.start > b.start : a.seq > b.seq;
+    }
   };
+  std::unique_ptr<Held> pop();
 
   Status write_one(HttpExchange& x);
   bool keep(const HttpExchange& x);
@@ -108,7 +116,7 @@ class TraceRecorder {
   RecorderOptions options_;
   SessionGrouper sessions_;
   RecorderStats stats_;
-  std::priority_queue<Held*, std::vector<Held*>, Later> heap_;
+  std::priority_queue<Entry, std::vector<Entry>, Later> heap_;
   std::size_t held_bytes_ = 0;
   std::uint64_t seq_ = 0;
   std::uint64_t next_id_ = 1;
