@@ -37,5 +37,5 @@ wait $u1 $u2 $u3
 sleep 0.3
 kill -INT $dump; wait $dump 2>/dev/null || true
 cp "$work/demo.pcap" "$here/demo.pcap"
-"$build/tools/reprise" capture --pcap "$here/demo.pcap" -o "$here/demo.rtrace"
+(cd "$here" && "$build/tools/reprise" capture --pcap demo.pcap -o demo.rtrace)
 echo "wrote $here/demo.pcap and $here/demo.rtrace"

@@ -50,7 +50,6 @@ struct Reader::Impl {
   std::optional<RecordCursor> cursor;
   std::uint64_t cursor_block = 0;
 
-  bool windowed = false;
   std::int64_t from_ns = 0, to_ns = 0;
   std::size_t index_pos = 0;  // next footer index entry, when the index drives reading
   bool use_index = false;
@@ -368,7 +367,6 @@ const fb::Footer* Reader::footer() const { return impl_->footer(); }
 const std::string& Reader::footer_problem() const { return impl_->footer_problem; }
 
 void Reader::set_window(std::int64_t from_ns, std::int64_t to_ns) {
-  impl_->windowed = true;
   impl_->from_ns = from_ns;
   impl_->to_ns = to_ns;
   impl_->use_index = impl_->footer() != nullptr && impl_->footer()->blocks() != nullptr &&
