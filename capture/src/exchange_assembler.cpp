@@ -253,34 +253,39 @@ ConnectionAssembler::Slot* ConnectionAssembler::choose_request(
     --owed_responses_;
     return add_orphan(start.first_ns, ExchangeFlags::None);
   }
-  std::vector<Slot*> candidates;
+  // The unanswered slots are the candidates, in request order (no list is built: this runs once
+  // per response).
+  Slot* first = nullptr;
   for (auto& s : slots_) {
-    if (s->unanswered()) candidates.push_back(s.get());
+    if (s->unanswered()) {
+      first = s.get();
+      break;
+    }
   }
   // Requests can still arrive unless the request side is over (wait-for-upgrade is not over).
   const bool requests_may_come = !requests_.finished();
 
   if (start.after_loss) {
     Slot* chosen = nullptr;
-    for (Slot* c : candidates) {
-      if (c->x.request_first_ns <= start.first_ns) chosen = c;
+    for (auto& c : slots_) {
+      if (c->unanswered() && c->x.request_first_ns <= start.first_ns) chosen = c.get();
     }
     if (chosen != nullptr) {
-      for (Slot* c : candidates) {
-        if (c == chosen) break;
-        answer_none(*c, start.loss_cause);
+      for (auto& c : slots_) {
+        if (c.get() == chosen) break;
+        if (c->unanswered()) answer_none(*c, start.loss_cause);
       }
       chosen->x.flags |= start.loss_cause;
       return chosen;
     }
-    if (!candidates.empty() || !requests_may_come)
+    if (first != nullptr || !requests_may_come)
       return add_orphan(start.first_ns, start.loss_cause);
     wait = true;
     return nullptr;
   }
 
-  if (!candidates.empty()) {
-    Slot* c = candidates.front();
+  if (first != nullptr) {
+    Slot* c = first;
     const bool across_loss = c->after_client_loss && client_loss_;
     if (c->x.request_first_ns <= start.first_ns) {
       if (across_loss) {

@@ -6,9 +6,11 @@
 #include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/http/error.hpp>
 #include <limits>
+#include <new>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <utility>
 
 // How bytes flow: push() appends to buf_; next() hands the unconsumed bytes [rd_, region_end()) to
@@ -172,8 +174,9 @@ class BeastEngine final : public http::basic_parser<isRequest>, public HttpMessa
   void on_field_impl(http::field name, string_view name_string, string_view value,
                      error_code&) override {
     if (name == http::field::upgrade) upgrade_field_ = true;
-    fields().emplace_back(std::string(name_string.data(), name_string.size()),
-                          std::string(value.data(), value.size()));
+    fields().emplace_back(std::piecewise_construct,
+                          std::forward_as_tuple(name_string.data(), name_string.size()),
+                          std::forward_as_tuple(value.data(), value.size()));
   }
 
   void on_header_impl(error_code&) override {
@@ -288,7 +291,13 @@ Plausible plausible_response(const std::uint8_t* p, const std::uint8_t* end) {
 HttpMessageParser::HttpMessageParser(Kind kind, const Options& options, HttpStats& stats)
     : kind_(kind), options_(options), stats_(stats) {}
 
-HttpMessageParser::~HttpMessageParser() = default;
+HttpMessageParser::~HttpMessageParser() { drop_engine(); }
+
+void HttpMessageParser::drop_engine() {
+  if (engine_ == nullptr) return;
+  engine_->~Engine();  // virtual: destroys the whole BeastEngine; the storage stays
+  engine_ = nullptr;
+}
 
 void HttpMessageParser::expect_midstream() { need_plausible_ = true; }
 
@@ -347,7 +356,7 @@ void HttpMessageParser::stop() {
   if (state_ == State::InMessage) {
     msg_.complete = false;
     pending_ = Event::MessageBroken;
-    engine_.reset();
+    drop_engine();
   }
   stats_.bytes_after_upgrade += buffered();
   rd_ = buf_.size();
@@ -357,10 +366,16 @@ void HttpMessageParser::stop() {
 
 void HttpMessageParser::begin(const Setup& setup) {
   if (state_ != State::AwaitBegin) return;
+  static constexpr std::size_t kEngineBytes =
+      std::max(sizeof(BeastEngine<true>), sizeof(BeastEngine<false>));
+  static_assert(std::max(alignof(BeastEngine<true>), alignof(BeastEngine<false>)) <=
+                __STDCPP_DEFAULT_NEW_ALIGNMENT__);
+  drop_engine();
+  if (!engine_storage_) engine_storage_ = std::make_unique<unsigned char[]>(kEngineBytes);
   if (kind_ == Kind::Request) {
-    engine_ = std::make_unique<BeastEngine<true>>(msg_, options_, setup);
+    engine_ = new (engine_storage_.get()) BeastEngine<true>(msg_, options_, setup);
   } else {
-    engine_ = std::make_unique<BeastEngine<false>>(msg_, options_, setup);
+    engine_ = new (engine_storage_.get()) BeastEngine<false>(msg_, options_, setup);
   }
   deferred_ = -1;
   eom_scanned_ = 0;
@@ -369,9 +384,10 @@ void HttpMessageParser::begin(const Setup& setup) {
 }
 
 HttpMessageParser::Message HttpMessageParser::take() {
-  Message out = std::move(msg_);
-  msg_ = Message{};
-  return out;
+  const auto fields = (kind_ == Kind::Request ? msg_.request.headers : msg_.response.headers).size();
+  fields_hint_ = std::clamp<std::size_t>(fields, 1, 64);  // 64: a freak message sets no trend
+  // No reset here: start_message() resets before msg_ is read again.
+  return std::move(msg_);
 }
 
 std::optional<std::int64_t> HttpMessageParser::held_since_ns() const {
@@ -408,10 +424,41 @@ void HttpMessageParser::skip(std::size_t n) {
   origin_candidate_ = true;  // a byte not looked at yet
 }
 
+// Resets msg_ in place, and only the half this direction fills (the other stays empty): this runs
+// once per message, and assigning a whole new Message cost more than the fields parsed into it.
 void HttpMessageParser::start_message() {
-  msg_ = Message{};
-  // Typical messages carry 5-20 fields: one allocation instead of five regrowths.
-  (kind_ == Kind::Request ? msg_.request.headers : msg_.response.headers).reserve(16);
+  HttpHeaders* headers;
+  if (kind_ == Kind::Request) {
+    HttpRequest& r = msg_.request;
+    r.method.clear();
+    r.target.clear();
+    r.version = 11;
+    r.headers.clear();
+    r.trailers.clear();
+    std::vector<std::uint8_t>().swap(r.body);  // a large body's capacity is not kept
+    r.body_size = 0;
+    headers = &r.headers;
+  } else {
+    HttpResponse& r = msg_.response;
+    r.status = 0;
+    r.reason.clear();
+    r.version = 11;
+    r.headers.clear();
+    r.trailers.clear();
+    std::vector<std::uint8_t>().swap(r.body);
+    r.body_size = 0;
+    headers = &r.headers;
+  }
+  msg_.has_start_line = false;
+  msg_.complete = false;
+  msg_.body_truncated = false;
+  msg_.gap = false;
+  msg_.parse_error = false;
+  msg_.upgrade = false;
+  // One allocation instead of several regrowths: messages on one connection tend to carry as many
+  // fields as the one before (16 for the first), and an exactly sized small vector is cheaper to
+  // allocate and to free than a large one.
+  headers->reserve(fields_hint_);
   msg_.first_ns = ts_at(offset());
   msg_.last_ns = msg_.first_ns;
   start_ = {msg_.first_ns, lost_, loss_cause_};
@@ -434,7 +481,7 @@ void HttpMessageParser::break_message(ExchangeFlags cause) {
   msg_.complete = false;
   if (cause == ExchangeFlags::Gap) msg_.gap = true;
   if (cause == ExchangeFlags::ParseError) msg_.parse_error = true;
-  engine_.reset();
+  drop_engine();
   deferred_ = -1;
   pending_ = Event::MessageBroken;
   // After a parse error the scan resumes past the rejected line (see scan()): restarting at rd_
@@ -444,7 +491,7 @@ void HttpMessageParser::break_message(ExchangeFlags cause) {
 
 void HttpMessageParser::finish_message() {
   msg_.complete = true;
-  engine_.reset();
+  drop_engine();
   deferred_ = -1;
   state_ = State::Idle;
   // A 101 or a tunnel: whatever follows is another protocol.
@@ -706,7 +753,7 @@ void HttpMessageParser::apply_eof() {
       if (!engine_->header_done()) recover_start_line(buf_.size());
       skip(tail);
       msg_.complete = false;
-      engine_.reset();
+      drop_engine();
       pending_ = Event::MessageBroken;
     }
   } else {

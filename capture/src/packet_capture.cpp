@@ -1,9 +1,23 @@
 #include "reprise/capture/packet_capture.hpp"
 
 #include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <exception>
 #include <limits>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <utility>
 
 #include "reprise/capture/error.hpp"
+
+// Two threads. The calling thread (parse) reads packets and runs the pipeline and the assembler;
+// a second one (record) runs the TraceRecorder and feeds the writer, whose own workers compress.
+// Exchanges cross in batches with the release watermarks between them, in the order they were
+// produced, so the recorder sees exactly the add()/release() sequence a single thread would make
+// and the trace is the same. The watermark is computed on the parse thread, which owns the
+// assembler; the writer is only touched by the record thread until run() joins it.
 
 namespace reprise::capture {
 namespace {
@@ -11,6 +25,85 @@ namespace {
 // How often (packet time) held exchanges are released and the writer polled: often enough that
 // a live capture's trace trails the traffic by about this much.
 constexpr std::int64_t kReleaseEveryNs = 100'000'000;
+// Exchanges per hand-off: the lock and the wake-up are paid once per batch, not per exchange.
+constexpr std::size_t kBatchExchanges = 256;
+// Batches queued for the record thread; past it the parse thread waits, so a slow disk bounds
+// memory instead of growing it (about kMaxQueuedBatches * kBatchExchanges exchanges).
+constexpr std::size_t kMaxQueuedBatches = 16;
+
+// One hand-off: add these exchanges in order, then release up to the watermark (and poll the
+// writer), then finish() if it is the last.
+struct Batch {
+  std::vector<HttpExchange> exchanges;
+  std::optional<std::int64_t> release;
+  bool finish = false;
+};
+
+// Bounded single-producer, single-consumer queue of batches; emptied exchange vectors travel back
+// so their capacity is reused.
+class BatchQueue {
+ public:
+  // Waits while the queue is full. False (the batch dropped) once the consumer has failed.
+  bool push(Batch&& b) {
+    std::unique_lock lock(mu_);
+    if (q_.size() >= kMaxQueuedBatches && !failed_) ++full_waits_;
+    not_full_.wait(lock, [&] { return q_.size() < kMaxQueuedBatches || failed_; });
+    if (failed_) return false;
+    q_.push_back(std::move(b));
+    lock.unlock();
+    not_empty_.notify_one();
+    return true;
+  }
+  // Waits for a batch; false when the producer closed the queue and it is empty.
+  bool pop(Batch& b) {
+    std::unique_lock lock(mu_);
+    not_empty_.wait(lock, [&] { return !q_.empty() || closed_; });
+    if (q_.empty()) return false;
+    b = std::move(q_.front());
+    q_.pop_front();
+    lock.unlock();
+    not_full_.notify_one();
+    return true;
+  }
+  void close() {
+    { std::lock_guard lock(mu_); closed_ = true; }
+    not_empty_.notify_one();
+  }
+  // The consumer stops taking: the producer's waits and pushes return.
+  void fail() {
+    { std::lock_guard lock(mu_); failed_ = true; q_.clear(); }
+    not_full_.notify_one();
+  }
+  void recycle(std::vector<HttpExchange>&& v) {
+    v.clear();
+    std::lock_guard lock(mu_);
+    spares_.push_back(std::move(v));
+  }
+  std::vector<HttpExchange> spare() {
+    std::lock_guard lock(mu_);
+    if (spares_.empty()) return {};
+    std::vector<HttpExchange> v = std::move(spares_.back());
+    spares_.pop_back();
+    return v;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable not_empty_, not_full_;
+  std::deque<Batch> q_;
+  std::vector<std::vector<HttpExchange>> spares_;
+  std::uint64_t full_waits_ = 0;  // times the parse thread waited for room
+
+ public:
+  std::uint64_t full_waits() {
+    std::lock_guard lock(mu_);
+    return full_waits_;
+  }
+
+ private:
+  bool closed_ = false;
+  bool failed_ = false;
+};
 
 }  // namespace
 
@@ -21,16 +114,83 @@ struct PacketCapture::Impl {
   std::unique_ptr<TraceRecorder> recorder;
   std::unique_ptr<ExchangeAssembler> assembler;
   std::unique_ptr<PacketPipeline> pipeline;
-  std::optional<Error> failure;  // from the assembler's output callback
   std::atomic<bool> stop_requested{false};
 
-  Impl(CaptureOptions o, format::Writer& w) : options(std::move(o)), writer(w) {}
+  // Parse thread.
+  Batch batch;
+  std::uint64_t produced = 0;   // exchanges assembled (the recorder's exchanges_in, once added)
+  bool handoff_failed = false;  // the record thread failed: stop parsing
+  BatchQueue queue;
+  // Record thread; read by the parse thread only after joining it.
+  std::thread record_thread;
+  std::optional<Error> failure;
+  std::exception_ptr thrown;  // rethrown by run(), as if the recorder had run on its thread
 
-  Status release(std::int64_t now_ns) {
+  Impl(CaptureOptions o, format::Writer& w) : options(std::move(o)), writer(w) {}
+  ~Impl() { join(); }
+
+  void on_exchange(HttpExchange&& x) {
+    ++produced;
+    if (batch.exchanges.capacity() == 0) {
+      batch.exchanges = queue.spare();
+      batch.exchanges.reserve(kBatchExchanges);
+    }
+    batch.exchanges.push_back(std::move(x));
+    if (batch.exchanges.size() >= kBatchExchanges) hand_off();
+  }
+
+  void hand_off() {
+    if (!queue.push(std::move(batch))) handoff_failed = true;
+    batch = Batch{};
+  }
+
+  void release(std::int64_t now_ns) {
     // Every exchange that started before the oldest request still in progress is complete.
-    const std::int64_t open = assembler->oldest_open_ns();
-    if (Status st = recorder->release(std::min(open, now_ns)); !st) return st;
-    return writer.poll();
+    batch.release = std::min(assembler->oldest_open_ns(), now_ns);
+    hand_off();
+  }
+
+  void join() {
+    if (!record_thread.joinable()) return;
+    queue.close();
+    record_thread.join();
+  }
+
+  // Joins the record thread: its error, or its exception rethrown here.
+  Status finish_recording() {
+    join();
+    if (thrown) std::rethrow_exception(std::exchange(thrown, nullptr));
+    if (failure) return *failure;
+    return {};
+  }
+
+  void record_loop() {
+    try {
+      Batch b;
+      while (queue.pop(b)) {
+        Status st = apply(b);
+        queue.recycle(std::move(b.exchanges));
+        if (!st) {
+          failure = st.take_error();
+          queue.fail();
+          return;
+        }
+      }
+    } catch (...) {
+      thrown = std::current_exception();
+      queue.fail();
+    }
+  }
+
+  Status apply(Batch& b) {
+    for (auto& x : b.exchanges)
+      if (Status st = recorder->add(std::move(x)); !st) return st;
+    if (b.release) {
+      if (Status st = recorder->release(*b.release); !st) return st;
+      if (Status st = writer.poll(); !st) return st;
+    }
+    if (b.finish) return recorder->finish();
+    return {};
   }
 };
 
@@ -54,10 +214,8 @@ Result<std::unique_ptr<PacketCapture>> PacketCapture::open(CaptureOptions option
   if (!source) return source.take_error();
   p->source = std::move(*source);
   p->recorder = std::make_unique<TraceRecorder>(writer, p->options.recorder);
-  p->assembler = std::make_unique<ExchangeAssembler>(p->options.http, [p](HttpExchange&& x) {
-    if (p->failure) return;
-    if (Status st = p->recorder->add(std::move(x)); !st) p->failure = st.take_error();
-  });
+  p->assembler = std::make_unique<ExchangeAssembler>(
+      p->options.http, [p](HttpExchange&& x) { p->on_exchange(std::move(x)); });
   p->pipeline = std::make_unique<PacketPipeline>(*p->assembler, p->options.packets);
   return std::unique_ptr<PacketCapture>(new PacketCapture(std::move(impl)));
 }
@@ -69,6 +227,8 @@ void PacketCapture::stop() {
 
 Result<CaptureSummary> PacketCapture::run() {
   Impl& s = *impl_;
+  s.record_thread = std::thread([&s] { s.record_loop(); });
+  // Every return joins the record thread first (finish_recording, or join in ~Impl).
   CaptureSummary summary;
   summary.stopped_by = "end of input";
   const auto wall_start = std::chrono::steady_clock::now();
@@ -77,7 +237,10 @@ Result<CaptureSummary> PacketCapture::run() {
   Packet packet;
   for (;;) {
     auto next = s.source->next(packet);
-    if (!next) return next.take_error();
+    if (!next) {
+      s.join();
+      return next.take_error();
+    }
     if (*next == PcapSource::Next::End) {
       if (s.stop_requested) summary.stopped_by = "signal";
       break;
@@ -86,17 +249,17 @@ Result<CaptureSummary> PacketCapture::run() {
       now_ns = packet.ts_ns;
       if (first_ns == std::numeric_limits<std::int64_t>::min()) first_ns = now_ns;
       s.pipeline->add(packet.link_type, packet.data, packet.wire_length, packet.ts_ns);
-      if (s.failure) return *s.failure;
     } else if (now_ns != 0) {
       // Live and idle: let packet time move with the clock so idle flows expire.
       now_ns += s.options.live.timeout_ms * 1'000'000LL;
       s.pipeline->expire(now_ns);
     }
     if (now_ns >= next_release || *next == PcapSource::Next::Idle) {
-      if (Status st = s.release(now_ns); !st) return st.take_error();
+      s.release(now_ns);
       next_release = now_ns + kReleaseEveryNs;
     }
-    if (s.options.max_exchanges != 0 && s.recorder->stats().exchanges_in >= s.options.max_exchanges) {
+    if (s.handoff_failed) return s.finish_recording().take_error();
+    if (s.options.max_exchanges != 0 && s.produced >= s.options.max_exchanges) {
       summary.stopped_by = "max-exchanges";
       break;
     }
@@ -114,13 +277,15 @@ Result<CaptureSummary> PacketCapture::run() {
   }
   // Complete what can be completed: close every connection, write every held exchange.
   s.pipeline->finish(now_ns);
-  if (s.failure) return *s.failure;
-  if (Status st = s.recorder->finish(); !st) return st.take_error();
+  s.batch.finish = true;
+  s.hand_off();
+  if (Status st = s.finish_recording(); !st) return st.take_error();
   summary.packets = s.pipeline->stats();
   summary.http = s.assembler->stats();
   summary.recorder = s.recorder->stats();
   summary.sessions = s.recorder->session_stats();
   summary.source = s.source->stats();
+  summary.handoff_full_waits = s.queue.full_waits();
   return summary;
 }
 

@@ -3,6 +3,7 @@
 #include <strings.h>
 
 #include <algorithm>
+#include <array>
 
 #include "reprise/capture/error.hpp"
 #include "reprise/format/records.hpp"
@@ -59,6 +60,7 @@ bool redact_body(std::vector<std::uint8_t>& body, std::uint64_t& body_size,
 }
 
 bool redact_headers(HttpHeaders& headers, const std::vector<std::string>& names) {
+  if (names.empty()) return false;
   bool changed = false;
   for (auto& [name, value] : headers) {
     for (const auto& n : names) {
@@ -72,11 +74,21 @@ bool redact_headers(HttpHeaders& headers, const std::vector<std::string>& names)
 
 flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<fb::Header>>> build_headers(
     flatbuffers::FlatBufferBuilder& fbb, const HttpHeaders& headers) {
-  std::vector<flatbuffers::Offset<fb::Header>> out;
-  out.reserve(headers.size());
-  for (const auto& [k, v] : headers)
-    out.push_back(fb::CreateHeader(fbb, fbb.CreateString(k), fbb.CreateString(v)));
-  return fbb.CreateVector(out);
+  // The offsets must all exist before the vector is started; up to kInline of them (most
+  // messages) are kept on the stack rather than in a vector allocated per message.
+  constexpr std::size_t kInline = 32;
+  std::array<flatbuffers::Offset<fb::Header>, kInline> inline_offsets;
+  std::vector<flatbuffers::Offset<fb::Header>> heap_offsets;
+  flatbuffers::Offset<fb::Header>* out = inline_offsets.data();
+  if (headers.size() > kInline) {
+    heap_offsets.resize(headers.size());
+    out = heap_offsets.data();
+  }
+  for (std::size_t i = 0; i < headers.size(); ++i) {
+    const auto& [k, v] = headers[i];
+    out[i] = fb::CreateHeader(fbb, fbb.CreateString(k), fbb.CreateString(v));
+  }
+  return fbb.CreateVector(out, headers.size());
 }
 
 fb::Endpoint endpoint_of(const IpEndpoint& e) { return format::make_endpoint(e.address, e.port, e.family); }
@@ -145,40 +157,58 @@ TraceRecorder::TraceRecorder(format::Writer& writer, RecorderOptions options)
     : writer_(writer), options_(std::move(options)), sessions_(options_.session) {}
 
 TraceRecorder::~TraceRecorder() {
-  while (!heap_.empty()) pop();
+  while (!held_empty()) pop();
+}
+
+const TraceRecorder::Entry& TraceRecorder::oldest() const {
+  if (heap_.empty()) return in_order_.front();
+  if (in_order_.empty()) return heap_.top();
+  return Later()(in_order_.front(), heap_.top()) ? heap_.top() : in_order_.front();
 }
 
 std::unique_ptr<TraceRecorder::Held> TraceRecorder::pop() {
-  std::unique_ptr<Held> h(heap_.top().held);
-  heap_.pop();
+  const Entry& e = oldest();
+  std::unique_ptr<Held> h(e.held);
+  if (!in_order_.empty() && &e == &in_order_.front()) {
+    in_order_.pop_front();
+  } else {
+    heap_.pop();
+  }
   held_bytes_ -= h->bytes;
   return h;
 }
+
+Status TraceRecorder::write_oldest() { return write_one(pop()->x); }
 
 Status TraceRecorder::add(HttpExchange&& x) {
   ++stats_.exchanges_in;
   const std::size_t bytes = approx_bytes(x);
   const std::int64_t start = x.request_first_ns;
-  heap_.push({start, seq_++, new Held{std::move(x), bytes}});
+  const Entry e{start, seq_++, new Held{std::move(x), bytes}};
+  if (in_order_.empty() || start >= in_order_.back().start) {
+    in_order_.push_back(e);
+  } else {
+    heap_.push(e);
+  }
   held_bytes_ += bytes;
   stats_.reorder_peak_bytes = std::max<std::uint64_t>(stats_.reorder_peak_bytes, held_bytes_);
   // Over the limit: write the oldest early rather than grow.
-  while (held_bytes_ > options_.reorder_max_bytes && heap_.size() > 1) {
+  while (held_bytes_ > options_.reorder_max_bytes && held_count() > 1) {
     ++stats_.forced_releases;
-    if (Status st = write_one(pop()->x); !st) return st;
+    if (Status st = write_oldest(); !st) return st;
   }
   return {};
 }
 
 Status TraceRecorder::release(std::int64_t watermark_ns) {
-  while (!heap_.empty() && heap_.top().start < watermark_ns)
-    if (Status st = write_one(pop()->x); !st) return st;
+  while (!held_empty() && oldest().start < watermark_ns)
+    if (Status st = write_oldest(); !st) return st;
   return {};
 }
 
 Status TraceRecorder::finish() {
-  while (!heap_.empty())
-    if (Status st = write_one(pop()->x); !st) return st;
+  while (!held_empty())
+    if (Status st = write_oldest(); !st) return st;
   return {};
 }
 

@@ -177,6 +177,7 @@ class HttpMessageParser {
   Event apply_boundary();
   void apply_gap();
   void apply_eof();
+  void drop_engine();
 
   Kind kind_;
   Options options_;
@@ -191,8 +192,12 @@ class HttpMessageParser {
   bool eof_clean_ = false;
 
   State state_ = State::Idle;
-  std::unique_ptr<Engine> engine_;
+  // The message's Beast parser. Beast's parser cannot be reset, so one is built per message, in
+  // storage allocated at the first message and reused (no allocation per message).
+  Engine* engine_ = nullptr;
+  std::unique_ptr<unsigned char[]> engine_storage_;
   Message msg_;
+  std::size_t fields_hint_ = 16;  // header fields reserved for the next message
   StartInfo start_;
   Event pending_ = Event::NeedMore;  // an event decided outside next() (by a gap), not yet returned
   std::size_t eom_scanned_ = 0;      // header bytes after rd_ searched for the blank line in vain

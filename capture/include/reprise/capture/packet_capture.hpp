@@ -1,7 +1,9 @@
 #pragma once
 // PacketCapture: the capture pipeline end to end — PcapSource → PacketPipeline (decode, TCP
 // reassembly) → ExchangeAssembler (HTTP) → TraceRecorder → format::Writer. The parsing runs on
-// the calling thread; the writer compresses on a second one.
+// the calling thread; the recorder and the writer's appends on a second one, which run() starts
+// and joins (the writer is not touched by anyone else meanwhile); the writer compresses on its
+// own workers. The trace is the same as with one thread.
 //
 // It stops at the end of the input, after `duration` (live: wall time; files: packet time from
 // the first packet), after `max_exchanges` written, or when stop() is called (a signal). On any
@@ -40,6 +42,7 @@ struct CaptureSummary {
   SessionStats sessions;
   SourceStats source;
   format::WriterStats writer;
+  std::uint64_t handoff_full_waits = 0;  // times parsing waited for the recording thread
   std::string stopped_by;  // "end of input", "duration", "max-exchanges", "signal"
 
   // Every counter, as ("group.name", value), for the summary and --stats-json.
@@ -55,6 +58,8 @@ struct CaptureSummary {
     f("trace.sessions", sessions.sessions);
     f("trace.sessions_linked_by_cookie_or_token", sessions.linked_by_cookie);
     f("trace.session_marks_forgotten", sessions.marks_forgotten);
+    f("capture.handoff_full_waits", handoff_full_waits);
+    f("trace.writer_queue_full_waits", writer.queue_full_waits);
     f("trace.blocks", writer.blocks);
     f("trace.content_bytes", writer.content_bytes);
     f("trace.file_bytes", writer.file_bytes);

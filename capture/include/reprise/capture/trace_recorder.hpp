@@ -15,6 +15,7 @@
 // record. Ids count from 1 in write order.
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <queue>
@@ -106,7 +107,12 @@ class TraceRecorder {
       return a.start != b.start ? a.start > b.start : a.seq > b.seq;
     }
   };
+  bool held_empty() const { return heap_.empty() && in_order_.empty(); }
+  std::size_t held_count() const { return heap_.size() + in_order_.size(); }
+  // The oldest held exchange (smallest start, then arrival). Precondition: !held_empty().
+  const Entry& oldest() const;
   std::unique_ptr<Held> pop();
+  Status write_oldest();  // pops the oldest and writes it
 
   Status write_one(HttpExchange& x);
   bool keep(const HttpExchange& x);
@@ -116,6 +122,10 @@ class TraceRecorder {
   RecorderOptions options_;
   SessionGrouper sessions_;
   RecorderStats stats_;
+  // Exchanges mostly arrive in start order: one that starts no earlier than the last in
+  // in_order_ is appended there (sorted by construction, O(1)); the rest go to the heap. The
+  // oldest is the older of the two fronts, so the write order is the same as with one heap.
+  std::deque<Entry> in_order_;
   std::priority_queue<Entry, std::vector<Entry>, Later> heap_;
   std::size_t held_bytes_ = 0;
   std::uint64_t seq_ = 0;
