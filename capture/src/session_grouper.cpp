@@ -1,22 +1,12 @@
 #include "reprise/capture/session_grouper.hpp"
 
 #include <arpa/inet.h>
-#include <strings.h>
 
 #include "reprise/capture/error.hpp"
+#include "text.hpp"
 
 namespace reprise::capture {
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && ::strncasecmp(a.data(), b.data(), a.size()) == 0;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 std::string client_address(const IpEndpoint& e) {
   char text[INET6_ADDRSTRLEN] = "?";
@@ -31,20 +21,20 @@ void for_each_cookie(std::string_view header,
                      const std::function<void(std::string_view, std::string_view)>& f) {
   while (!header.empty()) {
     const auto semi = header.find(';');
-    const auto pair = trim(header.substr(0, semi));
+    const auto pair = trim_ows(header.substr(0, semi));
     const auto eq = pair.find('=');
-    if (eq != std::string_view::npos) f(trim(pair.substr(0, eq)), trim(pair.substr(eq + 1)));
+    if (eq != std::string_view::npos) f(trim_ows(pair.substr(0, eq)), trim_ows(pair.substr(eq + 1)));
     if (semi == std::string_view::npos) break;
     header.remove_prefix(semi + 1);
   }
 }
 
 bool set_cookie_pair(std::string_view header, std::string_view& name, std::string_view& value) {
-  const auto pair = trim(header.substr(0, header.find(';')));
+  const auto pair = trim_ows(header.substr(0, header.find(';')));
   const auto eq = pair.find('=');
   if (eq == std::string_view::npos) return false;
-  name = trim(pair.substr(0, eq));
-  value = trim(pair.substr(eq + 1));
+  name = trim_ows(pair.substr(0, eq));
+  value = trim_ows(pair.substr(eq + 1));
   return !name.empty();
 }
 

@@ -1,21 +1,17 @@
 #include "reprise/capture/trace_recorder.hpp"
 
-#include <strings.h>
 
 #include <algorithm>
 #include <array>
 
 #include "reprise/capture/error.hpp"
 #include "reprise/format/records.hpp"
+#include "text.hpp"
 
 namespace reprise::capture {
 namespace {
 
 namespace fb = format::fb;
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && ::strncasecmp(a.data(), b.data(), a.size()) == 0;
-}
 
 std::size_t approx_bytes(const HttpExchange& x) {
   std::size_t n = sizeof(HttpExchange) + x.request.target.size() + x.request.body.size() +

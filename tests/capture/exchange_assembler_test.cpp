@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <catch2/catch.hpp>
+
+#include "split_feed.hpp"
 #include <cstdint>
 #include <functional>
 #include <limits>
@@ -103,16 +105,8 @@ Run run(const std::vector<Step>& steps, const ExchangeAssembler::Options& option
     const Step& st = steps[k];
     switch (st.type) {
       case Step::Type::Data: {
-        std::vector<std::size_t> at = cuts ? cuts(k, st.bytes.size()) : std::vector<std::size_t>{};
-        at.push_back(st.bytes.size());
-        std::size_t from = 0;
-        for (std::size_t to : at) {
-          if (to <= from) continue;
-          std::vector<std::uint8_t> piece(st.bytes.begin() + static_cast<std::ptrdiff_t>(from),
-                                          st.bytes.begin() + static_cast<std::ptrdiff_t>(to));
-          sink->on_data(st.dir, piece, st.ts);
-          from = to;
-        }
+        test::split_feed(st.bytes, cuts ? cuts(k, st.bytes.size()) : std::vector<std::size_t>{},
+                         [&](std::span<const std::uint8_t> piece) { sink->on_data(st.dir, piece, st.ts); });
         break;
       }
       case Step::Type::Gap:

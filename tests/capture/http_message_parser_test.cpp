@@ -5,6 +5,8 @@
 #include "reprise/capture/http_message_parser.hpp"
 
 #include <catch2/catch.hpp>
+
+#include "split_feed.hpp"
 #include <cstdint>
 #include <functional>
 #include <sstream>
@@ -104,18 +106,11 @@ Run run_steps(
     const Step& st = steps[k];
     switch (st.type) {
       case Step::Type::Data: {
-        std::vector<std::size_t> at = cuts ? cuts(k, st.bytes.size()) : std::vector<std::size_t>{};
-        at.push_back(st.bytes.size());
-        std::size_t from = 0;
-        for (std::size_t to : at) {
-          if (to <= from) continue;
-          // Exactly sized heap copy: reading one byte too far is an ASan error.
-          std::vector<std::uint8_t> piece(st.bytes.begin() + static_cast<std::ptrdiff_t>(from),
-                                          st.bytes.begin() + static_cast<std::ptrdiff_t>(to));
-          p.push(piece, st.ts);
-          drain(p, run, setup_for);
-          from = to;
-        }
+        test::split_feed(st.bytes, cuts ? cuts(k, st.bytes.size()) : std::vector<std::size_t>{},
+                         [&](std::span<const std::uint8_t> piece) {
+                           p.push(piece, st.ts);
+                           drain(p, run, setup_for);
+                         });
         break;
       }
       case Step::Type::Gap:
