@@ -8,7 +8,7 @@
 
 #include "cli_support.hpp"
 #include "reprise/capture/packet_capture.hpp"
-#include "units.hpp"
+#include "reprise/units.hpp"
 
 namespace reprise::tools {
 namespace {

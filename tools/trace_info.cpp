@@ -11,7 +11,7 @@
 #include "reprise/format/reader.hpp"
 #include "reprise/format/record_json.hpp"
 #include "trace_commands.hpp"
-#include "units.hpp"
+#include "reprise/units.hpp"
 
 namespace reprise::tools {
 namespace {

@@ -9,7 +9,7 @@
 #include "reprise/format/reader.hpp"
 #include "reprise/format/writer.hpp"
 #include "trace_commands.hpp"
-#include "units.hpp"
+#include "reprise/units.hpp"
 
 namespace reprise::tools {
 namespace {

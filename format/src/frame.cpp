@@ -32,11 +32,14 @@ FrameProbe probe_skippable(std::span<const std::uint8_t> b, std::uint32_t magic,
   const char* tag = nullptr;
   if (magic == kHeaderFrameMagic) tag = kHeaderTag;
   if (magic == kFooterFrameMagic) tag = kFooterTag;
+  if (magic == kIntervalFrameMagic) tag = kIntervalTag;
   if (tag != nullptr && size >= kSkippableHeaderSize + sizeof kHeaderTag) {
     if (b.size() < kSkippableHeaderSize + sizeof kHeaderTag)
       return need(kSkippableHeaderSize + sizeof kHeaderTag);
     if (std::memcmp(b.data() + kSkippableHeaderSize, tag, sizeof kHeaderTag) == 0)
-      p.kind = magic == kHeaderFrameMagic ? FrameKind::Header : FrameKind::Footer;
+      p.kind = magic == kHeaderFrameMagic   ? FrameKind::Header
+               : magic == kFooterFrameMagic ? FrameKind::Footer
+                                            : FrameKind::Interval;
   }
   p.status = FrameProbe::Status::Complete;
   p.frame_size = size;

@@ -275,6 +275,11 @@ struct Reader::Impl {
           if (Status st = src->consume(probe->frame_size); !st) return fail_sticky(st.take_error());
           continue;
         }
+        if (probe->kind == FrameKind::Interval) {
+          deliver_interval(*frame);
+          if (Status st = src->consume(probe->frame_size); !st) return fail_sticky(st.take_error());
+          continue;
+        }
         if (probe->kind == FrameKind::Skippable) {
           ++stats.skippable_frames;
           if (Status st = src->consume(probe->frame_size); !st) return fail_sticky(st.take_error());
@@ -293,6 +298,17 @@ struct Reader::Impl {
       if (!options.resync) return fail_sticky(std::move(problem));
       if (Status st = skip_damage(std::move(problem), at); !st) return fail_sticky(st.take_error());
     }
+  }
+
+  void deliver_interval(std::span<const std::uint8_t> frame) {
+    const std::vector<std::uint8_t> payload = meta_payload(frame, false);
+    flatbuffers::Verifier verifier(payload.data(), payload.size());
+    if (payload.empty() || !verifier.VerifyBuffer<fb::Interval>(nullptr)) {
+      ++stats.damaged_intervals;
+      return;
+    }
+    ++stats.interval_frames;
+    if (options.on_interval) options.on_interval(*flatbuffers::GetRoot<fb::Interval>(payload.data()));
   }
 
   Result<std::optional<Block>> fail_sticky(Error e) {

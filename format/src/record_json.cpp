@@ -163,6 +163,7 @@ json to_json(const fb::Outcome& o, const JsonOptions& options) {
   json j;
   j["exchange"] = o.exchange_id();
   j["clone"] = o.clone();
+  j["iteration"] = o.iteration();
   j["session"] = o.session_id();
   j["intended_ns"] = o.intended_ns();
   j["sent_ns"] = o.sent_ns();

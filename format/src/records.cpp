@@ -1,5 +1,8 @@
 #include "reprise/format/records.hpp"
 
+#include <algorithm>
+#include <cstring>
+
 #include <arpa/inet.h>
 
 #include <string>
@@ -35,35 +38,69 @@ bool verify_record(FileKind kind, std::span<const std::uint8_t> record) {
   return false;
 }
 
-std::uint64_t digest64(std::span<const std::uint8_t> bytes, std::uint64_t seed) {
-  // Eight bytes per step (a multiply-rotate mix), then a splitmix64 finaliser so that close
-  // inputs give far-apart digests. The byte order is fixed (little-endian loads), so digests
-  // are stable across platforms and releases.
-  constexpr std::uint64_t kMul = 0x9E3779B97F4A7C15ull;
-  std::uint64_t h = seed ^ (bytes.size() * kMul);
-  const std::uint8_t* p = bytes.data();
-  std::size_t n = bytes.size();
-  auto mix = [&](std::uint64_t w) {
-    h ^= w * 0xff51afd7ed558ccdull;
-    h = (h << 31) | (h >> 33);
-    h *= kMul;
-  };
-  for (; n >= 8; p += 8, n -= 8) {
-    std::uint64_t w = 0;
-    for (int i = 7; i >= 0; --i) w = (w << 8) | p[i];
-    mix(w);
-  }
-  if (n > 0) {
-    std::uint64_t w = 0;
-    for (std::size_t i = n; i-- > 0;) w = (w << 8) | p[i];
-    mix(w ^ (std::uint64_t{n} << 56));
-  }
+namespace {
+
+constexpr std::uint64_t kDigestMul = 0x9E3779B97F4A7C15ull;
+
+inline std::uint64_t digest_mix(std::uint64_t h, std::uint64_t w) {
+  h ^= w * 0xff51afd7ed558ccdull;
+  h = (h << 31) | (h >> 33);
+  return h * kDigestMul;
+}
+
+// Little-endian word from n <= 8 bytes.
+inline std::uint64_t load_word(const std::uint8_t* p, std::size_t n) {
+  std::uint64_t w = 0;
+  for (std::size_t i = n; i-- > 0;) w = (w << 8) | p[i];
+  return w;
+}
+
+// splitmix64's finaliser, so that close inputs give far-apart digests.
+inline std::uint64_t digest_finish(std::uint64_t h) {
   h ^= h >> 30;
   h *= 0xbf58476d1ce4e5b9ull;
   h ^= h >> 27;
   h *= 0x94d049bb133111ebull;
   h ^= h >> 31;
   return h;
+}
+
+}  // namespace
+
+std::uint64_t digest64(std::span<const std::uint8_t> bytes, std::uint64_t seed) {
+  // Eight bytes per step (a multiply-rotate mix), then a finaliser. The byte order is fixed
+  // (little-endian loads), so digests are stable across platforms and releases.
+  std::uint64_t h = seed ^ (bytes.size() * kDigestMul);
+  const std::uint8_t* p = bytes.data();
+  std::size_t n = bytes.size();
+  for (; n >= 8; p += 8, n -= 8) h = digest_mix(h, load_word(p, 8));
+  if (n > 0) h = digest_mix(h, load_word(p, n) ^ (std::uint64_t{n} << 56));
+  return digest_finish(h);
+}
+
+void BodyDigest::update(std::span<const std::uint8_t> bytes) {
+  size_ += bytes.size();
+  const std::uint8_t* p = bytes.data();
+  std::size_t n = bytes.size();
+  if (carried_ > 0) {
+    const std::size_t take = std::min(n, 8 - carried_);
+    std::memcpy(carry_ + carried_, p, take);
+    carried_ += take;
+    p += take;
+    n -= take;
+    if (carried_ < 8) return;
+    h_ = digest_mix(h_, load_word(carry_, 8));
+    carried_ = 0;
+  }
+  for (; n >= 8; p += 8, n -= 8) h_ = digest_mix(h_, load_word(p, 8));
+  std::memcpy(carry_, p, n);
+  carried_ = n;
+}
+
+std::uint64_t BodyDigest::finish() const {
+  std::uint64_t h = h_;
+  if (carried_ > 0) h = digest_mix(h, load_word(carry_, carried_) ^ (std::uint64_t{carried_} << 56));
+  return digest_finish(h ^ (size_ * kDigestMul));
 }
 
 std::array<std::uint8_t, 16> endpoint_address(const fb::Endpoint& e) {

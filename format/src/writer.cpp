@@ -45,8 +45,11 @@ std::vector<std::uint8_t> skippable_frame(std::uint32_t magic, const char (&tag)
   return out;
 }
 
+// A closed block on its way to the sink, or (when `raw` is set) a finished frame that only
+// needs its turn: interval frames keep their place among the blocks.
 struct PendingBlock {
   std::vector<std::uint8_t> content;
+  bool raw = false;
   BlockSummary summary;
   std::uint64_t seq = 0;  // blocks are written in this order whichever worker compresses them
 };
@@ -120,6 +123,36 @@ struct Writer::Impl {
     stats.file_bytes = sink->position();
   }
 
+  void write_raw_locked(std::span<const std::uint8_t> frame) {
+    if (Status st = sink->write(frame); !st) fail_locked(st.take_error());
+    stats.file_bytes = sink->position();
+  }
+
+  // Queues a finished frame behind the blocks already queued (or writes it now when there are
+  // no workers).
+  Status queue_raw(std::vector<std::uint8_t> frame) {
+    std::unique_lock lock(mu);
+    if (threads.empty()) {
+      if (!failed) write_raw_locked(frame);
+      ++next_write;
+      ++next_seq;
+      if (failed) return error;
+      return {};
+    }
+    if (queue.size() >= options.queue_blocks) {
+      ++stats.queue_full_waits;
+      cv.wait(lock, [&] { return queue.size() < options.queue_blocks || failed; });
+    }
+    PendingBlock b;
+    b.raw = true;
+    b.content = std::move(frame);
+    b.seq = next_seq++;
+    queue.push_back(std::move(b));
+    cv.notify_all();
+    if (failed) return error;
+    return {};
+  }
+
   // A compressor thread: takes blocks in queue order, compresses them in parallel with the other
   // workers, and writes each once every earlier block has been written.
   void run_worker() {
@@ -136,15 +169,17 @@ struct Writer::Impl {
       lock.unlock();
       frame.clear();
       std::string why;
-      const bool ok = failed_now() ? false : compressor.compress(b.content, frame, why);
+      const bool ok =
+          failed_now() ? false : (b.raw || compressor.compress(b.content, frame, why));
       lock.lock();
       cv.wait(lock, [&] { return next_write == b.seq; });
       if (!ok && !failed) fail_locked(fail(errc::output_error, sink->name(), "zstd: " + why));
-      if (!failed) write_frame_locked(b, frame);
+      if (!failed && b.raw) write_raw_locked(b.content);
+      if (!failed && !b.raw) write_frame_locked(b, frame);
       ++next_write;
       --busy;
       b.content.clear();
-      spare.push_back(std::move(b.content));
+      if (!b.raw) spare.push_back(std::move(b.content));
       cv.notify_all();
     }
   }
@@ -247,6 +282,17 @@ Status Writer::append(const fb::OutcomeT& outcome) {
     return fail(errc::wrong_kind, impl_->sink->name(), "an outcome appended to a trace file");
   pack(impl_->fbb, outcome);
   return append_record(impl_->fbb.GetBufferSpan(), {outcome.intended_ns, outcome.session_id, 0});
+}
+
+Status Writer::append_interval(const fb::IntervalT& interval) {
+  Impl& w = *impl_;
+  if (w.closed) return fail(errc::closed, w.sink->name(), "append after close");
+  if (w.kind != FileKind::Run)
+    return fail(errc::wrong_kind, w.sink->name(), "an interval appended to a trace file");
+  if (Status st = w.sticky(); !st) return st;
+  flatbuffers::FlatBufferBuilder fbb;
+  fbb.Finish(fb::Interval::Pack(fbb, &interval));
+  return w.queue_raw(skippable_frame(kIntervalFrameMagic, kIntervalTag, fbb.GetBufferSpan(), false));
 }
 
 Status Writer::append_record(std::span<const std::uint8_t> record, const RecordMeta& meta) {

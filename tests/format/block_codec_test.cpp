@@ -3,6 +3,7 @@
 #include "reprise/format/block_codec.hpp"
 #include "reprise/format/error.hpp"
 #include "reprise/format/frame.hpp"
+#include "reprise/format/records.hpp"
 
 using namespace reprise::format;
 
@@ -91,4 +92,24 @@ TEST_CASE("compress and decompress a block, and the checksum catches damage",
   frame[frame.size() - 2] ^= 0x01;  // inside the checksum
   CHECK_FALSE(d.decompress(frame, b.size(), out, why));
   CHECK_FALSE(why.empty());
+}
+
+TEST_CASE("body digest: the same value whatever the pieces, sensitive to every byte", "[format][digest]") {
+  std::vector<std::uint8_t> body(1000);
+  for (std::size_t i = 0; i < body.size(); ++i) body[i] = static_cast<std::uint8_t>(i * 7 + 3);
+  const std::uint64_t whole = body_digest(body);
+  for (std::size_t piece : {1u, 3u, 7u, 8u, 9u, 64u, 999u}) {
+    BodyDigest d;
+    for (std::size_t at = 0; at < body.size(); at += piece)
+      d.update(std::span(body).subspan(at, std::min(piece, body.size() - at)));
+    CHECK(d.finish() == whole);
+    CHECK(d.size() == body.size());
+  }
+  auto other = body;
+  other[500] ^= 1;
+  CHECK(body_digest(other) != whole);
+  // Length matters even when the extra bytes are zeros.
+  std::vector<std::uint8_t> a(7, 0), b(8, 0);
+  CHECK(body_digest(a) != body_digest(b));
+  CHECK(body_digest({}) == BodyDigest{}.finish());
 }

@@ -187,3 +187,60 @@ TEST_CASE("a record larger than the limit is refused", "[format][writer]") {
   REQUIRE_FALSE(st.ok());
   CHECK(st.error().code == errc::record_too_large);
 }
+
+TEST_CASE("run files carry interval frames in order and readers hand them out", "[format][writer]") {
+  using namespace reprise::format;
+  for (unsigned threads : {0u, 2u}) {
+    std::vector<std::uint8_t> bytes;
+    auto sink = std::make_unique<MemorySink>(&bytes, "run");
+    fb::FileHeaderT header;
+    header.kind = fb::FileKind::Run;
+    WriterOptions options;
+    options.compress_threads = threads;
+    auto writer = Writer::open(std::move(sink), header, options);
+    REQUIRE(writer);
+    for (int second = 0; second < 5; ++second) {
+      fb::OutcomeT o;
+      o.exchange_id = static_cast<std::uint64_t>(second + 1);
+      o.intended_ns = second * 1'000'000'000LL;
+      o.iteration = 2;
+      REQUIRE((*writer)->append(o));
+      REQUIRE((*writer)->flush());
+      fb::IntervalT interval;
+      interval.start_ns = second * 1'000'000'000LL;
+      interval.duration_ns = 1'000'000'000;
+      interval.outcomes = 1;
+      interval.status_classes = {0, 0, 1, 0, 0, 0};
+      interval.service = std::make_unique<fb::LatencyHistogramT>();
+      interval.service->buckets = {100};
+      interval.service->counts = {1};
+      REQUIRE((*writer)->append_interval(interval));
+    }
+    REQUIRE((*writer)->close("completed"));
+
+    std::vector<std::int64_t> starts;
+    ReaderOptions ro;
+    ro.on_interval = [&](const fb::Interval& i) {
+      starts.push_back(i.start_ns());
+      CHECK(i.service()->buckets()->Get(0) == 100);
+    };
+    auto reader = Reader::open(ByteSource::from_memory(bytes, "run"), ro);
+    REQUIRE(reader);
+    Record r;
+    int records = 0;
+    while (true) {
+      auto more = (*reader)->next(r);
+      REQUIRE(more);
+      if (!*more) break;
+      CHECK(r.outcome()->iteration() == 2);
+      // Each outcome's block precedes the interval frame written after it.
+      CHECK(starts.size() == static_cast<std::size_t>(records));
+      ++records;
+    }
+    CHECK(records == 5);
+    CHECK(starts == std::vector<std::int64_t>{0, 1'000'000'000, 2'000'000'000, 3'000'000'000,
+                                              4'000'000'000});
+    CHECK((*reader)->stats().interval_frames == 5);
+    CHECK((*reader)->stats().damaged_intervals == 0);
+  }
+}

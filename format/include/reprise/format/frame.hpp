@@ -12,15 +12,17 @@
 namespace reprise::format {
 
 inline constexpr std::uint16_t kFormatMajor = 1;
-inline constexpr std::uint16_t kFormatMinor = 0;
+inline constexpr std::uint16_t kFormatMinor = 1;  // 1.1: interval frames, Outcome.iteration
 
 inline constexpr std::uint32_t kZstdMagic = 0xFD2FB528u;
 inline constexpr std::uint32_t kSkippableMagicMin = 0x184D2A50u;  // ..0x184D2A5F
 inline constexpr std::uint32_t kHeaderFrameMagic = 0x184D2A5Au;   // skippable: file header
 inline constexpr std::uint32_t kFooterFrameMagic = 0x184D2A5Fu;   // skippable: footer
+inline constexpr std::uint32_t kIntervalFrameMagic = 0x184D2A5Bu; // skippable: run interval
 inline constexpr std::size_t kSkippableHeaderSize = 8;           // magic + u32 size
 inline constexpr char kHeaderTag[8] = {'R', 'P', 'R', 'S', '-', 'H', 'D', 'R'};
 inline constexpr char kFooterTag[8] = {'R', 'P', 'R', 'S', '-', 'F', 'T', 'R'};
+inline constexpr char kIntervalTag[8] = {'R', 'P', 'R', 'S', '-', 'I', 'V', 'L'};
 inline constexpr std::uint32_t kTrailerMagic = 0x45525052u;      // "RPRE" little-endian
 inline constexpr std::size_t kTrailerSize = 8;                    // u32 footer frame size + magic
 inline constexpr std::size_t kMetaDigestSize = 8;                 // header/footer digest64
@@ -30,6 +32,7 @@ enum class FrameKind : std::uint8_t {
   Data,       // a zstd frame: one block of records
   Header,     // the reprise file header
   Footer,     // the reprise footer
+  Interval,   // runs: the statistics of one interval (one second)
   Skippable,  // any other skippable frame: ignored, for forward compatibility
 };
 

@@ -13,6 +13,7 @@
 // records the damage, skips to the next frame that starts cleanly and goes on (trace repair).
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -32,6 +33,10 @@ struct ReaderOptions {
   bool verify = true;      // run the FlatBuffers verifier on every record
   bool use_footer = true;  // read the footer of a seekable file at open
   bool resync = false;     // skip damaged frames instead of stopping (see Damage)
+  // Runs: called with each interval frame (SPEC.md 2.3) as the reader passes it, verified;
+  // the table is valid during the call only. Damaged interval frames are counted and skipped
+  // (the outcomes, not the intervals, are the record of a run).
+  std::function<void(const fb::Interval&)> on_interval;
 };
 
 // A damaged stretch that a resyncing reader skipped.
@@ -47,6 +52,8 @@ struct ReaderStats {
   std::uint64_t content_bytes = 0;
   std::uint64_t compressed_bytes = 0;
   std::uint64_t skippable_frames = 0;  // foreign skippable frames passed over
+  std::uint64_t interval_frames = 0;   // run interval frames read
+  std::uint64_t damaged_intervals = 0; // interval frames whose digest or table was bad
   std::uint64_t blocks_outside_window = 0;
   std::uint64_t damaged_frames = 0;     // resync mode
   std::uint64_t bytes_skipped = 0;      // resync mode

@@ -51,6 +51,27 @@ inline const fb::Outcome* outcome_of(std::span<const std::uint8_t> size_prefixed
 // and release (SPEC.md gives the algorithm); not cryptographic.
 std::uint64_t digest64(std::span<const std::uint8_t> bytes, std::uint64_t seed = 0);
 
+// The streaming variant of digest64 used for response bodies (Outcome.response_digest, SPEC.md
+// 6.1): the length is mixed in at the end, so a body can be digested as it arrives, in pieces of
+// any size, without knowing its length first.
+class BodyDigest {
+ public:
+  void update(std::span<const std::uint8_t> bytes);
+  std::uint64_t finish() const;
+  std::uint64_t size() const { return size_; }
+
+ private:
+  std::uint64_t h_ = 0;
+  std::uint64_t size_ = 0;
+  std::uint8_t carry_[8] = {};
+  std::size_t carried_ = 0;
+};
+inline std::uint64_t body_digest(std::span<const std::uint8_t> bytes) {
+  BodyDigest d;
+  d.update(bytes);
+  return d.finish();
+}
+
 // Endpoints: the 16-byte address in and out of the on-disk struct, and as text
 // ("127.0.0.1:80", "[::1]:8080").
 std::array<std::uint8_t, 16> endpoint_address(const fb::Endpoint& e);

@@ -66,6 +66,9 @@ class Writer {
 
   Status append(const fb::ExchangeT& exchange);  // traces
   Status append(const fb::OutcomeT& outcome);    // runs
+  // Runs: the statistics of one interval, written as an interval frame (SPEC.md 2.3) after the
+  // blocks already closed; records still in the open block may follow it in the file.
+  Status append_interval(const fb::IntervalT& interval);
   // A record already packed as a size-prefixed FlatBuffer of the file's kind (not verified).
   Status append_record(std::span<const std::uint8_t> size_prefixed, const RecordMeta& meta);
 

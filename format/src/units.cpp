@@ -1,11 +1,12 @@
-#include "units.hpp"
+#include "reprise/units.hpp"
 
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
 
-namespace reprise::tools {
+namespace reprise {
 namespace {
 
 // Splits "1.5ms" into 1.5 and "ms"; false if there is no leading number.
@@ -59,6 +60,28 @@ std::optional<std::uint64_t> parse_size(std::string_view text) {
   return static_cast<std::uint64_t>(std::llround(bytes));
 }
 
+std::optional<double> parse_rate(std::string_view text) {
+  const auto slash = text.find('/');
+  if (slash == std::string_view::npos) return std::nullopt;
+  double v = 0;
+  std::string_view rest;
+  if (!split_number(text.substr(0, slash), v, rest) || !rest.empty()) return std::nullopt;
+  std::string_view per = text.substr(slash + 1);
+  if (per.empty()) return std::nullopt;
+  // "/s" means per 1 s; "/500ms" is allowed too.
+  const bool digit = std::isdigit(static_cast<unsigned char>(per.front())) != 0;
+  const auto ns = parse_duration_ns(digit ? per : std::string("1") + std::string(per));
+  if (!ns || *ns <= 0) return std::nullopt;
+  return v * 1e9 / static_cast<double>(*ns);
+}
+
+std::optional<double> parse_percent(std::string_view text) {
+  double v = 0;
+  std::string_view unit;
+  if (!split_number(text, v, unit) || unit != "%") return std::nullopt;
+  return v / 100.0;
+}
+
 std::string format_size(std::uint64_t bytes) {
   static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};
   double v = static_cast<double>(bytes);
@@ -94,4 +117,4 @@ std::string format_utc(std::int64_t unix_ns) {
   return buf;
 }
 
-}  // namespace reprise::tools
+}  // namespace reprise

@@ -8,12 +8,16 @@
 #include <string>
 #include <string_view>
 
-namespace reprise::tools {
+namespace reprise {
 
 // "250ms", "30s", "1.5s", "2m", "1h", "100us", "10ns" → ns. A bare number is seconds.
 std::optional<std::int64_t> parse_duration_ns(std::string_view text);
 // "64KiB", "1MiB", "2GiB", "500KB", "1000", "1MB" → bytes (KB = 1000, KiB = 1024).
 std::optional<std::uint64_t> parse_size(std::string_view text);
+// "500/s", "30/m", "2.5/s", "10/ms" → events per second.
+std::optional<double> parse_rate(std::string_view text);
+// "150%" → 1.5, "0.5%" → 0.005. The % sign is required.
+std::optional<double> parse_percent(std::string_view text);
 
 // 1536 → "1.5 KiB"; 12 → "12 B".
 std::string format_size(std::uint64_t bytes);
@@ -22,4 +26,4 @@ std::string format_duration(std::int64_t ns);
 // Unix ns → "2026-11-24T01:02:03.456Z".
 std::string format_utc(std::int64_t unix_ns);
 
-}  // namespace reprise::tools
+}  // namespace reprise

@@ -1,0 +1,94 @@
+#pragma once
+// Replayer: one replay from start to finish — the trace read on a thread of its own (TraceFeed),
+// the network on the engine's thread, and on the calling thread the run file, the statistics,
+// the abort rules, the live status and the response to interrupts.
+//
+// Ending, and the run file's end_reason:
+//   completed            every planned request has an outcome
+//   aborted: RULE ...    an abort rule held: admission stops, in-flight requests drain for up
+//                        to drain_timeout, then are cut (Aborted); exit 3
+//   interrupted          first interrupt: the same drain; a second interrupt cuts at once
+// In every case the run file is closed with its footer, so it is complete and valid.
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "reprise/format/writer.hpp"
+#include "reprise/replay/abort_rules.hpp"
+#include "reprise/replay/engine.hpp"
+#include "reprise/replay/plan.hpp"
+#include "reprise/replay/schedule.hpp"
+#include "reprise/replay/target.hpp"
+#include "reprise/replay/trace_feed.hpp"
+#include "reprise/result.hpp"
+
+namespace reprise::replay {
+
+// What the live status line and the metrics endpoint show; sampled about once a second.
+struct LiveStatus {
+  std::int64_t elapsed_ns = 0;
+  std::int64_t planned_ns = 0;  // 0: unknown (runs until the trace ends)
+  double stage_level = 1.0;
+  double target_rate = 0;       // requests per second the plan asks for now (0: unknown)
+  double achieved_rate = 0;     // outcomes in the last whole second
+  std::uint32_t inflight = 0;
+  std::uint64_t waiting = 0;
+  std::uint64_t sent = 0;
+  std::uint64_t failed = 0;
+  std::uint64_t shed = 0;
+  std::int64_t p50_ns = 0, p99_ns = 0;        // last whole second, from the actual send
+  std::int64_t lateness_p99_ns = 0;           // last whole second
+  const IntervalStats* totals = nullptr;      // the run so far (valid during the callback)
+  const EngineCounters* counters = nullptr;
+};
+
+struct ReplayOptions {
+  std::string trace_path;          // "-": standard input
+  std::string run_path;            // "-": standard output
+  Plan plan;
+  Target target;
+  std::vector<AbortRule> abort_rules;
+  std::int64_t drain_timeout_ns = 10'000'000'000;
+  std::size_t keep_body = 64 * 1024;
+  std::int64_t start_at_unix_ns = 0;  // 0: start now
+  std::string trace_identity;         // stored in the run header (RunInfo.trace_digest)
+  std::string trace_source;           // stored as RunInfo.trace_path
+  format::WriterOptions writer;
+  // Called on the calling thread about once a second.
+  std::function<void(const LiveStatus&)> on_status;
+  // Interrupt requests (SIGINT/SIGTERM), counted by the caller's signal handler.
+  const std::atomic<int>* interrupts = nullptr;
+};
+
+enum class ReplayEnd { Completed, Aborted, Interrupted };
+
+struct ReplaySummary {
+  ReplayEnd end = ReplayEnd::Completed;
+  std::string end_reason;
+  std::int64_t duration_ns = 0;
+  IntervalStats totals;
+  ScheduleStats schedule;
+  FeedStats feed;
+  std::uint64_t sent = 0, shed = 0, aborted = 0, dropped_at_stop = 0;
+  std::uint64_t connections_opened = 0, connect_failures = 0;
+  std::uint32_t max_inflight_seen = 0, max_connections_seen = 0;
+  std::uint64_t held_by_inflight = 0, held_by_connections = 0, held_by_rate = 0,
+                held_by_backoff = 0;
+  format::WriterStats run_file;
+  std::string run_path;
+};
+
+// Runs the replay. Errors before anything is sent (target does not resolve, trace unreadable,
+// run file cannot be created, bad plan) come back as an Error; after the start, reading errors
+// end the run (recorded) and are returned after the run file is closed.
+Result<ReplaySummary> run_replay(const ReplayOptions& options);
+
+// A hex identity of a trace for RunInfo.trace_digest: digest64 of its header's creation time,
+// epoch and source, so runs of one trace can be matched (compare refuses runs of different
+// traces).
+std::string trace_identity(const format::fb::FileHeader& header);
+
+}  // namespace reprise::replay

@@ -1,0 +1,51 @@
+#pragma once
+// TraceFeed: reads a trace and feeds its requests to a Schedule, pass after pass when the plan
+// loops, handing each request that comes out to a sink. Used by the replay's reader thread and
+// by the dry run, so both plan exactly the same requests.
+//
+// Exchanges that cannot be replayed faithfully are skipped and counted, never sent half: no
+// request (a response seen alone), a request that did not finish or whose body capture cut
+// (RequestIncomplete, RequestBodyTruncated), and protocol switches (Upgrade/CONNECT).
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "reprise/replay/schedule.hpp"
+#include "reprise/replay/target.hpp"
+#include "reprise/result.hpp"
+
+namespace reprise::replay {
+
+struct FeedStats {
+  std::uint64_t exchanges = 0;           // read from the trace, all passes
+  std::uint64_t skipped_no_request = 0;
+  std::uint64_t skipped_incomplete = 0;  // request incomplete or body truncated at capture
+  std::uint64_t skipped_upgrade = 0;
+};
+
+class TraceFeed {
+ public:
+  // `sink` gets each scheduled request; returning false stops the feed (the engine stops).
+  using Sink = std::function<bool(ScheduledRequest&&)>;
+
+  TraceFeed(std::string trace_path, const Plan& plan, Target target);
+
+  // Reads until the schedule is done (or the sink refuses, or `stop` becomes true), then
+  // finishes the schedule and drains it into the sink. Errors: reading the trace (the format
+  // library's error: file and offset), or looping over standard input.
+  Status run(const Sink& sink, const std::atomic<bool>* stop = nullptr);
+
+  const Schedule& schedule() const { return schedule_; }
+  const FeedStats& stats() const { return stats_; }
+
+ private:
+  std::string path_;
+  Plan plan_;
+  Target target_;
+  Schedule schedule_;
+  FeedStats stats_;
+};
+
+}  // namespace reprise::replay

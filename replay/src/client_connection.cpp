@@ -1,0 +1,150 @@
+#include "client_connection.hpp"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/write.hpp>
+
+namespace reprise::replay {
+
+namespace asio = boost::asio;
+using boost::system::error_code;
+
+ClientConnection::ClientConnection(asio::io_context& io, const Endpoints& endpoints,
+                                   Timeouts timeouts, std::size_t keep_body, Clock clock,
+                                   DoneHandler on_done)
+    : socket_(io),
+      timer_(io),
+      endpoints_(endpoints),
+      timeouts_(timeouts),
+      keep_body_(keep_body),
+      clock_(std::move(clock)),
+      on_done_(std::move(on_done)),
+      buffer_(16 * 1024) {}
+
+void ClientConnection::start(const ScheduledRequest& request, EngineOutcome outcome) {
+  busy_ = true;
+  wire_ = request.request.wire;
+  outcome_ = std::move(outcome);
+  reader_ = std::make_unique<ResponseReader>(request.request.head, keep_body_);
+  reused_ = requests_ > 0;
+  ++requests_;
+  if (connected_) {
+    do_write();
+  } else {
+    do_connect();
+  }
+}
+
+void ClientConnection::do_connect() {
+  timeout_kind_ = OutcomeError::Connect;
+  timer_.expires_after(timeouts_.connect);
+  timer_.async_wait([self = shared_from_this()](const error_code& ec) { self->on_timeout(ec); });
+  asio::async_connect(socket_, endpoints_,
+                      [self = shared_from_this()](const error_code& ec, const auto&) {
+                        self->on_connect(ec);
+                      });
+}
+
+void ClientConnection::on_connect(const error_code& ec) {
+  if (closed_ || !busy_) return;
+  if (ec) return finish(OutcomeError::Connect, false);
+  connected_ = true;
+  error_code ignored;
+  socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
+  do_write();
+}
+
+void ClientConnection::do_write() {
+  timeout_kind_ = OutcomeError::Timeout;
+  timer_.expires_after(timeouts_.request);
+  timer_.async_wait([self = shared_from_this()](const error_code& ec) { self->on_timeout(ec); });
+  outcome_.facts.sent_ns = clock_();
+  outcome_.connection_reused = reused_;
+  asio::async_write(socket_, asio::buffer(*wire_),
+                    [self = shared_from_this()](const error_code& ec, std::size_t n) {
+                      self->on_write(ec, n);
+                    });
+  // Read at once: a server may answer (an error, say) before the body is all written.
+  do_read();
+}
+
+void ClientConnection::on_write(const error_code& ec, std::size_t n) {
+  if (closed_ || !busy_) return;
+  outcome_.facts.bytes_sent = n;
+  if (ec) {
+    // A server that answered and closed before taking the whole body still answered.
+    if (reader_->state() == ResponseReader::State::Done) return;
+    return finish(OutcomeError::Reset, false);
+  }
+}
+
+void ClientConnection::do_read() {
+  socket_.async_read_some(asio::buffer(buffer_),
+                          [self = shared_from_this()](const error_code& ec, std::size_t n) {
+                            self->on_read(ec, n);
+                          });
+}
+
+void ClientConnection::on_read(const error_code& ec, std::size_t n) {
+  if (closed_ || !busy_) return;
+  if (n > 0) {
+    if (outcome_.facts.first_byte_ns == 0) outcome_.facts.first_byte_ns = clock_();
+    const std::size_t used = reader_->feed({buffer_.data(), n});
+    if (reader_->state() == ResponseReader::State::Done)
+      return finish(OutcomeError::None, reader_->keep_alive() && used == n);
+    if (reader_->state() == ResponseReader::State::Error)
+      return finish(OutcomeError::Protocol, false);
+  }
+  if (ec) {
+    if (ec == asio::error::eof) {
+      reader_->eof();
+      if (reader_->state() == ResponseReader::State::Done)
+        return finish(OutcomeError::None, false);
+    }
+    return finish(OutcomeError::Reset, false);
+  }
+  do_read();
+}
+
+void ClientConnection::on_timeout(const error_code& ec) {
+  if (ec == asio::error::operation_aborted || closed_ || !busy_) return;
+  finish(timeout_kind_, false);
+}
+
+void ClientConnection::finish(OutcomeError error, bool reusable) {
+  timer_.cancel();
+  busy_ = false;
+  EngineOutcome out = std::move(outcome_);
+  out.facts.done_ns = clock_();
+  out.facts.error = error;
+  out.facts.bytes_received = reader_ ? reader_->bytes_received() : 0;
+  if (error == OutcomeError::None) {
+    out.facts.status = reader_->status();
+    out.response_digest = reader_->body_digest();
+    out.body = std::move(reader_->kept_body());
+    out.headers = std::move(reader_->kept_headers());
+  }
+  if (error == OutcomeError::Connect) out.facts.sent_ns = 0;
+  reader_.reset();
+  wire_.reset();
+  if (!reusable) {
+    closed_ = true;
+    error_code ignored;
+    socket_.close(ignored);
+  }
+  idle_since_ = out.facts.done_ns;
+  on_done_(*this, std::move(out), reusable);
+}
+
+void ClientConnection::close(OutcomeError abort_error) {
+  if (closed_) return;
+  if (busy_) {
+    finish(abort_error, false);
+    return;
+  }
+  closed_ = true;
+  timer_.cancel();
+  error_code ignored;
+  socket_.close(ignored);
+}
+
+}  // namespace reprise::replay

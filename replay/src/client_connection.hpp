@@ -1,0 +1,84 @@
+#pragma once
+// ClientConnection: one keep-alive HTTP/1.1 connection to the target, one request at a time.
+// Lives on the engine's network thread (no locking). The engine owns it through a shared_ptr;
+// pending handlers hold another, so a connection outlives its last callback.
+//
+//   start(request)  connects (bounded by the connect timeout) if not yet connected, writes the
+//                   request, reads the response (bounded by the request timeout), then calls
+//                   on_done once with the outcome and whether the connection can carry another
+//                   request.
+//   close()         aborts whatever is in progress; a running request ends as `abort_error`.
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "reprise/replay/engine.hpp"
+#include "reprise/replay/response_reader.hpp"
+
+namespace reprise::replay {
+
+class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
+ public:
+  using Endpoints = boost::asio::ip::tcp::resolver::results_type;
+  // outcome, reusable
+  using DoneHandler = std::function<void(ClientConnection&, EngineOutcome, bool)>;
+  using Clock = std::function<std::int64_t()>;  // run time ns
+
+  struct Timeouts {
+    std::chrono::nanoseconds connect;
+    std::chrono::nanoseconds request;
+  };
+
+  ClientConnection(boost::asio::io_context& io, const Endpoints& endpoints, Timeouts timeouts,
+                   std::size_t keep_body, Clock clock, DoneHandler on_done);
+
+  // The outcome starts filled with the request's identity and intended time; `abort_error` is
+  // what a close() during this request reports (Aborted).
+  void start(const ScheduledRequest& request, EngineOutcome outcome);
+  void close(OutcomeError abort_error = OutcomeError::Aborted);
+
+  bool busy() const { return busy_; }
+  bool connected() const { return connected_; }
+  bool closed() const { return closed_; }
+  std::int64_t idle_since_ns() const { return idle_since_; }
+  std::uint64_t key = 0;  // the per-recorded connection it serves (0 in the pool)
+
+ private:
+  void do_connect();
+  void on_connect(const boost::system::error_code& ec);
+  void do_write();
+  void on_write(const boost::system::error_code& ec, std::size_t n);
+  void do_read();
+  void on_read(const boost::system::error_code& ec, std::size_t n);
+  void on_timeout(const boost::system::error_code& ec);
+  void finish(OutcomeError error, bool reusable);
+
+  boost::asio::ip::tcp::socket socket_;
+  boost::asio::steady_timer timer_;
+  const Endpoints& endpoints_;
+  Timeouts timeouts_;
+  std::size_t keep_body_;
+  Clock clock_;
+  DoneHandler on_done_;
+
+  bool connected_ = false;
+  bool busy_ = false;
+  bool closed_ = false;
+  bool reused_ = false;  // this request is not the connection's first
+  std::uint32_t requests_ = 0;
+  std::int64_t idle_since_ = 0;
+  OutcomeError timeout_kind_ = OutcomeError::Timeout;
+
+  std::shared_ptr<const std::string> wire_;
+  std::unique_ptr<ResponseReader> reader_;
+  EngineOutcome outcome_;
+  std::vector<std::uint8_t> buffer_;
+};
+
+}  // namespace reprise::replay

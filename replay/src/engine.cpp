@@ -1,0 +1,567 @@
+#include "reprise/replay/engine.hpp"
+
+#include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "client_connection.hpp"
+#include "reprise/replay/error.hpp"
+
+namespace reprise::replay {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr std::int64_t kNever = INT64_MAX;
+constexpr std::int64_t kFirstBackoffNs = 100'000'000;
+constexpr std::int64_t kMaxBackoffNs = 5'000'000'000;
+
+void raise_max(std::atomic<std::uint32_t>& max, std::uint32_t value) {
+  std::uint32_t seen = max.load(std::memory_order_relaxed);
+  while (value > seen && !max.compare_exchange_weak(seen, value, std::memory_order_relaxed)) {
+  }
+}
+
+}  // namespace
+
+struct Engine::Impl {
+  EngineOptions options;
+  const Plan& plan = options.plan;
+  Clock::time_point t0;
+  std::atomic<bool>* finished = nullptr;
+  EngineCounters counters;
+
+  asio::io_context io{1};
+  asio::executor_work_guard<asio::io_context::executor_type> work = asio::make_work_guard(io);
+  tcp::resolver::results_type endpoints;
+  std::thread thread;
+
+  // Reader thread -> network thread.
+  std::mutex in_mu;
+  std::condition_variable in_cv;
+  std::deque<ScheduledRequest> incoming;
+  bool input_ended = false;
+  bool refusing = false;  // stop_admitting() was called: submit() returns false
+
+  // Network thread -> recorder.
+  std::mutex out_mu;
+  std::vector<EngineOutcome> outcomes;
+  std::atomic<std::size_t> outcome_backlog{0};
+
+  // Network thread only.
+  struct SessionGate {
+    std::deque<ScheduledRequest> parked;  // strict order: waiting for the one in ready/flight
+  };
+  std::deque<ScheduledRequest> pending;  // handed over, not yet due (due order)
+  std::deque<ScheduledRequest> ready;    // due, waiting for a limit
+  std::size_t parked = 0;                // in session gates and per-recorded waits
+  std::unordered_map<std::uint64_t, SessionGate> gates;  // strict: sessions with one in play
+  std::unordered_map<std::uint64_t, std::shared_ptr<ClientConnection>> per_recorded;
+  std::unordered_map<std::uint64_t, std::deque<ScheduledRequest>> connection_waits;
+  std::vector<std::shared_ptr<ClientConnection>> idle;  // pool mode, most recent last
+  std::unordered_map<ClientConnection*, std::shared_ptr<ClientConnection>> busy;
+  std::uint32_t open = 0;  // connections open or connecting
+  bool stopping = false;
+  bool ended = false;  // input_ended seen by this thread
+  std::int64_t backoff_until = 0;
+  std::int64_t backoff_ns = 0;
+  std::int64_t rate_next = 0;
+  std::int64_t rate_interval = 0;
+  asio::steady_timer wake{io};
+  std::int64_t wake_at = kNever;
+  asio::steady_timer housekeeping{io};
+
+  explicit Impl(EngineOptions o) : options(std::move(o)) {
+    if (plan.max_rate_per_s > 0)
+      rate_interval = static_cast<std::int64_t>(1e9 / plan.max_rate_per_s);
+  }
+
+  std::int64_t now() const {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count();
+  }
+
+  // ---- hand-offs -------------------------------------------------------------------------
+
+  void emit(EngineOutcome o) {
+    if (o.facts.error == OutcomeError::Shed) ++counters.shed;
+    if (o.facts.error == OutcomeError::Aborted) ++counters.aborted;
+    std::lock_guard lock(out_mu);
+    outcomes.push_back(std::move(o));
+    ++outcome_backlog;
+  }
+
+  EngineOutcome outcome_for(const ScheduledRequest& r) const {
+    EngineOutcome o;
+    o.exchange_id = r.request.exchange_id;
+    o.session_id = r.request.session_id;
+    o.clone = r.clone;
+    o.iteration = r.iteration;
+    o.facts.intended_ns = r.due_ns;
+    return o;
+  }
+
+  void emit_unsent(const ScheduledRequest& r, OutcomeError why, std::int64_t t) {
+    EngineOutcome o = outcome_for(r);
+    o.facts.done_ns = t;
+    o.facts.error = why;
+    emit(std::move(o));
+    release_session(r);
+  }
+
+  // Takes what the reader thread handed over, keeping at most max_queued_requests here.
+  void pull_incoming() {
+    std::lock_guard lock(in_mu);
+    const std::size_t cap = options.max_queued_requests;
+    while (!incoming.empty() && pending.size() + ready.size() + parked < cap) {
+      pending.push_back(std::move(incoming.front()));
+      incoming.pop_front();
+    }
+    ended = input_ended && incoming.empty();
+    in_cv.notify_all();
+  }
+
+  // ---- admission -------------------------------------------------------------------------
+
+  // A due request enters the ready queue, unless strict order parks it behind its session.
+  void make_ready(ScheduledRequest r) {
+    if (plan.strict_session_order) {
+      auto [it, fresh] = gates.try_emplace(r.session_key());
+      if (!fresh) {
+        it->second.parked.push_back(std::move(r));
+        ++parked;
+        return;
+      }
+    }
+    ready.push_back(std::move(r));
+  }
+
+  // The request of a strict session left play (answered, shed, aborted): its next one is due.
+  void release_session(const ScheduledRequest& r) {
+    if (!plan.strict_session_order) return;
+    auto it = gates.find(r.session_key());
+    if (it == gates.end()) return;
+    if (it->second.parked.empty()) {
+      gates.erase(it);
+      return;
+    }
+    ready.push_front(std::move(it->second.parked.front()));
+    it->second.parked.pop_front();
+    --parked;
+  }
+
+  std::shared_ptr<ClientConnection> new_connection(std::uint64_t key) {
+    ClientConnection::Timeouts timeouts{std::chrono::nanoseconds(plan.connect_timeout_ns),
+                                        std::chrono::nanoseconds(plan.request_timeout_ns)};
+    auto c = std::make_shared<ClientConnection>(
+        io, endpoints, timeouts, options.keep_body, [this] { return now(); },
+        [this](ClientConnection& conn, EngineOutcome o, bool reusable) {
+          on_done(conn, std::move(o), reusable);
+        });
+    c->key = key;
+    ++open;
+    ++counters.connections_opened;
+    counters.connections_open = open;
+    raise_max(counters.max_connections_seen, open);
+    return c;
+  }
+
+  bool may_open(std::int64_t t) {
+    if (t < backoff_until) {
+      ++counters.held_by_backoff;
+      return false;
+    }
+    return true;
+  }
+
+  // Makes room for a per-recorded connection by closing the one idle longest.
+  bool evict_idle_per_recorded() {
+    ClientConnection* oldest = nullptr;
+    for (auto& [key, c] : per_recorded)
+      if (!c->busy() && (oldest == nullptr || c->idle_since_ns() < oldest->idle_since_ns()))
+        oldest = c.get();
+    if (oldest == nullptr) return false;
+    const std::uint64_t key = oldest->key;
+    oldest->close();
+    per_recorded.erase(key);
+    --open;
+    return true;
+  }
+
+  enum class Acquire { Got, Parked, Wait };
+
+  // A connection for the request at the head of ready: reused, opened, or none yet.
+  Acquire acquire(ScheduledRequest& r, std::int64_t t, std::shared_ptr<ClientConnection>& out) {
+    if (plan.connections == ConnectionMode::PerRecorded) {
+      const std::uint64_t key = r.connection_key();
+      if (auto it = per_recorded.find(key); it != per_recorded.end()) {
+        if (it->second->busy()) {
+          connection_waits[key].push_back(std::move(r));
+          ++parked;
+          return Acquire::Parked;
+        }
+        out = it->second;
+        return Acquire::Got;
+      }
+      if (open >= plan.max_connections && !evict_idle_per_recorded()) {
+        ++counters.held_by_connections;
+        return Acquire::Wait;
+      }
+      if (!may_open(t)) return Acquire::Wait;
+      out = new_connection(key);
+      per_recorded.emplace(key, out);
+      return Acquire::Got;
+    }
+    while (!idle.empty()) {
+      out = std::move(idle.back());
+      idle.pop_back();
+      if (!out->closed()) return Acquire::Got;
+      --open;
+    }
+    if (open >= plan.max_connections) {
+      ++counters.held_by_connections;
+      return Acquire::Wait;
+    }
+    if (!may_open(t)) return Acquire::Wait;
+    out = new_connection(0);
+    return Acquire::Got;
+  }
+
+  void dispatch(std::int64_t t) {
+    while (!ready.empty()) {
+      ScheduledRequest& r = ready.front();
+      if (stopping) {
+        ScheduledRequest gone = std::move(r);
+        ready.pop_front();
+        emit_unsent(gone, OutcomeError::Aborted, t);
+        continue;
+      }
+      if (plan.pacing != Pacing::Max && t - r.due_ns > plan.max_lateness_ns) {
+        ScheduledRequest gone = std::move(r);
+        ready.pop_front();
+        emit_unsent(gone, OutcomeError::Shed, t);
+        continue;
+      }
+      if (counters.inflight >= plan.max_inflight) {
+        ++counters.held_by_inflight;
+        break;
+      }
+      if (outcome_backlog >= options.max_queued_outcomes) {
+        ++counters.held_by_outcome_queue;
+        break;
+      }
+      if (rate_interval > 0 && t < rate_next) {
+        ++counters.held_by_rate;
+        break;
+      }
+      std::shared_ptr<ClientConnection> conn;
+      const Acquire a = acquire(r, t, conn);
+      if (a == Acquire::Parked) {
+        ready.pop_front();
+        continue;
+      }
+      if (a == Acquire::Wait) break;
+      ScheduledRequest go = std::move(r);
+      ready.pop_front();
+      send(conn, go, t);
+    }
+    counters.waiting = ready.size() + parked;
+  }
+
+  void send(const std::shared_ptr<ClientConnection>& conn, ScheduledRequest& r, std::int64_t t) {
+    if (plan.pacing == Pacing::Max) r.due_ns = t;  // no schedule: it is meant to go now
+    if (rate_interval > 0) rate_next = std::max(rate_next, t - 10 * rate_interval) + rate_interval;
+    busy.emplace(conn.get(), conn);
+    ++counters.sent;
+    const std::uint32_t in = ++counters.inflight;
+    raise_max(counters.max_inflight_seen, in);
+    EngineOutcome o = outcome_for(r);
+    conn->start(r, std::move(o));
+    // Strict order releases the session on completion; remember which one.
+    if (plan.strict_session_order) conn_sessions[conn.get()] = r;
+  }
+  std::unordered_map<ClientConnection*, ScheduledRequest> conn_sessions;
+
+  void on_done(ClientConnection& conn, EngineOutcome o, bool reusable) {
+    const std::int64_t t = o.facts.done_ns;
+    auto held = busy.find(&conn);
+    std::shared_ptr<ClientConnection> self = held != busy.end() ? held->second : nullptr;
+    if (held != busy.end()) busy.erase(held);
+    --counters.inflight;
+    if (o.facts.error == OutcomeError::Connect) {
+      ++counters.connect_failures;
+      backoff_ns = backoff_ns == 0 ? kFirstBackoffNs : std::min(backoff_ns * 2, kMaxBackoffNs);
+      backoff_until = t + backoff_ns;
+    } else if (o.facts.error == OutcomeError::None) {
+      backoff_ns = 0;
+    }
+    if (plan.strict_session_order) {
+      if (auto it = conn_sessions.find(&conn); it != conn_sessions.end()) {
+        const ScheduledRequest r = std::move(it->second);
+        conn_sessions.erase(it);
+        release_session(r);
+      }
+    }
+    const bool keep = reusable && !stopping && self;
+    if (plan.connections == ConnectionMode::PerRecorded) {
+      const std::uint64_t key = conn.key;
+      if (!keep) {
+        if (auto it = per_recorded.find(key); it != per_recorded.end() && it->second.get() == &conn) {
+          per_recorded.erase(it);
+          --open;
+        }
+      }
+      if (auto w = connection_waits.find(key); w != connection_waits.end()) {
+        ready.push_front(std::move(w->second.front()));
+        w->second.pop_front();
+        --parked;
+        if (w->second.empty()) connection_waits.erase(w);
+      }
+    } else if (keep) {
+      idle.push_back(std::move(self));
+    } else {
+      --open;
+    }
+    counters.connections_open = open;
+    emit(std::move(o));
+    pump();
+  }
+
+  // ---- the loop --------------------------------------------------------------------------
+
+  void pump() {
+    const std::int64_t t = now();
+    if (!stopping) pull_incoming();
+    while (!pending.empty() && (plan.pacing == Pacing::Max || pending.front().due_ns <= t)) {
+      ScheduledRequest r = std::move(pending.front());
+      pending.pop_front();
+      make_ready(std::move(r));
+    }
+    dispatch(t);
+    if (ended || stopping) {
+      const bool idle_now = pending.empty() && ready.empty() && parked == 0 &&
+                            counters.inflight == 0;
+      if (idle_now) finished->store(true);
+    }
+    arm(t);
+  }
+
+  void arm(std::int64_t t) {
+    std::int64_t at = kNever;
+    if (!pending.empty() && plan.pacing != Pacing::Max) at = pending.front().due_ns;
+    if (!ready.empty()) {
+      if (plan.pacing != Pacing::Max) at = std::min(at, ready.front().due_ns + plan.max_lateness_ns + 1);
+      if (rate_interval > 0 && rate_next > t) at = std::min(at, rate_next);
+      if (backoff_until > t) at = std::min(at, backoff_until);
+      if (outcome_backlog >= options.max_queued_outcomes) at = std::min(at, t + 1'000'000);
+    }
+    if (at == wake_at) return;
+    wake_at = at;
+    if (at == kNever) {
+      wake.cancel();
+      return;
+    }
+    wake.expires_at(t0 + std::chrono::nanoseconds(at));
+    wake.async_wait([this](const boost::system::error_code& ec) {
+      if (ec == asio::error::operation_aborted) return;
+      wake_at = kNever;
+      pump();
+    });
+  }
+
+  void housekeep() {
+    const std::int64_t t = now();
+    auto expired = [&](const std::shared_ptr<ClientConnection>& c) {
+      return !c->busy() && t - c->idle_since_ns() > plan.idle_timeout_ns;
+    };
+    for (auto it = idle.begin(); it != idle.end();) {
+      if (expired(*it) || (*it)->closed()) {
+        (*it)->close();
+        it = idle.erase(it);
+        --open;
+        ++counters.connections_closed_idle;
+      } else {
+        ++it;
+      }
+    }
+    for (auto it = per_recorded.begin(); it != per_recorded.end();) {
+      if (expired(it->second)) {
+        it->second->close();
+        it = per_recorded.erase(it);
+        --open;
+        ++counters.connections_closed_idle;
+      } else {
+        ++it;
+      }
+    }
+    counters.connections_open = open;
+    housekeeping.expires_after(std::chrono::milliseconds(250));
+    housekeeping.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) housekeep();
+    });
+  }
+
+  void stop() {
+    if (stopping) return;
+    stopping = true;
+    {
+      std::lock_guard lock(in_mu);
+      refusing = true;
+      counters.dropped_at_stop += incoming.size();
+      incoming.clear();
+      in_cv.notify_all();
+    }
+    counters.dropped_at_stop += pending.size();
+    pending.clear();
+    const std::int64_t t = now();
+    // Due but never sent: reported, not dropped.
+    for (auto& [key, gate] : gates)
+      for (auto& r : gate.parked) emit_unsent_raw(r, t);
+    gates.clear();
+    for (auto& [key, waits] : connection_waits)
+      for (auto& r : waits) emit_unsent_raw(r, t);
+    connection_waits.clear();
+    parked = 0;
+    for (auto& c : idle) c->close();
+    open -= static_cast<std::uint32_t>(idle.size());
+    idle.clear();
+    pump();
+  }
+
+  void emit_unsent_raw(const ScheduledRequest& r, std::int64_t t) {
+    EngineOutcome o = outcome_for(r);
+    o.facts.done_ns = t;
+    o.facts.error = OutcomeError::Aborted;
+    emit(std::move(o));
+  }
+
+  void cancel() {
+    stop();
+    std::vector<std::shared_ptr<ClientConnection>> running;
+    for (auto& [ptr, c] : busy) running.push_back(c);
+    for (auto& c : running) c->close(OutcomeError::Aborted);
+    for (auto& [key, c] : per_recorded) {
+      c->close();
+      --open;
+    }
+    per_recorded.clear();
+    counters.connections_open = open;
+    pump();
+  }
+};
+
+Result<std::unique_ptr<Engine>> Engine::create(EngineOptions options, Clock::time_point t0) {
+  if (Status st = options.plan.validate(); !st) return st.take_error();
+  auto impl = std::make_unique<Impl>(std::move(options));
+  impl->t0 = t0;
+  tcp::resolver resolver(impl->io);
+  boost::system::error_code ec;
+  impl->endpoints = resolver.resolve(impl->options.target.host,
+                                     std::to_string(impl->options.target.port), ec);
+  if (ec || impl->endpoints.empty())
+    return fail(errc::resolve_failed, "--target",
+                "'" + impl->options.target.host + "': " + (ec ? ec.message() : "no address") +
+                    "; nothing was sent");
+  std::unique_ptr<Engine> engine(new Engine(std::move(impl)));
+  Impl* p = engine->impl_.get();
+  p->finished = &engine->finished_;
+  asio::post(p->io, [p] {
+    p->housekeep();
+    p->pump();
+  });
+  p->thread = std::thread([p] { p->io.run(); });
+  return engine;
+}
+
+Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Engine::~Engine() {
+  Impl& d = *impl_;
+  asio::post(d.io, [&d] {
+    d.cancel();
+    d.housekeeping.cancel();
+    d.wake.cancel();
+  });
+  d.work.reset();
+  {
+    std::lock_guard lock(d.in_mu);
+    d.refusing = true;
+    d.in_cv.notify_all();
+  }
+  // Give the cancellations a moment to run their handlers, then stop.
+  asio::post(d.io, [&d] { d.io.stop(); });
+  if (d.thread.joinable()) d.thread.join();
+}
+
+bool Engine::submit(ScheduledRequest request) {
+  Impl& d = *impl_;
+  bool wake = false;
+  {
+    std::unique_lock lock(d.in_mu);
+    if (d.incoming.size() >= d.options.max_queued_requests) {
+      ++d.counters.request_queue_full_waits;
+      d.in_cv.wait(lock, [&] {
+        return d.refusing || d.incoming.size() < d.options.max_queued_requests;
+      });
+    }
+    if (d.refusing) return false;
+    wake = d.incoming.empty();
+    d.incoming.push_back(std::move(request));
+    ++d.counters.submitted;
+  }
+  if (wake) asio::post(d.io, [&d] { d.pump(); });
+  return true;
+}
+
+void Engine::end_of_input() {
+  Impl& d = *impl_;
+  {
+    std::lock_guard lock(d.in_mu);
+    d.input_ended = true;
+  }
+  asio::post(d.io, [&d] { d.pump(); });
+}
+
+void Engine::take_outcomes(std::vector<EngineOutcome>& out) {
+  Impl& d = *impl_;
+  std::lock_guard lock(d.out_mu);
+  d.outcome_backlog -= d.outcomes.size();
+  if (out.empty()) {
+    out.swap(d.outcomes);
+    return;
+  }
+  for (auto& o : d.outcomes) out.push_back(std::move(o));
+  d.outcomes.clear();
+}
+
+void Engine::stop_admitting() {
+  Impl& d = *impl_;
+  {
+    std::lock_guard lock(d.in_mu);
+    d.refusing = true;
+    d.in_cv.notify_all();
+  }
+  asio::post(d.io, [&d] { d.stop(); });
+}
+
+void Engine::cancel_inflight() {
+  Impl& d = *impl_;
+  asio::post(d.io, [&d] { d.cancel(); });
+}
+
+const EngineCounters& Engine::counters() const { return impl_->counters; }
+
+std::int64_t Engine::now_ns() const { return impl_->now(); }
+
+}  // namespace reprise::replay

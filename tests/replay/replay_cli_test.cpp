@@ -1,0 +1,451 @@
+// End to end: `reprise replay` (the built binary) against real servers on loopback — the
+// in-process TestServer where a test needs a server that is slow, fails or resets, and nginx.
+
+#include <signal.h>
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "reprise/format/reader.hpp"
+#include "reprise/format/writer.hpp"
+#include "support/nginx.hpp"
+#include "support/process.hpp"
+#include "support/temp_dir.hpp"
+#include "support/test_server.hpp"
+
+using namespace reprise;
+using namespace reprise::test;
+using namespace std::chrono_literals;
+namespace fb = format::fb;
+
+namespace {
+
+constexpr std::int64_t kMs = 1'000'000;
+
+// A trace of `sessions` sessions x `per_session` requests, one request every `gap_ns`, round
+// robin over the sessions. Every third request is a POST with a body.
+std::string make_trace(const TempDir& dir, int sessions, int per_session, std::int64_t gap_ns,
+                       const std::string& name = "t.rtrace") {
+  fb::FileHeaderT header;
+  header.kind = fb::FileKind::Trace;
+  header.source = "test";
+  const std::string path = dir.file(name);
+  auto writer = format::Writer::open(path, std::move(header));
+  REQUIRE(writer);
+  std::uint64_t id = 1;
+  for (int r = 0; r < per_session; ++r) {
+    for (int s = 0; s < sessions; ++s, ++id) {
+      fb::ExchangeT x;
+      x.id = id;
+      x.session_id = 100 + static_cast<std::uint64_t>(s);
+      x.connection_id = 100 + static_cast<std::uint64_t>(s);
+      x.connection_index = static_cast<std::uint32_t>(r);
+      x.request_first_ns = static_cast<std::int64_t>(id - 1) * gap_ns;
+      x.request_last_ns = x.request_first_ns;
+      x.response_first_ns = x.request_first_ns + kMs;
+      x.response_last_ns = x.request_first_ns + 2 * kMs;
+      x.request = std::make_unique<fb::RequestT>();
+      x.request->method = id % 3 == 0 ? "POST" : "GET";
+      x.request->target = "/s" + std::to_string(s) + "/r" + std::to_string(r);
+      auto host = std::make_unique<fb::HeaderT>();
+      host->name = "Host";
+      host->value = "shop.example";
+      x.request->headers.push_back(std::move(host));
+      auto conn = std::make_unique<fb::HeaderT>();
+      conn->name = "Connection";
+      conn->value = "close";  // hop-by-hop: must not reach the target
+      x.request->headers.push_back(std::move(conn));
+      if (x.request->method == "POST") {
+        const std::string body = "body-" + std::to_string(id);
+        x.request->body.assign(body.begin(), body.end());
+        x.request->body_size = body.size();
+      }
+      x.response = std::make_unique<fb::ResponseT>();
+      x.response->status = 200;
+      REQUIRE((*writer)->append(x));
+    }
+  }
+  REQUIRE((*writer)->close());
+  return path;
+}
+
+struct RunFile {
+  std::vector<fb::OutcomeT> outcomes;
+  std::string end_reason;
+  bool footer = false;
+  std::uint64_t intervals = 0;
+  std::uint64_t interval_outcomes = 0;
+};
+
+RunFile read_run(const std::string& path) {
+  RunFile out;
+  format::ReaderOptions options;
+  options.on_interval = [&](const fb::Interval& i) {
+    ++out.intervals;
+    out.interval_outcomes += i.outcomes();
+  };
+  auto reader = format::Reader::open(path, options);
+  REQUIRE(reader);
+  REQUIRE((*reader)->kind() == fb::FileKind::Run);
+  format::Record r;
+  for (;;) {
+    auto more = (*reader)->next(r);
+    REQUIRE(more);
+    if (!*more) break;
+    fb::OutcomeT o;
+    r.outcome()->UnPackTo(&o);
+    out.outcomes.push_back(std::move(o));
+  }
+  if (const auto* f = (*reader)->footer()) {
+    out.footer = true;
+    out.end_reason = f->end_reason() ? f->end_reason()->str() : "";
+  }
+  return out;
+}
+
+ProcessResult replay(const std::vector<std::string>& args,
+                     std::chrono::milliseconds timeout = 60s) {
+  std::vector<std::string> argv{reprise_bin(), "replay"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run(argv, {}, timeout);
+}
+
+}  // namespace
+
+TEST_CASE("x1 sends every recorded request once: method, target, body", "[replay][cli]") {
+  TempDir dir;
+  TestServer server;
+  const auto trace = make_trace(dir, 4, 5, 5 * kMs);
+  const auto result = replay({trace, "--target", server.url(""), "-o", dir.file("r.rrun")});
+  INFO(result.err);
+  REQUIRE(result.exit_code == 0);
+  const auto got = server.requests();
+  REQUIRE(got.size() == 20);
+  std::multiset<std::string> seen;
+  for (const auto& r : got) {
+    seen.insert(r.method + " " + r.target + " " + r.body);
+    CHECK(r.header("Host") == std::optional<std::string>("shop.example"));
+    CHECK_FALSE(r.header("Connection").has_value());  // hop-by-hop dropped: keep-alive pool
+  }
+  std::multiset<std::string> want;
+  for (int id = 1; id <= 20; ++id) {
+    const int s = (id - 1) % 4, r = (id - 1) / 4;
+    const std::string method = id % 3 == 0 ? "POST" : "GET";
+    want.insert(method + " /s" + std::to_string(s) + "/r" + std::to_string(r) + " " +
+                (method == "POST" ? "body-" + std::to_string(id) : ""));
+  }
+  CHECK(seen == want);
+  const auto run = read_run(dir.file("r.rrun"));
+  CHECK(run.footer);
+  CHECK(run.end_reason == "completed");
+  CHECK(run.outcomes.size() == 20);
+  CHECK(run.interval_outcomes == 20);
+  for (const auto& o : run.outcomes) {
+    CHECK(o.status == 200);
+    CHECK(o.error == fb::ErrorKind::None);
+    CHECK(o.sent_ns >= o.intended_ns);
+    CHECK(o.done_ns >= o.first_byte_ns);
+    CHECK(o.first_byte_ns >= o.sent_ns);
+  }
+  CHECK(server.connections_accepted() < 20);  // connections were reused
+}
+
+TEST_CASE("x3 sends every request three times, x0.5 about half the sessions, whole", "[replay][cli]") {
+  TempDir dir;
+  TestServer server;
+  const auto trace = make_trace(dir, 40, 3, 1 * kMs);
+  auto r3 = replay({trace, "--target", server.url(""), "-o", dir.file("x3.rrun"), "--multiplier", "3",
+                    "--clone-spread", "200ms"});
+  INFO(r3.err);
+  REQUIRE(r3.exit_code == 0);
+  CHECK(server.request_count() == 360);
+  for (int s = 0; s < 40; ++s) CHECK(server.request_count("/s" + std::to_string(s) + "/r1") == 3);
+
+  TestServer half;
+  auto r05 = replay({trace, "--target", half.url(""), "-o", dir.file("x05.rrun"), "--multiplier", "0.5"});
+  REQUIRE(r05.exit_code == 0);
+  std::map<std::string, int> per_session;
+  for (const auto& r : half.requests()) ++per_session[r.target.substr(0, r.target.find("/r"))];
+  for (const auto& [s, n] : per_session) CHECK(n == 3);  // whole sessions
+  CHECK(per_session.size() >= 10);
+  CHECK(per_session.size() <= 30);
+}
+
+TEST_CASE("speed 2 takes half the recorded time", "[replay][cli]") {
+  TempDir dir;
+  TestServer server;
+  const auto trace = make_trace(dir, 2, 11, 100 * kMs);  // 2.1 s recorded
+  const auto start = std::chrono::steady_clock::now();
+  auto r = replay({trace, "--target", server.url(""), "-o", dir.file("r.rrun"), "--speed", "2"});
+  REQUIRE(r.exit_code == 0);
+  const auto log = server.requests();
+  REQUIRE(log.size() == 22);
+  const double span = std::chrono::duration<double>(log.back().arrived - log.front().arrived).count();
+  CHECK(span == Approx(1.05).margin(0.1));
+  (void)start;
+}
+
+TEST_CASE("a ramp's per-second counts follow the stages", "[replay][cli]") {
+  TempDir dir;
+  TestServer server;
+  // 4000 single-request sessions over 8 s: 500 sessions/s at x1.
+  const auto trace = make_trace(dir, 4000, 1, 2 * kMs);
+  auto r = replay({trace, "--target", server.url(""), "-o", dir.file("r.rrun"), "--stage", "0s:50%",
+                   "--stage", "4s:50%", "--stage", "0s:150%", "--stage", "4s:150%",
+                   "--clone-spread", "1ms", "--no-default-aborts"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const auto log = server.requests();
+  const auto t0 = log.front().arrived;
+  std::map<int, int> per_second;
+  for (const auto& x : log)
+    ++per_second[static_cast<int>(std::chrono::duration<double>(x.arrived - t0).count())];
+  for (int s = 0; s < 3; ++s) CHECK(per_second[s] == Approx(250).margin(60));
+  for (int s = 5; s < 7; ++s) CHECK(per_second[s] == Approx(750).margin(120));
+}
+
+TEST_CASE("max-inflight is never exceeded, and held requests keep their intended time", "[replay][cli]") {
+  TempDir dir;
+  TestServer server;
+  server.set_behaviour(Behaviour::ok().after(100ms));
+  const auto trace = make_trace(dir, 60, 1, 1 * kMs);
+  auto r = replay({trace, "--target", server.url(""), "-o", dir.file("r.rrun"), "--max-inflight", "5",
+                   "--no-default-aborts"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(server.request_count() == 60);
+  CHECK(server.max_in_flight() <= 5);
+  CHECK(server.max_in_flight() >= 4);
+  const auto run = read_run(dir.file("r.rrun"));
+  std::int64_t max_lateness = 0;
+  for (const auto& o : run.outcomes) max_lateness = std::max(max_lateness, o.sent_ns - o.intended_ns);
+  CHECK(max_lateness > 1000 * kMs);  // 60 requests, 5 at a time, 100 ms each: ~1.1 s of wait
+}
+
+TEST_CASE("requests held back past max-lateness are shed and counted", "[replay][cli]") {
+  TempDir dir;
+  TestServer server;
+  server.set_behaviour(Behaviour::ok().after(300ms));
+  const auto trace = make_trace(dir, 20, 1, 1 * kMs);
+  auto r = replay({trace, "--target", server.url(""), "-o", dir.file("r.rrun"), "--max-inflight", "2",
+                   "--max-lateness", "500ms", "--no-default-aborts", "--stats-json", dir.file("s.json")});
+  REQUIRE(r.exit_code == 0);
+  const auto run = read_run(dir.file("r.rrun"));
+  REQUIRE(run.outcomes.size() == 20);  // every planned request has an outcome
+  const auto shed = std::count_if(run.outcomes.begin(), run.outcomes.end(),
+                                  [](const auto& o) { return o.error == fb::ErrorKind::Shed; });
+  CHECK(shed >= 10);
+  CHECK(server.request_count() == 20 - static_cast<std::size_t>(shed));
+}
+
+TEST_CASE("an error-rate abort rule fires within its window and the run file is complete", "[replay][cli]") {
+  TempDir dir;
+  TestServer server;
+  server.set_behaviour(Behaviour::respond(500, "boom"));
+  const auto trace = make_trace(dir, 10, 100, 10 * kMs);  // 10 s recorded
+  const auto start = std::chrono::steady_clock::now();
+  auto r = replay({trace, "--target", server.url(""), "-o", dir.file("r.rrun"), "--abort-on",
+                   "errors>20%/2s"});
+  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  INFO(r.err);
+  CHECK(r.exit_code == 3);
+  CHECK(r.err.find("errors>20%/2s") != std::string::npos);
+  CHECK(took < 4.0);
+  const auto run = read_run(dir.file("r.rrun"));
+  CHECK(run.footer);
+  CHECK(run.end_reason.rfind("aborted: errors>20%/2s", 0) == 0);
+  CHECK(run.outcomes.size() < 1000);
+  CHECK(run.outcomes.size() == server.request_count());
+}
+
+TEST_CASE("a refused target trips the connect-failure rule without a tight retry loop", "[replay][cli]") {
+  TempDir dir;
+  const int port = free_port();  // nothing listens there
+  const auto trace = make_trace(dir, 50, 40, 5 * kMs);
+  auto r = replay({trace, "--target", "http://127.0.0.1:" + std::to_string(port), "-o",
+                   dir.file("r.rrun"), "--abort-on", "connect_failures>5/5s", "--stats-json",
+                   dir.file("s.json")});
+  INFO(r.err);
+  CHECK(r.exit_code == 3);
+  const auto run = read_run(dir.file("r.rrun"));
+  CHECK(run.footer);
+  const auto connects = std::count_if(run.outcomes.begin(), run.outcomes.end(), [](const auto& o) {
+    return o.error == fb::ErrorKind::Connect;
+  });
+  CHECK(connects >= 6);
+  CHECK(connects < 40);  // back-off: not one attempt per request
+}
+
+TEST_CASE("an unresolvable target is refused before anything starts", "[replay][cli]") {
+  TempDir dir;
+  const auto trace = make_trace(dir, 1, 1, kMs);
+  auto r = replay({trace, "--target", "http://no-such-host.invalid:80", "-o", dir.file("r.rrun")});
+  CHECK(r.exit_code == 4);
+  CHECK(r.err.find("no-such-host.invalid") != std::string::npos);
+  auto bad = replay({trace, "--target", "ftp://x", "-o", dir.file("r.rrun")});
+  CHECK(bad.exit_code == 2);
+  CHECK(bad.err.find("--target") != std::string::npos);
+  auto rule = replay({trace, "--target", "http://127.0.0.1:1", "-o", dir.file("r.rrun"), "--abort-on", "errors>lots"});
+  CHECK(rule.exit_code == 2);
+}
+
+TEST_CASE("N shards together replay exactly what one process does", "[replay][cli]") {
+  TempDir dir;
+  TestServer server;
+  const auto trace = make_trace(dir, 30, 2, 1 * kMs);
+  auto one = replay({trace, "--target", server.url(""), "-o", dir.file("all.rrun"), "--multiplier", "2.5",
+                     "--clone-spread", "100ms"});
+  REQUIRE(one.exit_code == 0);
+  std::multiset<std::pair<std::uint64_t, std::uint32_t>> whole, joined;
+  for (const auto& o : read_run(dir.file("all.rrun")).outcomes) whole.insert({o.exchange_id, o.clone});
+  for (int i = 0; i < 3; ++i) {
+    const auto out = dir.file("s" + std::to_string(i) + ".rrun");
+    auto part = replay({trace, "--target", server.url(""), "-o", out, "--multiplier", "2.5",
+                        "--clone-spread", "100ms", "--shard", std::to_string(i) + "/3"});
+    REQUIRE(part.exit_code == 0);
+    for (const auto& o : read_run(out).outcomes) joined.insert({o.exchange_id, o.clone});
+  }
+  CHECK(whole.size() > 120);
+  CHECK(joined == whole);
+}
+
+TEST_CASE("Ctrl-C drains, writes a valid run file and exits 130", "[replay][cli]") {
+  TempDir dir;
+  TestServer server;
+  const auto trace = make_trace(dir, 5, 200, 10 * kMs);  // 10 s
+  Background proc({reprise_bin(), "replay", trace, "--target", server.url(""), "-o", dir.file("r.rrun")});
+  REQUIRE(server.wait_for_requests(20, 10s));
+  const int status = proc.stop(SIGINT);
+  CHECK(status == 130);
+  const auto run = read_run(dir.file("r.rrun"));
+  CHECK(run.footer);
+  CHECK(run.end_reason == "interrupted");
+  CHECK(run.outcomes.size() >= 20);
+  CHECK(run.outcomes.size() < 1000);
+  CHECK(run.outcomes.size() == server.request_count());
+}
+
+TEST_CASE("a second Ctrl-C cuts in-flight requests at once, still writing the run file", "[replay][cli]") {
+  TempDir dir;
+  TestServer server;
+  server.set_behaviour(Behaviour::ok().after(20s));
+  const auto trace = make_trace(dir, 5, 1, 1 * kMs);
+  Background proc({reprise_bin(), "replay", trace, "--target", server.url(""), "-o", dir.file("r.rrun"),
+                   "--drain-timeout", "60s"});
+  REQUIRE(server.wait_for_requests(5, 10s));
+  kill(proc.pid(), SIGINT);
+  std::this_thread::sleep_for(300ms);
+  const auto start = std::chrono::steady_clock::now();
+  const int status = proc.stop(SIGINT);
+  CHECK(std::chrono::steady_clock::now() - start < 3s);
+  CHECK(status == 130);
+  const auto run = read_run(dir.file("r.rrun"));
+  REQUIRE(run.outcomes.size() == 5);
+  for (const auto& o : run.outcomes) CHECK(o.error == fb::ErrorKind::Aborted);
+}
+
+TEST_CASE("resets, garbage and timeouts are classified per request", "[replay][cli]") {
+  TempDir dir;
+  TestServer server;
+  server.on("/s0/r0", Behaviour::reset_connection());
+  server.on("/s1/r0", Behaviour::garbage());
+  server.on("/s2/r0", Behaviour::ok().after(3s));
+  const auto trace = make_trace(dir, 4, 1, 1 * kMs);
+  auto r = replay({trace, "--target", server.url(""), "-o", dir.file("r.rrun"), "--request-timeout",
+                   "500ms", "--no-default-aborts"});
+  REQUIRE(r.exit_code == 0);
+  std::map<std::uint64_t, fb::ErrorKind> by_exchange;
+  for (const auto& o : read_run(dir.file("r.rrun")).outcomes) by_exchange[o.exchange_id] = o.error;
+  CHECK(by_exchange[1] == fb::ErrorKind::Reset);
+  CHECK(by_exchange[2] == fb::ErrorKind::Protocol);
+  CHECK(by_exchange[3] == fb::ErrorKind::Timeout);
+  CHECK(by_exchange[4] == fb::ErrorKind::None);
+}
+
+TEST_CASE("strict session order waits for each answer, per-recorded connections are kept", "[replay][cli]") {
+  TempDir dir;
+  TestServer server;
+  server.set_behaviour(Behaviour::ok().after(50ms));
+  const auto trace = make_trace(dir, 3, 4, 1 * kMs);  // 12 requests within 12 ms
+  auto r = replay({trace, "--target", server.url(""), "-o", dir.file("r.rrun"), "--session-order",
+                   "strict", "--connections", "per-recorded", "--no-default-aborts"});
+  REQUIRE(r.exit_code == 0);
+  const auto log = server.requests();
+  REQUIRE(log.size() == 12);
+  std::map<std::string, std::vector<std::chrono::steady_clock::time_point>> per_session;
+  std::map<std::string, std::set<std::uint64_t>> connections;
+  for (const auto& x : log) {
+    const auto s = x.target.substr(0, x.target.find("/r"));
+    per_session[s].push_back(x.arrived);
+    connections[s].insert(x.connection);
+  }
+  for (const auto& [s, times] : per_session) {
+    for (std::size_t i = 1; i < times.size(); ++i) CHECK(times[i] - times[i - 1] >= 45ms);
+    CHECK(connections[s].size() == 1);
+  }
+  CHECK(server.connections_accepted() == 3);
+}
+
+TEST_CASE("dry run prints the plan and sends nothing", "[replay][cli]") {
+  TempDir dir;
+  const auto trace = make_trace(dir, 10, 10, 10 * kMs);
+  auto r = replay({trace, "--dry-run", "--multiplier", "2", "--stage", "1s:100%"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out.find("nothing sent") != std::string::npos);
+  CHECK(r.out.find("peak rate") != std::string::npos);
+  CHECK(r.out.find("rate per second") != std::string::npos);
+  CHECK(r.out.find("session clones") != std::string::npos);
+}
+
+TEST_CASE("x1 against nginx: nginx logs exactly the recorded requests", "[replay][cli][nginx]") {
+  if (!Nginx::available()) {
+    WARN("nginx is not installed: skipped");
+    return;
+  }
+  TempDir dir;
+  Nginx nginx;
+  fb::FileHeaderT header;
+  header.kind = fb::FileKind::Trace;
+  const auto path = dir.file("n.rtrace");
+  {
+    auto writer = format::Writer::open(path, std::move(header));
+    REQUIRE(writer);
+    const char* targets[] = {"/static/100", "/echo", "/status/404", "/static/10000"};
+    for (std::uint64_t i = 0; i < 40; ++i) {
+      fb::ExchangeT x;
+      x.id = i + 1;
+      x.session_id = i % 4;
+      x.connection_id = i % 4;
+      x.request_first_ns = static_cast<std::int64_t>(i) * 2 * kMs;
+      x.request = std::make_unique<fb::RequestT>();
+      x.request->method = i % 4 == 1 ? "POST" : "GET";
+      x.request->target = targets[i % 4];
+      if (i % 4 == 1) x.request->body = {'h', 'i'};
+      REQUIRE((*writer)->append(x));
+    }
+    REQUIRE((*writer)->close());
+  }
+  auto r = replay({path, "--target", "http://127.0.0.1:" + std::to_string(nginx.port()), "-o",
+                   dir.file("r.rrun")});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  std::this_thread::sleep_for(200ms);
+  const auto log = nginx.access_log();
+  REQUIRE(log.size() == 40);
+  std::map<std::string, int> per_uri;
+  for (const auto& e : log) ++per_uri[e.method + " " + e.uri];
+  CHECK(per_uri["GET /static/100"] == 10);
+  CHECK(per_uri["POST /echo"] == 10);
+  CHECK(per_uri["GET /status/404"] == 10);
+  CHECK(per_uri["GET /static/10000"] == 10);
+  const auto run = read_run(dir.file("r.rrun"));
+  std::map<int, int> statuses;
+  for (const auto& o : run.outcomes) ++statuses[o.status];
+  CHECK(statuses[200] == 30);
+  CHECK(statuses[404] == 10);
+}

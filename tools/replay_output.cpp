@@ -1,0 +1,172 @@
+#include "replay_output.hpp"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "cli_support.hpp"
+#include "reprise/units.hpp"
+
+namespace reprise::tools {
+namespace {
+
+using replay::IntervalStats;
+using replay::OutcomeError;
+
+unsigned long long ull(std::uint64_t v) { return static_cast<unsigned long long>(v); }
+
+double ms(std::int64_t ns) { return static_cast<double>(ns) / 1e6; }
+
+const char* error_name(std::size_t kind) {
+  static const char* kNames[] = {"none", "connect", "timeout", "reset", "protocol", "shed", "aborted"};
+  return kind < 7 ? kNames[kind] : "?";
+}
+
+nlohmann::json percentiles_json(const replay::Histogram& h) {
+  nlohmann::json j;
+  for (double p : {50.0, 90.0, 95.0, 99.0, 99.9}) {
+    char key[16];
+    std::snprintf(key, sizeof key, "p%g", p);
+    j[key] = ms(h.percentile(p));
+  }
+  j["max"] = ms(h.max());
+  j["mean"] = h.mean() / 1e6;
+  return j;
+}
+
+void print_percentiles(const char* label, const replay::Histogram& h) {
+  std::fprintf(stderr, "  %-22s p50 %.2f  p90 %.2f  p95 %.2f  p99 %.2f  p99.9 %.2f  max %.2f ms\n",
+               label, ms(h.percentile(50)), ms(h.percentile(90)), ms(h.percentile(95)),
+               ms(h.percentile(99)), ms(h.percentile(99.9)), ms(h.max()));
+}
+
+}  // namespace
+
+void print_dry_run(const replay::DryRunReport& r, const replay::Plan& plan) {
+  std::printf("dry run: nothing sent\n");
+  std::printf("  requests           %llu (of %llu exchanges in the trace, %u pass%s)\n",
+              ull(r.requests), ull(r.feed.exchanges), r.schedule.passes,
+              r.schedule.passes == 1 ? "" : "es");
+  std::printf("  session clones     %llu admitted (%llu below the level, %llu other shards)\n",
+              ull(r.session_clones), ull(r.schedule.clones_below_level),
+              ull(r.schedule.clones_other_shard));
+  const std::uint64_t skipped = r.feed.skipped_no_request + r.feed.skipped_incomplete + r.feed.skipped_upgrade;
+  if (skipped > 0)
+    std::printf("  skipped            %llu (no request %llu, incomplete or truncated %llu, upgrade %llu)\n",
+                ull(skipped), ull(r.feed.skipped_no_request), ull(r.feed.skipped_incomplete),
+                ull(r.feed.skipped_upgrade));
+  if (plan.pacing == replay::Pacing::Max) {
+    std::printf("  pacing             as fast as the limits allow (max %u in flight, %u connections)\n",
+                plan.max_inflight, plan.max_connections);
+    return;
+  }
+  std::printf("  duration           %s\n", format_duration(r.last_due_ns).c_str());
+  std::printf("  peak rate          %llu/s\n", ull(r.peak_rate));
+  std::printf("  peak in flight     ~%.0f (estimate from recorded response times; limit %u)\n",
+              r.peak_inflight, plan.max_inflight);
+  std::printf("  rate per second    %s%s\n", replay::sparkline(r.per_second, 60).c_str(),
+              r.per_second_truncated ? " (first 7 days)" : "");
+  std::printf("  limits             max in flight %u, connections %u, rate %s, shed after %s\n",
+              plan.max_inflight, plan.max_connections,
+              plan.max_rate_per_s > 0 ? (std::to_string(static_cast<long long>(plan.max_rate_per_s)) + "/s").c_str() : "none",
+              format_duration(plan.max_lateness_ns).c_str());
+}
+
+void print_start(const replay::ReplayOptions& o) {
+  std::fprintf(stderr, "replay: %s -> %s, run file %s; Ctrl-C stops cleanly (twice: at once)\n",
+               o.trace_path.c_str(), o.target.url.c_str(), o.run_path.c_str());
+  std::string rules;
+  for (const auto& r : o.abort_rules) rules += (rules.empty() ? "" : ", ") + r.text;
+  std::fprintf(stderr, "replay: limits: %u in flight, %u connections; abort rules: %s\n",
+               o.plan.max_inflight, o.plan.max_connections, rules.empty() ? "none" : rules.c_str());
+}
+
+void print_status_line(const replay::LiveStatus& s) {
+  std::string planned = s.planned_ns > 0 ? "/" + format_duration(s.planned_ns) : "";
+  char rate[48] = "";
+  if (s.target_rate > 0) std::snprintf(rate, sizeof rate, "%.0f/", s.target_rate);
+  std::fprintf(stderr,
+               "\r%s%s  level %.0f%%  rate %s%.0f/s  in flight %u (+%llu waiting)  p50 %.1fms "
+               "p99 %.1fms  failed %llu  shed %llu  late p99 %.1fms\x1b[K",
+               format_duration(s.elapsed_ns).c_str(), planned.c_str(), s.stage_level * 100, rate,
+               s.achieved_rate, s.inflight, ull(s.waiting), ms(s.p50_ns), ms(s.p99_ns),
+               ull(s.failed), ull(s.shed), ms(s.lateness_p99_ns));
+  if (!isatty(STDERR_FILENO)) std::fprintf(stderr, "\n");
+  std::fflush(stderr);
+}
+
+void print_summary(const replay::ReplaySummary& s, const replay::ReplayOptions& o,
+                   const std::string& stats_json) {
+  if (isatty(STDERR_FILENO)) std::fprintf(stderr, "\n");
+  const IntervalStats& t = s.totals;
+  const double seconds = static_cast<double>(s.duration_ns) / 1e9;
+  const double rate = seconds > 0 ? static_cast<double>(t.outcomes) / seconds : 0;
+  std::fprintf(stderr, "replay: %s after %s\n", s.end_reason.c_str(), format_duration(s.duration_ns).c_str());
+  std::fprintf(stderr, "  requests               %llu outcomes, %llu sent, %.1f/s\n", ull(t.outcomes),
+               ull(s.sent), rate);
+  std::fprintf(stderr, "  status                 1xx %llu  2xx %llu  3xx %llu  4xx %llu  5xx %llu  none %llu\n",
+               ull(t.status_classes[1]), ull(t.status_classes[2]), ull(t.status_classes[3]),
+               ull(t.status_classes[4]), ull(t.status_classes[5]), ull(t.status_classes[0]));
+  std::string errors;
+  for (std::size_t k = 1; k < t.errors.size(); ++k)
+    if (t.errors[k] > 0) errors += std::string(errors.empty() ? "" : "  ") + error_name(k) + " " + std::to_string(t.errors[k]);
+  std::fprintf(stderr, "  errors                 %s\n", errors.empty() ? "none" : errors.c_str());
+  print_percentiles("latency (from send)", t.service);
+  print_percentiles("latency (corrected)", t.corrected);
+  print_percentiles("send lateness", t.lateness);
+  std::fprintf(stderr, "  limits                 max in flight seen %u (limit %u), connections %u opened %llu, "
+                       "held back: in-flight %llu, connections %llu, rate %llu, back-off %llu\n",
+               s.max_inflight_seen, o.plan.max_inflight, s.max_connections_seen,
+               ull(s.connections_opened), ull(s.held_by_inflight), ull(s.held_by_connections),
+               ull(s.held_by_rate), ull(s.held_by_backoff));
+  const std::uint64_t skipped = s.feed.skipped_no_request + s.feed.skipped_incomplete + s.feed.skipped_upgrade;
+  if (skipped > 0)
+    std::fprintf(stderr, "  skipped from trace     %llu (no request %llu, incomplete or truncated %llu, upgrade %llu)\n",
+                 ull(skipped), ull(s.feed.skipped_no_request), ull(s.feed.skipped_incomplete),
+                 ull(s.feed.skipped_upgrade));
+  if (s.dropped_at_stop > 0)
+    std::fprintf(stderr, "  not sent (stopped)     %llu planned requests were not yet due\n", ull(s.dropped_at_stop));
+  std::fprintf(stderr, "  run file               %s (%llu outcomes, %s)\n", s.run_path.c_str(),
+               ull(s.run_file.records), format_size(s.run_file.file_bytes).c_str());
+
+  if (stats_json.empty()) return;
+  nlohmann::json j;
+  j["end_reason"] = s.end_reason;
+  j["duration_s"] = seconds;
+  j["outcomes"] = t.outcomes;
+  j["sent"] = s.sent;
+  j["rate_per_s"] = rate;
+  j["failed"] = t.failed;
+  j["shed"] = s.shed;
+  j["aborted"] = s.aborted;
+  j["dropped_at_stop"] = s.dropped_at_stop;
+  j["status_classes"] = {{"1xx", t.status_classes[1]}, {"2xx", t.status_classes[2]},
+                         {"3xx", t.status_classes[3]}, {"4xx", t.status_classes[4]},
+                         {"5xx", t.status_classes[5]}, {"none", t.status_classes[0]}};
+  for (std::size_t k = 1; k < t.errors.size(); ++k) j["errors"][error_name(k)] = t.errors[k];
+  j["latency_ms"] = percentiles_json(t.service);
+  j["corrected_latency_ms"] = percentiles_json(t.corrected);
+  j["lateness_ms"] = percentiles_json(t.lateness);
+  j["max_inflight_seen"] = s.max_inflight_seen;
+  j["max_connections_seen"] = s.max_connections_seen;
+  j["connections_opened"] = s.connections_opened;
+  j["connect_failures"] = s.connect_failures;
+  j["schedule"] = {{"input_requests", s.schedule.input_requests},
+                   {"session_clones", s.schedule.sessions},
+                   {"clones_admitted", s.schedule.clones_admitted},
+                   {"planned", s.schedule.planned},
+                   {"passes", s.schedule.passes},
+                   {"sessions_forgotten", s.schedule.sessions_forgotten}};
+  j["skipped"] = {{"no_request", s.feed.skipped_no_request},
+                  {"incomplete", s.feed.skipped_incomplete},
+                  {"upgrade", s.feed.skipped_upgrade}};
+  j["run_file"] = {{"path", s.run_path}, {"records", s.run_file.records}, {"bytes", s.run_file.file_bytes}};
+  std::ofstream out(stats_json);
+  out << j.dump(2) << "\n";
+  if (!out) warn("cannot write " + stats_json);
+}
+
+}  // namespace reprise::tools
