@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # The main job on the embedded sample, after doing all the set-up (.ci/setup.sh):
 #   1. record: `reprise capture` turns samples/demo.pcap (real traffic: three users logging in
-#      to a small shop on nginx and browsing it) into a trace;
-#   2. look at it: `trace info`, a few `trace cat` lines, `trace verify`.
-# Replay and report join here as they land.
+#      to a small shop on nginx and browsing it) into a trace, and shows it;
+#   2. replay: starts the same shop (nginx, samples/nginx-demo.conf.in) on a free loopback
+#      port, prints the plan with --dry-run, then replays the trace against it with a ramp from
+#      50% to 200% over 10 s (the trace looped, sessions cloned), and prints the summary and
+#      where the run file is.
+# Report and compare join here as they land. REPRISE_DEMO_DIR keeps the files somewhere known.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 build=$("$here/../.ci/setup.sh")
@@ -25,4 +28,27 @@ step "the first three exchanges: reprise trace cat --limit 3 --no-bodies (method
 step "reprise trace verify"
 "$reprise" trace verify "$out/demo.rtrace"
 
-printf '\nThe trace is %s; the committed copy is samples/demo.rtrace.\n' "$out/demo.rtrace"
+source "$here/../.ci/free_port.sh"
+port=$(free_port)
+shop="$out/shop"
+mkdir -p "$shop"
+chmod 0755 "$shop"
+sed -e "s|@DIR@|$shop|g" -e "s|@PORT@|$port|g" -e "s|@SITE@|$here/site|g" \
+  "$here/nginx-demo.conf.in" > "$shop/nginx.conf"
+/usr/sbin/nginx -c "$shop/nginx.conf" -p "$shop" &
+trap 'kill $(cat "$shop/nginx.pid" 2>/dev/null) 2>/dev/null || true' EXIT
+for _ in $(seq 50); do [ -s "$shop/nginx.pid" ] && break; sleep 0.1; done
+
+plan=(--stage 0s:50% --stage 10s:200% --loop)
+step "the plan, nothing sent: reprise replay --dry-run ${plan[*]}"
+"$reprise" replay "$out/demo.rtrace" --target "http://127.0.0.1:$port" --dry-run "${plan[@]}"
+
+step "replay against the shop on 127.0.0.1:$port: reprise replay ${plan[*]} -o $out/demo.rrun"
+"$reprise" replay "$out/demo.rtrace" --target "http://127.0.0.1:$port" -o "$out/demo.rrun" \
+  "${plan[@]}" --progress
+
+step "reprise trace info $out/demo.rrun"
+"$reprise" trace info "$out/demo.rrun"
+
+printf '\nThe trace is %s, the run file %s (the committed trace: samples/demo.rtrace).\n' \
+  "$out/demo.rtrace" "$out/demo.rrun"

@@ -8,9 +8,7 @@
 namespace reprise::tools {
 
 int exit_code_for(const Error& error) {
-  if (error.code == format::make_error_code(format::errc::output_error) ||
-      error.code == format::make_error_code(format::errc::io_error))
-    return kExitEnvironment;
+  if (error.code == format::make_error_code(format::errc::output_error)) return kExitEnvironment;
   if (error.code == replay::make_error_code(replay::errc::resolve_failed) ||
       error.code == replay::make_error_code(replay::errc::listen_failed) ||
       error.code == replay::make_error_code(replay::errc::output_error))

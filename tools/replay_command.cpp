@@ -18,7 +18,7 @@ namespace reprise::tools {
 namespace {
 
 struct ReplayFlags {
-  std::string trace, target, output, rate, duration, start_at, stats_json;
+  std::string trace, target, output, rate, duration, start_at, stats_json, metrics_listen;
   std::string clone_spread = "1s", max_rate, max_lateness = "5s", connect_timeout = "5s",
               request_timeout = "30s", idle_timeout = "4s", drain_timeout = "10s",
               keep_bodies = "64KiB", connections = "pool", session_order = "sent", shard = "0/1";
@@ -139,6 +139,7 @@ int run_replay_command(const ReplayFlags& f) {
   o.keep_body = *keep;
   if (!f.start_at.empty()) o.start_at_unix_ns = start_at_flag(f.start_at);
   o.interrupts = &g_interrupts;
+  o.metrics_listen = f.metrics_listen;
   if (f.progress || isatty(STDERR_FILENO)) o.on_status = print_status_line;
 
   std::signal(SIGINT, on_interrupt);
@@ -193,6 +194,7 @@ void add_replay_command(CLI::App& app, int& exit_code) {
   cmd->add_flag("--no-default-aborts", f->no_default_aborts, "drop the default abort rules");
   cmd->add_option("--drain-timeout", f->drain_timeout, "on abort or Ctrl-C, wait this long for in-flight requests (default 10s)");
   cmd->add_option("--keep-bodies", f->keep_bodies, "response body bytes kept per outcome for compare (default 64KiB, 0: none)");
+  cmd->add_option("--metrics-listen", f->metrics_listen, "serve OpenMetrics on HOST:PORT during the run (e.g. 127.0.0.1:9464)");
   cmd->add_option("--stats-json", f->stats_json, "also write the summary to this JSON file");
   cmd->add_flag("--progress", f->progress, "print the status line even when stderr is not a terminal");
   cmd->callback([f, &exit_code] { exit_code = run_replay_command(*f); });

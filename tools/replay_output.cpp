@@ -65,7 +65,7 @@ void print_dry_run(const replay::DryRunReport& r, const replay::Plan& plan) {
   }
   std::printf("  duration           %s\n", format_duration(r.last_due_ns).c_str());
   std::printf("  peak rate          %llu/s\n", ull(r.peak_rate));
-  std::printf("  peak in flight     ~%.0f (estimate from recorded response times; limit %u)\n",
+  std::printf("  peak in flight     ~%.1f (estimate from recorded response times; limit %u)\n",
               r.peak_inflight, plan.max_inflight);
   std::printf("  rate per second    %s%s\n", replay::sparkline(r.per_second, 60).c_str(),
               r.per_second_truncated ? " (first 7 days)" : "");

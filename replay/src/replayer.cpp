@@ -7,6 +7,7 @@
 #include "reprise/format/reader.hpp"
 #include "reprise/format/records.hpp"
 #include "reprise/replay/error.hpp"
+#include "reprise/replay/metrics_server.hpp"
 #include "reprise/replay/run_recorder.hpp"
 
 namespace reprise::replay {
@@ -64,6 +65,13 @@ Result<ReplaySummary> run_replay(const ReplayOptions& opt) {
       const std::int64_t left = opt.start_at_unix_ns - unix_now_ns();
       std::this_thread::sleep_for(std::chrono::nanoseconds(std::min<std::int64_t>(left, 50 * kMs)));
     }
+  }
+
+  std::unique_ptr<MetricsServer> metrics;
+  if (!opt.metrics_listen.empty()) {
+    auto started = MetricsServer::start(opt.metrics_listen);
+    if (!started) return started.take_error();
+    metrics = std::move(*started);
   }
 
   // Run time 0 lies a little ahead, so the reader has queued the first requests by then.
@@ -161,7 +169,7 @@ Result<ReplaySummary> run_replay(const ReplayOptions& opt) {
     }
     if (output) output = recorder.tick(now);
     if (output) output = writer.poll();
-    if (opt.on_status && now >= next_status) {
+    if ((opt.on_status || metrics) && now >= next_status) {
       next_status += 1000 * kMs;
       const auto& c = engine.counters();
       const auto& last = recorder.last_second();
@@ -181,7 +189,8 @@ Result<ReplaySummary> run_replay(const ReplayOptions& opt) {
       s.lateness_p99_ns = last.lateness.percentile(99);
       s.totals = &recorder.totals();
       s.counters = &c;
-      opt.on_status(s);
+      if (opt.on_status) opt.on_status(s);
+      if (metrics) metrics->publish(openmetrics_text(s));
     }
     if (feed_done && engine.finished()) break;
   }

@@ -449,3 +449,27 @@ TEST_CASE("x1 against nginx: nginx logs exactly the recorded requests", "[replay
   CHECK(statuses[200] == 30);
   CHECK(statuses[404] == 10);
 }
+
+TEST_CASE("the metrics endpoint serves OpenMetrics during the run", "[replay][cli][metrics]") {
+  TempDir dir;
+  TestServer server;
+  const auto trace = make_trace(dir, 5, 60, 10 * kMs);  // 3 s
+  const int port = free_port();
+  Background proc({reprise_bin(), "replay", trace, "--target", server.url(""), "-o", dir.file("r.rrun"),
+                   "--metrics-listen", "127.0.0.1:" + std::to_string(port)});
+  REQUIRE(server.wait_for_requests(100, 10s));
+  std::this_thread::sleep_for(1200ms);
+  const auto scrape = run({"curl", "-sS", "-i", "http://127.0.0.1:" + std::to_string(port) + "/metrics"});
+  CHECK(scrape.out.find("application/openmetrics-text") != std::string::npos);
+  CHECK(scrape.out.find("reprise_requests_sent_total ") != std::string::npos);
+  CHECK(scrape.out.find("reprise_responses_total{class=\"2xx\"} ") != std::string::npos);
+  CHECK(scrape.out.find("# EOF") != std::string::npos);
+  CHECK(proc.stop(SIGINT) == 130);
+
+  // A port that is taken is refused before anything is sent.
+  TestServer busy;
+  auto r = replay({trace, "--target", server.url(""), "-o", dir.file("r2.rrun"), "--metrics-listen",
+                   "127.0.0.1:" + std::to_string(busy.port())});
+  CHECK(r.exit_code == 4);
+  CHECK(r.err.find("--metrics-listen") != std::string::npos);
+}

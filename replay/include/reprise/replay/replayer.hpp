@@ -57,6 +57,8 @@ struct ReplayOptions {
   std::string trace_identity;         // stored in the run header (RunInfo.trace_digest)
   std::string trace_source;           // stored as RunInfo.trace_path
   format::WriterOptions writer;
+  // HOST:PORT to serve OpenMetrics on during the run (MetricsServer); empty: none.
+  std::string metrics_listen;
   // Called on the calling thread about once a second.
   std::function<void(const LiveStatus&)> on_status;
   // Interrupt requests (SIGINT/SIGTERM), counted by the caller's signal handler.
