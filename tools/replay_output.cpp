@@ -106,7 +106,7 @@ void print_summary(const replay::ReplaySummary& s, const replay::ReplayOptions& 
   const double rate = seconds > 0 ? static_cast<double>(t.outcomes) / seconds : 0;
   std::fprintf(stderr, "replay: %s after %s\n", s.end_reason.c_str(), format_duration(s.duration_ns).c_str());
   std::fprintf(stderr, "  requests               %llu outcomes, %llu sent, %.1f/s\n", ull(t.outcomes),
-               ull(s.sent), rate);
+               ull(s.engine.sent), rate);
   std::fprintf(stderr, "  status                 1xx %llu  2xx %llu  3xx %llu  4xx %llu  5xx %llu  none %llu\n",
                ull(t.status_classes[1]), ull(t.status_classes[2]), ull(t.status_classes[3]),
                ull(t.status_classes[4]), ull(t.status_classes[5]), ull(t.status_classes[0]));
@@ -119,16 +119,16 @@ void print_summary(const replay::ReplaySummary& s, const replay::ReplayOptions& 
   print_percentiles("send lateness", t.lateness);
   std::fprintf(stderr, "  limits                 max in flight seen %u (limit %u), connections %u opened %llu, "
                        "held back: in-flight %llu, connections %llu, rate %llu, back-off %llu\n",
-               s.max_inflight_seen, o.plan.max_inflight, s.max_connections_seen,
-               ull(s.connections_opened), ull(s.held_by_inflight), ull(s.held_by_connections),
-               ull(s.held_by_rate), ull(s.held_by_backoff));
+               s.engine.max_inflight_seen, o.plan.max_inflight, s.engine.max_connections_seen,
+               ull(s.engine.connections_opened), ull(s.engine.held_by_inflight), ull(s.engine.held_by_connections),
+               ull(s.engine.held_by_rate), ull(s.engine.held_by_backoff));
   const std::uint64_t skipped = s.feed.skipped_no_request + s.feed.skipped_incomplete + s.feed.skipped_upgrade;
   if (skipped > 0)
     std::fprintf(stderr, "  skipped from trace     %llu (no request %llu, incomplete or truncated %llu, upgrade %llu)\n",
                  ull(skipped), ull(s.feed.skipped_no_request), ull(s.feed.skipped_incomplete),
                  ull(s.feed.skipped_upgrade));
-  if (s.dropped_at_stop > 0)
-    std::fprintf(stderr, "  not sent (stopped)     %llu planned requests were not yet due\n", ull(s.dropped_at_stop));
+  if (s.engine.dropped_at_stop > 0)
+    std::fprintf(stderr, "  not sent (stopped)     %llu planned requests were not yet due\n", ull(s.engine.dropped_at_stop));
   std::fprintf(stderr, "  run file               %s (%llu outcomes, %s)\n", s.run_path.c_str(),
                ull(s.run_file.records), format_size(s.run_file.file_bytes).c_str());
 
@@ -137,12 +137,12 @@ void print_summary(const replay::ReplaySummary& s, const replay::ReplayOptions& 
   j["end_reason"] = s.end_reason;
   j["duration_s"] = seconds;
   j["outcomes"] = t.outcomes;
-  j["sent"] = s.sent;
+  j["sent"] = s.engine.sent;
   j["rate_per_s"] = rate;
   j["failed"] = t.failed;
-  j["shed"] = s.shed;
-  j["aborted"] = s.aborted;
-  j["dropped_at_stop"] = s.dropped_at_stop;
+  j["shed"] = s.engine.shed;
+  j["aborted"] = s.engine.aborted;
+  j["dropped_at_stop"] = s.engine.dropped_at_stop;
   j["status_classes"] = {{"1xx", t.status_classes[1]}, {"2xx", t.status_classes[2]},
                          {"3xx", t.status_classes[3]}, {"4xx", t.status_classes[4]},
                          {"5xx", t.status_classes[5]}, {"none", t.status_classes[0]}};
@@ -150,10 +150,10 @@ void print_summary(const replay::ReplaySummary& s, const replay::ReplayOptions& 
   j["latency_ms"] = percentiles_json(t.service);
   j["corrected_latency_ms"] = percentiles_json(t.corrected);
   j["lateness_ms"] = percentiles_json(t.lateness);
-  j["max_inflight_seen"] = s.max_inflight_seen;
-  j["max_connections_seen"] = s.max_connections_seen;
-  j["connections_opened"] = s.connections_opened;
-  j["connect_failures"] = s.connect_failures;
+  j["max_inflight_seen"] = s.engine.max_inflight_seen;
+  j["max_connections_seen"] = s.engine.max_connections_seen;
+  j["connections_opened"] = s.engine.connections_opened;
+  j["connect_failures"] = s.engine.connect_failures;
   j["schedule"] = {{"input_requests", s.schedule.input_requests},
                    {"session_clones", s.schedule.sessions},
                    {"clones_admitted", s.schedule.clones_admitted},

@@ -82,6 +82,7 @@ void BodyDigest::update(std::span<const std::uint8_t> bytes) {
   size_ += bytes.size();
   const std::uint8_t* p = bytes.data();
   std::size_t n = bytes.size();
+  if (n == 0) return;  // (and p may be null)
   if (carried_ > 0) {
     const std::size_t take = std::min(n, 8 - carried_);
     std::memcpy(carry_ + carried_, p, take);

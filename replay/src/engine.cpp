@@ -72,6 +72,7 @@ struct Engine::Impl {
   std::unordered_map<std::uint64_t, std::deque<ScheduledRequest>> connection_waits;
   std::vector<std::shared_ptr<ClientConnection>> idle;  // pool mode, most recent last
   std::unordered_map<ClientConnection*, std::shared_ptr<ClientConnection>> busy;
+  std::unordered_map<ClientConnection*, ScheduledRequest> conn_sessions;  // strict: who is where
   std::uint32_t open = 0;  // connections open or connecting
   bool stopping = false;
   bool ended = false;  // input_ended seen by this thread
@@ -291,7 +292,6 @@ struct Engine::Impl {
     // Strict order releases the session on completion; remember which one.
     if (plan.strict_session_order) conn_sessions[conn.get()] = r;
   }
-  std::unordered_map<ClientConnection*, ScheduledRequest> conn_sessions;
 
   void on_done(ClientConnection& conn, EngineOutcome o, bool reusable) {
     const std::int64_t t = o.facts.done_ns;
@@ -561,6 +561,24 @@ void Engine::cancel_inflight() {
 }
 
 const EngineCounters& Engine::counters() const { return impl_->counters; }
+
+EngineTotals Engine::totals() const {
+  const EngineCounters& c = impl_->counters;
+  EngineTotals t;
+  t.sent = c.sent;
+  t.shed = c.shed;
+  t.aborted = c.aborted;
+  t.dropped_at_stop = c.dropped_at_stop;
+  t.connections_opened = c.connections_opened;
+  t.connect_failures = c.connect_failures;
+  t.max_inflight_seen = c.max_inflight_seen;
+  t.max_connections_seen = c.max_connections_seen;
+  t.held_by_inflight = c.held_by_inflight;
+  t.held_by_connections = c.held_by_connections;
+  t.held_by_rate = c.held_by_rate;
+  t.held_by_backoff = c.held_by_backoff;
+  return t;
+}
 
 std::int64_t Engine::now_ns() const { return impl_->now(); }
 

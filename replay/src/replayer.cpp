@@ -42,6 +42,8 @@ std::string trace_identity(const fb::FileHeader& h) {
 
 Result<ReplaySummary> run_replay(const ReplayOptions& opt) {
   if (Status st = opt.plan.validate(); !st) return st.take_error();
+  if (opt.plan.loop && opt.trace_path == "-")
+    return fail(errc::bad_plan, "--loop", "cannot loop over standard input; give a trace file");
   std::string identity = opt.trace_identity;
   if (opt.trace_path != "-") {
     // Open once up front so a missing or foreign file is reported before anything is sent.
@@ -207,23 +209,11 @@ Result<ReplaySummary> run_replay(const ReplayOptions& opt) {
   if (!closed) return fail(errc::output_error, opt.run_path, closed.error().message());
   if (!feed_status) return feed_status.take_error();
 
-  const auto& c = engine.counters();
   summary.duration_ns = engine.now_ns();
   summary.totals = recorder.totals();
   summary.schedule = feed.schedule().stats();
   summary.feed = feed.stats();
-  summary.sent = c.sent;
-  summary.shed = c.shed;
-  summary.aborted = c.aborted;
-  summary.dropped_at_stop = c.dropped_at_stop;
-  summary.connections_opened = c.connections_opened;
-  summary.connect_failures = c.connect_failures;
-  summary.max_inflight_seen = c.max_inflight_seen;
-  summary.max_connections_seen = c.max_connections_seen;
-  summary.held_by_inflight = c.held_by_inflight;
-  summary.held_by_connections = c.held_by_connections;
-  summary.held_by_rate = c.held_by_rate;
-  summary.held_by_backoff = c.held_by_backoff;
+  summary.engine = engine.totals();
   summary.run_file = writer.stats();
   return summary;
 }

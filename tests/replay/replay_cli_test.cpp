@@ -473,3 +473,32 @@ TEST_CASE("the metrics endpoint serves OpenMetrics during the run", "[replay][cl
   CHECK(r.exit_code == 4);
   CHECK(r.err.find("--metrics-listen") != std::string::npos);
 }
+
+TEST_CASE("a trace can come from standard input", "[replay][cli]") {
+  TempDir dir;
+  TestServer server;
+  const auto trace = make_trace(dir, 3, 3, 1 * kMs);
+  const auto r = run_shell("cat '" + trace + "' | '" + reprise_bin() + "' replay - --target " +
+                           server.url("") + " -o '" + dir.file("r.rrun") + "'");
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(server.request_count() == 9);
+  const auto loop = run_shell("cat '" + trace + "' | '" + reprise_bin() + "' replay - --target " +
+                              server.url("") + " -o '" + dir.file("l.rrun") + "' --loop --duration 1s");
+  CHECK(loop.exit_code == 2);
+  CHECK(loop.err.find("--loop") != std::string::npos);
+}
+
+TEST_CASE("start-at waits for the agreed instant", "[replay][cli]") {
+  TempDir dir;
+  TestServer server;
+  const auto trace = make_trace(dir, 1, 1, 1 * kMs);
+  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  const double at = std::chrono::duration<double>(now).count() + 1.5;
+  const auto start = std::chrono::steady_clock::now();
+  const auto r = replay({trace, "--target", server.url(""), "-o", dir.file("r.rrun"), "--start-at",
+                         std::to_string(at)});
+  REQUIRE(r.exit_code == 0);
+  REQUIRE(server.request_count() == 1);
+  CHECK(server.requests()[0].arrived - start >= 1400ms);
+}

@@ -82,6 +82,15 @@ struct EngineCounters {
   std::atomic<std::uint64_t> request_queue_full_waits{0};
 };
 
+// The counters that end up in a summary, read at one moment.
+struct EngineTotals {
+  std::uint64_t sent = 0, shed = 0, aborted = 0, dropped_at_stop = 0;
+  std::uint64_t connections_opened = 0, connect_failures = 0;
+  std::uint32_t max_inflight_seen = 0, max_connections_seen = 0;
+  std::uint64_t held_by_inflight = 0, held_by_connections = 0, held_by_rate = 0,
+                held_by_backoff = 0;
+};
+
 class Engine {
  public:
   // `t0` is run time 0. Resolves the target first: the error (errc::resolve_failed) says so.
@@ -106,6 +115,7 @@ class Engine {
   bool finished() const { return finished_.load(); }
 
   const EngineCounters& counters() const;
+  EngineTotals totals() const;
   std::int64_t now_ns() const;  // run time
 
   struct Impl;

@@ -58,7 +58,7 @@ struct Plan {
   std::int64_t request_timeout_ns = 30'000'000'000;
   std::int64_t idle_timeout_ns = 4'000'000'000;       // pooled connections idle longer close
   bool strict_session_order = false;                  // next request after the previous answer
-  std::uint64_t max_sessions = 1'000'000;             // session state kept by the schedule
+  std::uint64_t max_sessions = 250'000;               // session state kept by the schedule (~120 B each)
 
   // The number of clones each recorded session is expanded to: ceil(multiplier x peak level),
   // at least 1.

@@ -74,11 +74,7 @@ struct ReplaySummary {
   IntervalStats totals;
   ScheduleStats schedule;
   FeedStats feed;
-  std::uint64_t sent = 0, shed = 0, aborted = 0, dropped_at_stop = 0;
-  std::uint64_t connections_opened = 0, connect_failures = 0;
-  std::uint32_t max_inflight_seen = 0, max_connections_seen = 0;
-  std::uint64_t held_by_inflight = 0, held_by_connections = 0, held_by_rate = 0,
-                held_by_backoff = 0;
+  EngineTotals engine;
   format::WriterStats run_file;
   std::string run_path;
 };
