@@ -4,7 +4,7 @@
 //   reprise_make_get_trace FILE N
 //
 // Exchange i: GET /item/<i % 1000> with Host and User-Agent, answered 200 with a 2-byte body;
-// ten exchanges per session and connection (session_id = connection_id = i / 10), one
+// ten exchanges per session and connection (session_id = connection_id = i / 10 + 1), one
 // millisecond apart (request_first_ns = i ms). Prints the number of records written.
 
 #include <cstdint>
@@ -61,8 +61,8 @@ int main(int argc, char** argv) {
   x.response->body_size = 2;
   for (std::uint64_t i = 0; i < n; ++i) {
     x.id = i + 1;
-    x.session_id = i / 10;
-    x.connection_id = i / 10;
+    x.session_id = i / 10 + 1;
+    x.connection_id = i / 10 + 1;  // 0 means none
     x.connection_index = static_cast<std::uint32_t>(i % 10);
     x.request_first_ns = static_cast<std::int64_t>(i) * kMs;
     x.request_last_ns = x.request_first_ns;

@@ -68,6 +68,9 @@ replay() {  # replay NAME TRACE ARGS...: run file and stats JSON named after NAM
     --stats-json "$work/$name.json" "$@" 2>"$work/$name.err" || { cat "$work/$name.err" >&2; return 1; }
 }
 
+# Other work on the machine moves every figure here; the load average is printed with them.
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+
 # 1. Throughput. Both clients keep 64 connections busy; nginx's count is divided by each
 # client's own sending time (wrk: -d; reprise: duration_s, from run time 0 to the end of drain).
 wrk_count=$(count wrk_run -t1 -c64 -d${seconds}s "$target/item/1")
@@ -99,13 +102,14 @@ rss mem_10n "$work/10n.rtrace"
 errors() { json "$1" '[.errors[]] | add'; }
 fmt() { printf '%.3f' "$1"; }
 row() { printf '%-44s %14s %14s %10s\n' "$@"; }
+echo "machine: $(nproc) CPUs, load average $load_before before the run, $(cut -d' ' -f1-3 /proc/loadavg) after"
 echo "== throughput: nginx 1 worker, return 200 \"ok\", ${seconds} s each, counted by nginx"
 row "" "requests" "req/s" "ratio"
 row "wrk -t1 -c64" "$wrk_count" "$wrk_rps" "1.00"
 row "reprise --rate max --loop, 64 conn/inflight" "$max_count" "$max_rps" \
-  "$(echo "scale=2; $max_rps / $wrk_rps" | bc)"
+  "$(printf '%.2f' "$(echo "scale=4; $max_rps / $wrk_rps" | bc)")"
 row "wrk -t2 -c64 (reference)" "$wrk2_count" "$wrk2_rps" \
-  "$(echo "scale=2; $wrk2_rps / $wrk_rps" | bc)"
+  "$(printf '%.2f' "$(echo "scale=4; $wrk2_rps / $wrk_rps" | bc)")"
 row "  reprise: outcomes / sent / its own rate/s" "$(json "$work/max.json" .outcomes)" \
   "$(json "$work/max.json" .sent)" "$(printf '%.0f' "$(json "$work/max.json" .rate_per_s)")"
 row "  reprise: errors (aborted) / dropped at stop" "$(errors "$work/max.json")" \

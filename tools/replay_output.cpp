@@ -128,7 +128,7 @@ void print_summary(const replay::ReplaySummary& s, const replay::ReplayOptions& 
                  ull(skipped), ull(s.feed.skipped_no_request), ull(s.feed.skipped_incomplete),
                  ull(s.feed.skipped_upgrade));
   if (s.engine.dropped_at_stop > 0)
-    std::fprintf(stderr, "  not sent (stopped)     %llu planned requests were not yet due\n", ull(s.engine.dropped_at_stop));
+    std::fprintf(stderr, "  not sent (stopped)     %llu planned requests (not yet due, or waiting at max rate)\n", ull(s.engine.dropped_at_stop));
   std::fprintf(stderr, "  run file               %s (%llu outcomes, %s)\n", s.run_path.c_str(),
                ull(s.run_file.records), format_size(s.run_file.file_bytes).c_str());
 

@@ -54,6 +54,11 @@ struct Engine::Impl {
   std::deque<ScheduledRequest> incoming;
   bool input_ended = false;
   bool refusing = false;  // stop_admitting() was called: submit() returns false
+  // Hand-offs are batched so the two threads do not wake each other per request: the reader,
+  // once the queue is full, sleeps until it is down to half; the network thread is only
+  // posted a wake-up when it ran out of requests (starved).
+  bool reader_waiting = false;
+  bool starved = false;
 
   // Network thread -> recorder.
   std::mutex out_mu;
@@ -130,7 +135,8 @@ struct Engine::Impl {
       incoming.pop_front();
     }
     ended = input_ended && incoming.empty();
-    in_cv.notify_all();
+    starved = incoming.empty() && !input_ended && pending.size() + ready.size() + parked < cap;
+    if (reader_waiting && incoming.size() <= cap / 2) in_cv.notify_one();
   }
 
   // ---- admission -------------------------------------------------------------------------
@@ -424,6 +430,13 @@ struct Engine::Impl {
     }
     counters.dropped_at_stop += pending.size();
     pending.clear();
+    if (plan.pacing == Pacing::Max) {
+      // With no schedule nothing is late: what waits for a slot is simply not sent.
+      counters.dropped_at_stop += ready.size();
+      ready.clear();
+      for (auto& [key, gate] : gates) counters.dropped_at_stop += gate.parked.size();
+      gates.clear();
+    }
     const std::int64_t t = now();
     // Due but never sent: reported, not dropped.
     for (auto& [key, gate] : gates)
@@ -511,12 +524,15 @@ bool Engine::submit(ScheduledRequest request) {
     std::unique_lock lock(d.in_mu);
     if (d.incoming.size() >= d.options.max_queued_requests) {
       ++d.counters.request_queue_full_waits;
+      d.reader_waiting = true;
       d.in_cv.wait(lock, [&] {
-        return d.refusing || d.incoming.size() < d.options.max_queued_requests;
+        return d.refusing || d.incoming.size() <= d.options.max_queued_requests / 2;
       });
+      d.reader_waiting = false;
     }
     if (d.refusing) return false;
-    wake = d.incoming.empty();
+    wake = d.starved;
+    d.starved = false;
     d.incoming.push_back(std::move(request));
     ++d.counters.submitted;
   }

@@ -186,7 +186,7 @@ std::optional<ScheduledRequest> Schedule::pop() {
   heap_.pop();
   if (plan_.pacing == Pacing::Rate) {
     const auto at = intensity_.arrival_ns(next_arrival_++);
-    if (!at || (plan_.duration_ns > 0 && *at > plan_.duration_ns)) {
+    if (!at || (plan_.duration_ns > 0 && *at >= plan_.duration_ns)) {
       // Arrivals are increasing: this one and every later one fall after the end.
       stats_.past_end += 1 + heap_.size();
       heap_ = {};
