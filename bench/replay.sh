@@ -7,7 +7,7 @@
 #   3. peak RSS replaying a trace of N small GETs and one of 10N (whole trace once, --rate max).
 #   bench/replay.sh [N]            (default 100000)
 # REPRISE_BUILD_LOCK=FILE builds under `flock FILE` (a checkout shared by several builders).
-# Targets (issue 4): throughput >= 1.0x wrk at the same connections, lateness p99 <= 1 ms,
+# Targets (issue 5): throughput >= 1.0x wrk at the same connections, lateness p99 <= 1 ms,
 # peak RSS about the same for N and 10N and < 256 MiB.
 set -euo pipefail
 shopt -s inherit_errexit
