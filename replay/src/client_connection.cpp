@@ -12,7 +12,6 @@ ClientConnection::ClientConnection(asio::io_context& io, const Endpoints& endpoi
                                    Timeouts timeouts, std::size_t keep_body, Clock clock,
                                    DoneHandler on_done)
     : socket_(io),
-      timer_(io),
       endpoints_(endpoints),
       timeouts_(timeouts),
       keep_body_(keep_body),
@@ -24,7 +23,8 @@ void ClientConnection::start(const ScheduledRequest& request, EngineOutcome outc
   busy_ = true;
   wire_ = request.request.wire;
   outcome_ = std::move(outcome);
-  reader_ = std::make_unique<ResponseReader>(request.request.head, keep_body_);
+  if (reader_) reader_->reset(request.request.head);
+  else reader_ = std::make_unique<ResponseReader>(request.request.head, keep_body_);
   reused_ = requests_ > 0;
   ++requests_;
   if (connected_) {
@@ -36,8 +36,7 @@ void ClientConnection::start(const ScheduledRequest& request, EngineOutcome outc
 
 void ClientConnection::do_connect() {
   timeout_kind_ = OutcomeError::Connect;
-  timer_.expires_after(timeouts_.connect);
-  timer_.async_wait([self = shared_from_this()](const error_code& ec) { self->on_timeout(ec); });
+  deadline_ns_ = clock_() + timeouts_.connect.count();
   asio::async_connect(socket_, endpoints_,
                       [self = shared_from_this()](const error_code& ec, const auto&) {
                         self->on_connect(ec);
@@ -55,9 +54,8 @@ void ClientConnection::on_connect(const error_code& ec) {
 
 void ClientConnection::do_write() {
   timeout_kind_ = OutcomeError::Timeout;
-  timer_.expires_after(timeouts_.request);
-  timer_.async_wait([self = shared_from_this()](const error_code& ec) { self->on_timeout(ec); });
   outcome_.facts.sent_ns = clock_();
+  deadline_ns_ = outcome_.facts.sent_ns + timeouts_.request.count();
   outcome_.connection_reused = reused_;
   asio::async_write(socket_, asio::buffer(*wire_),
                     [self = shared_from_this()](const error_code& ec, std::size_t n) {
@@ -105,14 +103,14 @@ void ClientConnection::on_read(const error_code& ec, std::size_t n) {
   do_read();
 }
 
-void ClientConnection::on_timeout(const error_code& ec) {
-  if (ec == asio::error::operation_aborted || closed_ || !busy_) return;
+void ClientConnection::expire(std::int64_t now_ns) {
+  if (closed_ || !busy_ || now_ns < deadline_ns_) return;
   finish(timeout_kind_, false);
 }
 
 void ClientConnection::finish(OutcomeError error, bool reusable) {
-  timer_.cancel();
   busy_ = false;
+  deadline_ns_ = INT64_MAX;
   EngineOutcome out = std::move(outcome_);
   out.facts.done_ns = clock_();
   out.facts.error = error;
@@ -124,7 +122,6 @@ void ClientConnection::finish(OutcomeError error, bool reusable) {
     out.headers = std::move(reader_->kept_headers());
   }
   if (error == OutcomeError::Connect) out.facts.sent_ns = 0;
-  reader_.reset();
   wire_.reset();
   if (!reusable) {
     closed_ = true;
@@ -142,7 +139,6 @@ void ClientConnection::close(OutcomeError abort_error) {
     return;
   }
   closed_ = true;
-  timer_.cancel();
   error_code ignored;
   socket_.close(ignored);
 }

@@ -88,6 +88,7 @@ struct Engine::Impl {
   asio::steady_timer wake{io};
   std::int64_t wake_at = kNever;
   asio::steady_timer housekeeping{io};
+  asio::steady_timer sweeper{io};
 
   explicit Impl(EngineOptions o) : options(std::move(o)) {
     if (plan.max_rate_per_s > 0)
@@ -386,6 +387,19 @@ struct Engine::Impl {
     });
   }
 
+  // Ends requests past their connect or request deadline (ClientConnection::expire).
+  void sweep() {
+    const std::int64_t t = now();
+    std::vector<std::shared_ptr<ClientConnection>> running;
+    running.reserve(busy.size());
+    for (auto& [ptr, c] : busy) running.push_back(c);  // expiring changes `busy`
+    for (auto& c : running) c->expire(t);
+    sweeper.expires_after(std::chrono::milliseconds(5));
+    sweeper.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) sweep();
+    });
+  }
+
   void housekeep() {
     const std::int64_t t = now();
     auto expired = [&](const std::shared_ptr<ClientConnection>& c) {
@@ -491,6 +505,7 @@ Result<std::unique_ptr<Engine>> Engine::create(EngineOptions options, Clock::tim
   p->finished = &engine->finished_;
   asio::post(p->io, [p] {
     p->housekeep();
+    p->sweep();
     p->pump();
   });
   p->thread = std::thread([p] { p->io.run(); });
@@ -504,6 +519,7 @@ Engine::~Engine() {
   asio::post(d.io, [&d] {
     d.cancel();
     d.housekeeping.cancel();
+    d.sweeper.cancel();
     d.wake.cancel();
   });
   d.work.reset();

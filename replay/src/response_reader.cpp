@@ -50,6 +50,20 @@ ResponseReader::ResponseReader(bool head, std::size_t keep_body)
   reset_parser();
 }
 
+void ResponseReader::reset(bool head) {
+  head_ = head;
+  state_ = State::NeedMore;
+  status_ = 0;
+  keep_alive_ = false;
+  received_ = 0;
+  digest_ = format::BodyDigest{};
+  body_.clear();
+  headers_.clear();
+  error_.clear();
+  held_.clear();
+  reset_parser();
+}
+
 void ResponseReader::reset_parser() {
   parser_ = std::make_unique<Parser>(*this);
   parser_->header_limit(64 * 1024);

@@ -26,6 +26,8 @@ class ResponseReader {
   // `keep_body`: bytes of body (and the headers) to keep; 0 keeps none.
   ResponseReader(bool head, std::size_t keep_body);
   ~ResponseReader();
+  // Ready for the next response on the same connection (no reallocation of the reader).
+  void reset(bool head);
   ResponseReader(const ResponseReader&) = delete;
   ResponseReader& operator=(const ResponseReader&) = delete;
 
