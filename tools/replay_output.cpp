@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_support.hpp"
+#include "reprise/format/record_json.hpp"
 #include "reprise/units.hpp"
 
 namespace reprise::tools {
@@ -21,8 +22,7 @@ unsigned long long ull(std::uint64_t v) { return static_cast<unsigned long long>
 double ms(std::int64_t ns) { return static_cast<double>(ns) / 1e6; }
 
 const char* error_name(std::size_t kind) {
-  static const char* kNames[] = {"none", "connect", "timeout", "reset", "protocol", "shed", "aborted"};
-  return kind < 7 ? kNames[kind] : "?";
+  return format::error_kind_name(static_cast<format::fb::ErrorKind>(kind));
 }
 
 nlohmann::json percentiles_json(const replay::Histogram& h) {

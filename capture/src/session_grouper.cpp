@@ -3,7 +3,7 @@
 #include <arpa/inet.h>
 
 #include "reprise/capture/error.hpp"
-#include "text.hpp"
+#include "reprise/text.hpp"
 
 namespace reprise::capture {
 namespace {

@@ -6,7 +6,7 @@
 
 #include "reprise/capture/error.hpp"
 #include "reprise/format/records.hpp"
-#include "text.hpp"
+#include "reprise/text.hpp"
 
 namespace reprise::capture {
 namespace {

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "reprise/replay/error.hpp"
+#include "reprise/text.hpp"
 #include "reprise/units.hpp"
 
 namespace reprise::replay {
@@ -44,12 +45,6 @@ std::int64_t window_seconds(const AbortRule& r) {
 bool is_latency(AbortRule::Metric m) {
   return m == AbortRule::Metric::Latency || m == AbortRule::Metric::CorrectedLatency ||
          m == AbortRule::Metric::Lateness;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
 }
 
 // "99", "99.9", "50" → the percentile; nullopt unless it is a plain decimal in (0, 100].
@@ -98,7 +93,7 @@ std::string fixed(double v, const char* format) {
 }  // namespace
 
 Result<AbortRule> parse_abort_rule(std::string_view text) {
-  text = trim(text);
+  text = trim_ows(text);
   AbortRule rule;
   rule.text = std::string(text);
   // Spaces around the operator and the slash are allowed ("errors > 20% / 10s").

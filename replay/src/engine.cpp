@@ -89,6 +89,7 @@ struct Engine::Impl {
   std::int64_t wake_at = kNever;
   asio::steady_timer housekeeping{io};
   asio::steady_timer sweeper{io};
+  std::vector<std::shared_ptr<ClientConnection>> sweeping;  // sweep()'s buffer, reused
 
   explicit Impl(EngineOptions o) : options(std::move(o)) {
     if (plan.max_rate_per_s > 0)
@@ -119,12 +120,12 @@ struct Engine::Impl {
     return o;
   }
 
+  // An outcome for a request that was never sent (shed, or aborted while it waited).
   void emit_unsent(const ScheduledRequest& r, OutcomeError why, std::int64_t t) {
     EngineOutcome o = outcome_for(r);
     o.facts.done_ns = t;
     o.facts.error = why;
     emit(std::move(o));
-    release_session(r);
   }
 
   // Takes what the reader thread handed over, keeping at most max_queued_requests here.
@@ -253,12 +254,14 @@ struct Engine::Impl {
         ScheduledRequest gone = std::move(r);
         ready.pop_front();
         emit_unsent(gone, OutcomeError::Aborted, t);
+        release_session(gone);
         continue;
       }
       if (plan.pacing != Pacing::Max && t - r.due_ns > plan.max_lateness_ns) {
         ScheduledRequest gone = std::move(r);
         ready.pop_front();
         emit_unsent(gone, OutcomeError::Shed, t);
+        release_session(gone);
         continue;
       }
       if (counters.inflight >= plan.max_inflight) {
@@ -390,10 +393,10 @@ struct Engine::Impl {
   // Ends requests past their connect or request deadline (ClientConnection::expire).
   void sweep() {
     const std::int64_t t = now();
-    std::vector<std::shared_ptr<ClientConnection>> running;
-    running.reserve(busy.size());
-    for (auto& [ptr, c] : busy) running.push_back(c);  // expiring changes `busy`
-    for (auto& c : running) c->expire(t);
+    sweeping.clear();
+    for (auto& [ptr, c] : busy) sweeping.push_back(c);  // expiring changes `busy`
+    for (auto& c : sweeping) c->expire(t);
+    sweeping.clear();
     sweeper.expires_after(std::chrono::milliseconds(5));
     sweeper.async_wait([this](const boost::system::error_code& ec) {
       if (!ec) sweep();
@@ -454,23 +457,16 @@ struct Engine::Impl {
     const std::int64_t t = now();
     // Due but never sent: reported, not dropped.
     for (auto& [key, gate] : gates)
-      for (auto& r : gate.parked) emit_unsent_raw(r, t);
+      for (auto& r : gate.parked) emit_unsent(r, OutcomeError::Aborted, t);
     gates.clear();
     for (auto& [key, waits] : connection_waits)
-      for (auto& r : waits) emit_unsent_raw(r, t);
+      for (auto& r : waits) emit_unsent(r, OutcomeError::Aborted, t);
     connection_waits.clear();
     parked = 0;
     for (auto& c : idle) c->close();
     open -= static_cast<std::uint32_t>(idle.size());
     idle.clear();
     pump();
-  }
-
-  void emit_unsent_raw(const ScheduledRequest& r, std::int64_t t) {
-    EngineOutcome o = outcome_for(r);
-    o.facts.done_ns = t;
-    o.facts.error = OutcomeError::Aborted;
-    emit(std::move(o));
   }
 
   void cancel() {

@@ -12,6 +12,7 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 
+#include "reprise/format/record_json.hpp"
 #include "reprise/replay/error.hpp"
 
 namespace reprise::replay {
@@ -25,7 +26,6 @@ namespace {
 
 constexpr int kMaxConnections = 64;
 
-const char* const kErrorNames[] = {"none", "connect", "timeout", "reset", "protocol", "shed", "aborted"};
 
 }  // namespace
 
@@ -197,7 +197,7 @@ std::string openmetrics_text(const LiveStatus& s) {
            num(static_cast<double>(s.totals->status_classes[i])));
     line("# TYPE reprise_errors counter");
     for (std::size_t k = 1; k < s.totals->errors.size(); ++k)
-      line(std::string("reprise_errors_total{kind=\"") + kErrorNames[k] + "\"} " +
+      line(std::string("reprise_errors_total{kind=\"") + format::error_kind_name(static_cast<format::fb::ErrorKind>(k)) + "\"} " +
            num(static_cast<double>(s.totals->errors[k])));
   }
   line("# EOF");

@@ -1,21 +1,14 @@
 #include "reprise/replay/target.hpp"
 
 #include <algorithm>
-#include <cctype>
 #include <charconv>
 #include <vector>
 
 #include "reprise/replay/error.hpp"
+#include "reprise/text.hpp"
 
 namespace reprise::replay {
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
 
 std::string_view view(const flatbuffers::String* s) {
   return s == nullptr ? std::string_view{} : std::string_view(s->data(), s->size());
@@ -41,9 +34,7 @@ std::vector<std::string> connection_options(const format::fb::Request& r) {
     std::string_view v = view(h->value());
     while (!v.empty()) {
       const auto comma = v.find(',');
-      std::string_view item = v.substr(0, comma);
-      while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
-      while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+      const std::string_view item = trim_ows(v.substr(0, comma));
       if (!item.empty()) out.emplace_back(item);
       if (comma == std::string_view::npos) break;
       v.remove_prefix(comma + 1);

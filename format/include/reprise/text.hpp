@@ -1,12 +1,12 @@
 #pragma once
-// Small text helpers shared by the capture sources (header names compare case-insensitively,
+// Small text helpers shared by every library (header names compare case-insensitively,
 // RFC 9110 5.1; optional whitespace is spaces and tabs, 5.6.3).
 
 #include <strings.h>
 
 #include <string_view>
 
-namespace reprise::capture {
+namespace reprise {
 
 inline bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && ::strncasecmp(a.data(), b.data(), a.size()) == 0;
@@ -18,4 +18,4 @@ inline std::string_view trim_ows(std::string_view s) {
   return s;
 }
 
-}  // namespace reprise::capture
+}  // namespace reprise
