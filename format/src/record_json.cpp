@@ -165,6 +165,8 @@ json to_json(const fb::Outcome& o, const JsonOptions& options) {
   j["clone"] = o.clone();
   j["iteration"] = o.iteration();
   j["session"] = o.session_id();
+  if (o.method() != nullptr) j["method"] = view(o.method());
+  if (o.target() != nullptr) j["target"] = view(o.target());
   j["intended_ns"] = o.intended_ns();
   j["sent_ns"] = o.sent_ns();
   j["first_byte_ns"] = o.first_byte_ns();

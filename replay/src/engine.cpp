@@ -116,6 +116,7 @@ struct Engine::Impl {
     o.session_id = r.request.session_id;
     o.clone = r.clone;
     o.iteration = r.iteration;
+    o.wire = r.request.wire;
     o.facts.intended_ns = r.due_ns;
     return o;
   }

@@ -6,9 +6,7 @@ namespace reprise::replay {
 
 void IntervalStats::add(const OutcomeFacts& o) {
   ++outcomes;
-  // sent_ns is 0 for "never sent"; bytes_sent also counts, so a request written at run time 0
-  // is not lost.
-  const bool was_sent = o.sent_ns != 0 || o.bytes_sent != 0;
+  const bool was_sent = o.was_sent();
   if (was_sent) ++sent;
   if (o.failed()) ++failed;
   status_classes[o.status >= 100 && o.status < 600 ? o.status / 100 : 0] += 1;

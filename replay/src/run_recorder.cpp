@@ -1,5 +1,7 @@
 #include "reprise/replay/run_recorder.hpp"
 
+#include <string_view>
+
 namespace reprise::replay {
 
 namespace fb = format::fb;
@@ -7,6 +9,21 @@ namespace fb = format::fb;
 namespace {
 
 constexpr std::int64_t kSecond = 1'000'000'000;
+
+// "METHOD TARGET HTTP/1.1\r\n..." -> method and target ("" when the line is not of that shape).
+void request_line(const std::string* wire, std::string& method, std::string& target) {
+  method.clear();
+  target.clear();
+  if (wire == nullptr) return;
+  const std::string_view w(*wire);
+  const auto eol = w.find("\r\n");
+  const std::string_view line = w.substr(0, eol);
+  const auto sp1 = line.find(' ');
+  const auto sp2 = line.rfind(' ');
+  if (sp1 == std::string_view::npos || sp2 <= sp1) return;
+  method.assign(line.substr(0, sp1));
+  target.assign(line.substr(sp1 + 1, sp2 - sp1 - 1));
+}
 
 std::unique_ptr<fb::LatencyHistogramT> histogram_record(const Histogram& h) {
   auto out = std::make_unique<fb::LatencyHistogramT>();
@@ -101,6 +118,7 @@ Status RunRecorder::add(EngineOutcome&& o) {
   r.bytes_received = o.facts.bytes_received;
   r.response_digest = o.response_digest;
   r.connection_reused = o.connection_reused;
+  request_line(o.wire.get(), r.method, r.target);
   r.response_body = std::move(o.body);
   r.response_headers.clear();
   for (auto& [name, value] : o.headers) {

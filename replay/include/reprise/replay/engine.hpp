@@ -57,6 +57,7 @@ struct EngineOutcome {
   bool connection_reused = false;
   std::vector<std::uint8_t> body;
   std::vector<std::pair<std::string, std::string>> headers;
+  std::shared_ptr<const std::string> wire;  // the request as sent (shared, not copied)
 };
 
 // Live counters, readable from any thread.

@@ -26,6 +26,10 @@ struct OutcomeFacts {
   std::uint64_t bytes_sent = 0;
   std::uint64_t bytes_received = 0;
 
+  // The request was written (sent_ns is 0 for "never sent"; bytes_sent also counts, so a request
+  // written at run time 0 is not lost).
+  bool was_sent() const { return sent_ns != 0 || bytes_sent != 0; }
+
   // A failure for error-rate purposes: a transport error or a 5xx status. Shed requests are not
   // failures of the target (they are the generator's; the lateness rules watch them).
   bool failed() const {
