@@ -144,13 +144,18 @@ TEST_CASE("x1 sends every recorded request once: method, target, body", "[replay
   CHECK(run.end_reason == "completed");
   CHECK(run.outcomes.size() == 20);
   CHECK(run.interval_outcomes == 20);
+  std::multiset<std::string> lines;  // format 1.2: each outcome carries its request line
   for (const auto& o : run.outcomes) {
+    lines.insert(o.method + " " + o.target);
     CHECK(o.status == 200);
     CHECK(o.error == fb::ErrorKind::None);
     CHECK(o.sent_ns >= o.intended_ns);
     CHECK(o.done_ns >= o.first_byte_ns);
     CHECK(o.first_byte_ns >= o.sent_ns);
   }
+  std::multiset<std::string> want_lines;
+  for (const auto& w : want) want_lines.insert(w.substr(0, w.rfind(' ')));
+  CHECK(lines == want_lines);
   CHECK(server.connections_accepted() < 20);  // connections were reused
 }
 
