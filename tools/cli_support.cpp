@@ -4,6 +4,7 @@
 
 #include "reprise/format/error.hpp"
 #include "reprise/replay/error.hpp"
+#include "reprise/report/error.hpp"
 
 namespace reprise::tools {
 
@@ -11,7 +12,8 @@ int exit_code_for(const Error& error) {
   if (error.code == format::make_error_code(format::errc::output_error)) return kExitEnvironment;
   if (error.code == replay::make_error_code(replay::errc::resolve_failed) ||
       error.code == replay::make_error_code(replay::errc::listen_failed) ||
-      error.code == replay::make_error_code(replay::errc::output_error))
+      error.code == replay::make_error_code(replay::errc::output_error) ||
+      error.code == report::make_error_code(report::errc::output_error))
     return kExitEnvironment;
   return kExitBadInput;
 }

@@ -39,5 +39,6 @@ struct UsageError : std::runtime_error {
 void add_trace_commands(CLI::App& app, int& exit_code);
 void add_capture_command(CLI::App& app, int& exit_code);
 void add_replay_command(CLI::App& app, int& exit_code);
+void add_report_commands(CLI::App& app, int& exit_code);  // report and compare
 
 }  // namespace reprise::tools

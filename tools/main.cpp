@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   int exit_code = kExitOk;
   add_capture_command(app, exit_code);
   add_replay_command(app, exit_code);
+  add_report_commands(app, exit_code);
   add_trace_commands(app, exit_code);
   try {
     app.parse(argc, argv);

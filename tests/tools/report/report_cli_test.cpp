@@ -1,0 +1,313 @@
+// End to end: record-like traces replayed by the built `reprise` against two in-process servers
+// that differ on purpose, then `reprise report` and `reprise compare` on the run files.
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "reprise/format/writer.hpp"
+#include "support/process.hpp"
+#include "support/temp_dir.hpp"
+#include "support/test_server.hpp"
+
+using namespace reprise;
+using namespace reprise::test;
+using namespace std::chrono_literals;
+namespace fb = format::fb;
+using nlohmann::json;
+
+namespace {
+
+constexpr std::int64_t kMs = 1'000'000;
+constexpr int kIds = 60;  // per route
+
+// One session per id; each asks /fast/i, /slow/i, /item/i and /order/i, 2 ms apart. The recorded
+// /item responses carry a timestamp, as the live ones do.
+std::string make_trace(const TempDir& dir, const std::string& name = "shop.rtrace", int ids = kIds) {
+  fb::FileHeaderT header;
+  header.kind = fb::FileKind::Trace;
+  header.source = "test:" + name;
+  const std::string path = dir.file(name);
+  auto writer = format::Writer::open(path, std::move(header));
+  REQUIRE(writer);
+  std::uint64_t n = 0;
+  for (int i = 0; i < ids; ++i) {
+    for (const char* route : {"/fast/", "/slow/", "/item/", "/order/"}) {
+      fb::ExchangeT x;
+      x.id = ++n;
+      x.session_id = static_cast<std::uint64_t>(i + 1);
+      x.connection_id = x.session_id;
+      x.request_first_ns = static_cast<std::int64_t>(n) * 2 * kMs;
+      x.request_last_ns = x.request_first_ns;
+      x.response_first_ns = x.request_first_ns + kMs;
+      x.response_last_ns = x.response_first_ns;
+      x.request = std::make_unique<fb::RequestT>();
+      x.request->method = "GET";
+      x.request->target = route + std::to_string(i);
+      x.response = std::make_unique<fb::ResponseT>();
+      x.response->status = 200;
+      const std::string body = std::string(route) == "/item/"
+                                   ? R"({"id":)" + std::to_string(i) + R"(,"price":10,"ts":)" + std::to_string(n) + "}"
+                                   : std::string("ok");
+      x.response->body.assign(body.begin(), body.end());
+      x.response->body_size = body.size();
+      REQUIRE((*writer)->append(x));
+    }
+  }
+  REQUIRE((*writer)->close());
+  return path;
+}
+
+std::int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// The shop, release A or B. Every answer takes 20 ms (so scheduling jitter is small beside it);
+// B's /slow takes 40 ms more, B's /item price is 12, B's /order fails for ids divisible by 5.
+// Both put a fresh timestamp in /item.
+void serve_shop(TestServer& server, bool release_b) {
+  server.set_handler([release_b](const ReceivedRequest& r) {
+    const auto slash = r.target.rfind('/');
+    const std::string route = r.target.substr(0, slash + 1);
+    const int id = std::stoi(r.target.substr(slash + 1));
+    if (route == "/slow/") return Behaviour::respond(200, "slow ok").after(release_b ? 60ms : 20ms);
+    if (route == "/item/") {
+      const std::string body = R"({"id":)" + std::to_string(id) + R"(,"price":)" + (release_b ? "12" : "10") +
+                               R"(,"ts":)" + std::to_string(now_ns()) + "}";
+      return Behaviour::json(body).after(20ms);
+    }
+    if (route == "/order/" && release_b && id % 5 == 0) return Behaviour::respond(500, "oops").after(20ms);
+    return Behaviour::respond(200, "ok").after(20ms);
+  });
+}
+
+ProcessResult cli(std::vector<std::string> args, std::chrono::milliseconds timeout = 60s) {
+  args.insert(args.begin(), reprise_bin());
+  return run(args, {}, timeout);
+}
+
+std::string replay_to(const TempDir& dir, const std::string& trace, const TestServer& server,
+                      const std::string& name, std::vector<std::string> extra = {}) {
+  const std::string out = dir.file(name);
+  // Two clones of every session by default: clone pairs are a noise sample.
+  std::vector<std::string> args{"replay", trace, "--target", server.url(), "-o", out, "--clone-spread", "100ms"};
+  if (std::find(extra.begin(), extra.end(), "--multiplier") == extra.end()) extra.insert(extra.end(), {"--multiplier", "2"});
+  args.insert(args.end(), extra.begin(), extra.end());
+  const auto r = cli(args);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  return out;
+}
+
+const json* find_route(const json& rows, const std::string& route) {
+  for (const auto& r : rows)
+    if (r["route"] == route) return &r;
+  return nullptr;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+}  // namespace
+
+TEST_CASE("compare finds exactly the slow route, the changed field and the status changes", "[report][cli]") {
+  TempDir dir;
+  const auto trace = make_trace(dir);
+  TestServer a, b;
+  serve_shop(a, false);
+  serve_shop(b, true);
+  const auto base = replay_to(dir, trace, a, "base.rrun");
+  const auto base2 = replay_to(dir, trace, a, "base2.rrun");
+  const auto cand = replay_to(dir, trace, b, "cand.rrun");
+
+  const auto junit = dir.file("gate.xml");
+  const auto html = dir.file("compare.html");
+  const auto r = cli({"compare", base, "--candidate", cand, "--noise", base2, "--json", "--fail-on", "p95>+10%",
+                          "--fail-on", "status_changes>0", "--fail-on", "body_diffs>1%", "--fail-on",
+                          "errors>+50pp", "--junit", junit, "--html", html});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 1);
+  const json j = json::parse(r.out);
+  CHECK(j["verdict"] == "fail");
+  CHECK(j["pairs"] == 4 * kIds * 2);
+
+  // Latency: only /slow is slower.
+  for (const auto& row : j["routes"]) {
+    INFO(row["route"]);
+    for (const auto& q : row["latency"]) {
+      INFO("p" << q["p"] << " " << q["change"]);
+      if (q["p"] == 0.5 || q["p"] == 0.95)
+        CHECK(q["direction"] == (row["route"] == "GET /slow/{id}" ? "slower" : "unchanged"));
+    }
+  }
+  // Behaviour: the price on /item, status 200 -> 500 on /order, the timestamp is noise.
+  bool price = false, ts_noise = false;
+  for (const auto& f : j["fields"]) {
+    INFO(f.dump());
+    if (f["path"] == "$.price") {
+      price = true;
+      CHECK(f["route"] == "GET /item/{id}");
+      CHECK(f["noise"] == false);
+      CHECK(f["differing"] == f["compared"]);
+    } else if (f["path"] == "$.ts") {
+      ts_noise = f["noise"] == true;
+    } else {
+      FAIL("unexpected difference " << f["path"]);
+    }
+  }
+  CHECK(price);
+  CHECK(ts_noise);
+  REQUIRE(j["status_changes_by_route"].size() == 1);
+  const auto& sc = j["status_changes_by_route"][0];
+  CHECK(sc["route"] == "GET /order/{id}");
+  CHECK(sc["from"] == 200);
+  CHECK(sc["to"] == 500);
+  CHECK(sc["count"] == kIds / 5 * 2);
+  CHECK(j["status_changes"] == kIds / 5 * 2);
+
+  // The gate: latency, status and body rules fail, the errors rule passes.
+  REQUIRE(j["gate"].size() == 4);
+  CHECK(j["gate"][0]["failed"] == true);
+  CHECK(j["gate"][1]["failed"] == true);
+  CHECK(j["gate"][2]["failed"] == true);
+  CHECK(j["gate"][3]["failed"] == false);
+  const auto xml = read_file(junit);
+  CHECK(xml.find("failures=\"3\"") != std::string::npos);
+  CHECK(xml.find("<failure message=\"p95&gt;+10% failed") != std::string::npos);
+  const auto page = read_file(html);
+  CHECK(page.find("GET /slow/{id}") != std::string::npos);
+  CHECK(page.find("$.price") != std::string::npos);
+
+  // The text form says the same to a person.
+  const auto text = cli({"compare", base, "--candidate", cand, "--noise", base2, "--fail-on", "p95>+10%"});
+  CHECK(text.exit_code == 1);
+  CHECK(text.out.find("gate      FAIL") != std::string::npos);
+  CHECK(text.out.find("GET /slow/{id}: p95") != std::string::npos);
+}
+
+TEST_CASE("two runs against the same release pass the gate, with clones or the trace as noise", "[report][cli]") {
+  TempDir dir;
+  const auto trace = make_trace(dir);
+  TestServer a;
+  serve_shop(a, false);
+  const auto base = replay_to(dir, trace, a, "base.rrun");
+  const auto again = replay_to(dir, trace, a, "again.rrun");
+  const std::vector<std::string> gate{"--fail-on", "p95>+10%",         "--fail-on", "status_changes>0",
+                                      "--fail-on", "body_diffs>1%",    "--fail-on", "errors>+0.5pp"};
+  std::vector<std::string> args{"compare", base, "--candidate", again, "--json"};
+  args.insert(args.end(), gate.begin(), gate.end());
+  auto r = cli(args);
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(json::parse(r.out)["verdict"] == "pass");
+
+  // The trace alone as the noise sample: a run with one clone has no clone pairs.
+  const auto single = replay_to(dir, trace, a, "single.rrun", {"--multiplier", "1"});
+  const auto single2 = replay_to(dir, trace, a, "single2.rrun", {"--multiplier", "1"});
+  std::vector<std::string> without{"compare", single, "--candidate", single2, "--json", "--fail-on", "body_diffs>1%"};
+  r = cli(without);
+  CHECK(r.exit_code == 1);  // the timestamp differs and nothing says it is noise
+  without.insert(without.end(), {"--trace", trace});
+  r = cli(without);
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 0);
+  const json j = json::parse(r.out);
+  bool ts_noise = false;
+  for (const auto& f : j["fields"]) ts_noise = ts_noise || (f["path"] == "$.ts" && f["noise"] == true);
+  CHECK(ts_noise);
+  // --ignore-field removes the field outright.
+  r = cli({"compare", single, "--candidate", single2, "--json", "--fail-on", "body_diffs>1%", "--ignore-field", "$.ts"});
+  CHECK(r.exit_code == 0);
+  CHECK(json::parse(r.out)["fields"].empty());
+}
+
+TEST_CASE("report merges the shards of one test exactly and says when shards are missing", "[report][cli]") {
+  TempDir dir;
+  const auto trace = make_trace(dir, "t.rtrace", 30);
+  TestServer a;
+  serve_shop(a, false);
+  const auto whole = replay_to(dir, trace, a, "whole.rrun");
+  const auto s0 = replay_to(dir, trace, a, "s0.rrun", {"--shard", "0/2"});
+  const auto s1 = replay_to(dir, trace, a, "s1.rrun", {"--shard", "1/2"});
+
+  auto r = cli({"report", whole, "--json"});
+  REQUIRE(r.exit_code == 0);
+  const json w = json::parse(r.out);
+  r = cli({"report", s0, s1, "--json"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const json m = json::parse(r.out);
+  CHECK(m["overall"]["outcomes"] == w["overall"]["outcomes"]);
+  CHECK(m["overall"]["outcomes"] == 30 * 4 * 2);
+  CHECK(m["routes"].size() == 4);
+  for (const char* route : {"GET /fast/{id}", "GET /slow/{id}", "GET /item/{id}", "GET /order/{id}"}) {
+    INFO(route);
+    REQUIRE(find_route(m["routes"], route) != nullptr);
+    CHECK((*find_route(m["routes"], route))["outcomes"] == 30 * 2);
+  }
+  CHECK(m["end_reason"] == "completed");
+  CHECK(m["warnings"].empty());
+
+  r = cli({"report", s0, "--json"});
+  REQUIRE(r.exit_code == 0);
+  CHECK(json::parse(r.out)["warnings"][0].template get<std::string>().find("1 of 2 shards") != std::string::npos);
+
+  // Text and HTML.
+  const auto html = dir.file("r.html");
+  r = cli({"report", whole, "--html", html, "--route", "^GET /(fast|slow)/=>GET /$1/*"});
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out.find("GET /fast/*") != std::string::npos);
+  CHECK(r.out.find("GET /item/{id}") != std::string::npos);
+  CHECK(r.out.find("ended    completed") != std::string::npos);
+  const auto page = read_file(html);
+  CHECK(page.rfind("<!doctype html>", 0) == 0);
+  CHECK(page.find("<script") == std::string::npos);
+}
+
+TEST_CASE("report and compare refuse bad input with exit 2 and bad output with exit 4", "[report][cli]") {
+  TempDir dir;
+  const auto trace = make_trace(dir, "t.rtrace", 5);
+  const auto other = make_trace(dir, "other.rtrace", 5);
+  TestServer a;
+  serve_shop(a, false);
+  const auto run = replay_to(dir, trace, a, "a.rrun", {"--multiplier", "1"});
+  const auto run_other = replay_to(dir, other, a, "b.rrun", {"--multiplier", "1"});
+
+  auto r = cli({"compare", run, "--candidate", run_other});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("compare runs of the same trace") != std::string::npos);
+  r = cli({"report", trace});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("this is a trace, not a run") != std::string::npos);
+  r = cli({"report", run, run_other});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("different trace") != std::string::npos);
+  r = cli({"report", dir.file("missing.rrun")});
+  CHECK(r.exit_code == 2);
+  r = cli({"report", run, "--route", "no-arrow"});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("--route") != std::string::npos);
+  r = cli({"compare", run, "--candidate", run, "--fail-on", "p95>10%"});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("--fail-on") != std::string::npos);
+  r = cli({"compare", run, "--candidate", run, "--ignore-field", "price"});
+  CHECK(r.exit_code == 2);
+  r = cli({"compare", run, "--candidate", run, "--trace", other});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("not the trace the base replayed") != std::string::npos);
+  r = cli({"report", run, "--html", dir.file("no/such/dir/r.html")});
+  CHECK(r.exit_code == 4);
+  // A run compared with itself passes any gate.
+  r = cli({"compare", run, "--candidate", run, "--fail-on", "p50>+1%", "--fail-on", "body_diffs>0"});
+  CHECK(r.exit_code == 0);
+}

@@ -1,0 +1,209 @@
+#include "reprise/report/gate.hpp"
+
+#include <cmath>
+#include <cstdio>
+
+#include "reprise/report/error.hpp"
+#include "reprise/units.hpp"
+
+namespace reprise::report {
+namespace {
+
+constexpr const char* kSyntax =
+    "rules are p95>+10%, p99>+20ms, errors>+0.5pp, status_changes>0, error_changes>0, body_diffs>1%";
+
+Error bad(std::string_view text, const std::string& why) {
+  return fail(errc::bad_rule, "--fail-on", "'" + std::string(text) + "': " + why + " (" + kSyntax + ")");
+}
+
+std::string pct(double share) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%+.1f%%", share * 100);
+  return b;
+}
+
+std::string ms(std::int64_t ns) { return format_duration(ns); }
+
+std::string percentile_name(double p) {
+  char b[16];
+  std::snprintf(b, sizeof b, "p%g", p * 100);
+  return b;
+}
+
+// A count threshold: "0", "12", or a share "1%".
+bool parse_count(std::string_view v, GateRule& rule) {
+  if (!v.empty() && v.back() == '%') {
+    const auto share = parse_percent(v);
+    if (!share) return false;
+    rule.share = true;
+    rule.threshold = *share;
+    return true;
+  }
+  if (v.empty()) return false;
+  for (char ch : v)
+    if (ch < '0' || ch > '9') return false;
+  rule.threshold = std::stod(std::string(v));
+  return true;
+}
+
+}  // namespace
+
+Result<GateRule> parse_gate_rule(std::string_view text) {
+  GateRule rule;
+  rule.text = std::string(text);
+  const auto gt = text.find('>');
+  if (gt == std::string_view::npos || gt == 0) return bad(text, "no METRIC>THRESHOLD");
+  const std::string_view metric = text.substr(0, gt);
+  std::string_view value = text.substr(gt + 1);
+
+  if (metric == "status_changes" || metric == "error_changes" || metric == "body_diffs") {
+    rule.metric = metric == "status_changes" ? GateRule::Metric::StatusChanges
+                  : metric == "error_changes" ? GateRule::Metric::ErrorChanges
+                                              : GateRule::Metric::BodyDiffs;
+    if (!parse_count(value, rule)) return bad(text, "the threshold is a count (0) or a share (1%)");
+    return rule;
+  }
+  if (value.empty() || value[0] != '+')
+    return bad(text, "a change is given with its sign: +10%, +20ms, +0.5pp");
+  value.remove_prefix(1);
+  if (metric == "errors") {
+    rule.metric = GateRule::Metric::Errors;
+    if (value.size() < 3 || value.substr(value.size() - 2) != "pp")
+      return bad(text, "the error rate changes in percentage points: errors>+0.5pp");
+    try {
+      rule.threshold = std::stod(std::string(value.substr(0, value.size() - 2)));
+    } catch (const std::exception&) {
+      return bad(text, "not a number before pp");
+    }
+    return rule;
+  }
+  if (metric.size() >= 2 && metric[0] == 'p') {
+    double p = 0;
+    try {
+      std::size_t used = 0;
+      p = std::stod(std::string(metric.substr(1)), &used);
+      if (used != metric.size() - 1) throw std::invalid_argument("trailing");
+    } catch (const std::exception&) {
+      return bad(text, "'" + std::string(metric) + "' is not a percentile (p50, p95, p99.9)");
+    }
+    if (p != 50 && p != 90 && p != 95 && p != 99 && p != 99.9)
+      return bad(text, "the percentiles compared are p50, p90, p95, p99 and p99.9");
+    rule.metric = GateRule::Metric::Latency;
+    rule.percentile = p / 100;
+    if (!value.empty() && value.back() == '%') {
+      const auto share = parse_percent(value);
+      if (!share) return bad(text, "'" + std::string(value) + "' is not a share");
+      rule.relative = true;
+      rule.threshold = *share;
+    } else {
+      const auto ns = parse_duration_ns(value);
+      if (!ns) return bad(text, "'" + std::string(value) + "' is neither a share (10%) nor a duration (20ms)");
+      rule.threshold = static_cast<double>(*ns);
+    }
+    return rule;
+  }
+  return bad(text, "unknown metric '" + std::string(metric) + "'");
+}
+
+namespace {
+
+// A latency rule on one row: the change must pass the threshold and be significant.
+void check_latency(const GateRule& rule, const RouteComparison& row, GateResult& out, double& worst) {
+  for (const auto& q : row.latency) {
+    if (std::abs(q.p - rule.percentile) > 1e-9) continue;
+    const double change = rule.relative ? q.change : static_cast<double>(q.candidate.value - q.base.value);
+    if (q.direction > 0) worst = std::max(worst, change);
+    if (q.direction > 0 && change > rule.threshold) {
+      out.findings.push_back(row.route + ": " + percentile_name(q.p) + " " + ms(q.base.value) + " -> " +
+                             ms(q.candidate.value) + " (" + pct(q.change) + ", interval " +
+                             pct(q.change_low) + ".." + pct(q.change_high) + ", n=" +
+                             std::to_string(q.base.n) + "/" + std::to_string(q.candidate.n) + ")");
+    }
+  }
+}
+
+void check_errors(const GateRule& rule, const RouteComparison& row, GateResult& out, double& worst) {
+  const double d = row.errors.delta_pp();
+  worst = std::max(worst, d);
+  if (row.errors.direction() > 0 && d > rule.threshold) {
+    char b[160];
+    std::snprintf(b, sizeof b, ": errors %.2f%% -> %.2f%% (%+.2fpp, %llu/%llu -> %llu/%llu)",
+                  row.errors.base_rate() * 100, row.errors.candidate_rate() * 100, d,
+                  static_cast<unsigned long long>(row.errors.base_failed),
+                  static_cast<unsigned long long>(row.errors.base_total),
+                  static_cast<unsigned long long>(row.errors.candidate_failed),
+                  static_cast<unsigned long long>(row.errors.candidate_total));
+    out.findings.push_back(row.route + b);
+  }
+}
+
+}  // namespace
+
+std::vector<GateResult> evaluate_gate(const std::vector<GateRule>& rules, const Comparison& c) {
+  std::vector<GateResult> results;
+  for (const auto& rule : rules) {
+    GateResult r;
+    r.rule = rule.text;
+    char b[200];
+    switch (rule.metric) {
+      case GateRule::Metric::Latency:
+      case GateRule::Metric::Errors: {
+        double worst = -1e300;
+        auto check = [&](const RouteComparison& row) {
+          if (rule.metric == GateRule::Metric::Latency) check_latency(rule, row, r, worst);
+          else check_errors(rule, row, r, worst);
+        };
+        check(c.overall);
+        for (const auto& row : c.routes) check(row);
+        if (rule.metric == GateRule::Metric::Errors)
+          std::snprintf(b, sizeof b, "error rate %.2f%% -> %.2f%% overall", c.overall.errors.base_rate() * 100,
+                        c.overall.errors.candidate_rate() * 100);
+        else
+          std::snprintf(b, sizeof b, "overall and %zu routes checked; %s%s", c.routes.size(),
+                        worst == -1e300 ? "no significant increase" : "largest significant increase ",
+                        worst == -1e300  ? ""
+                        : rule.relative ? pct(worst).c_str()
+                                        : ms(static_cast<std::int64_t>(worst)).c_str());
+        r.summary = b;
+        break;
+      }
+      case GateRule::Metric::StatusChanges:
+      case GateRule::Metric::ErrorChanges:
+      case GateRule::Metric::BodyDiffs: {
+        const bool body = rule.metric == GateRule::Metric::BodyDiffs;
+        const std::uint64_t n = rule.metric == GateRule::Metric::StatusChanges ? c.status_changes
+                                : rule.metric == GateRule::Metric::ErrorChanges ? c.error_changes
+                                                                                : c.bodies_differing;
+        const std::uint64_t of = body ? c.bodies_compared : c.pairs;
+        const double value = rule.share ? (of ? double(n) / double(of) : 0) : double(n);
+        std::snprintf(b, sizeof b, "%llu of %llu %s (%.2f%%)", static_cast<unsigned long long>(n),
+                      static_cast<unsigned long long>(of), body ? "compared bodies" : "pairs",
+                      of ? 100.0 * double(n) / double(of) : 0.0);
+        r.summary = b;
+        if (value > rule.threshold) {
+          if (rule.metric == GateRule::Metric::StatusChanges) {
+            for (const auto& s : c.statuses)
+              if (!s.noise)
+                r.findings.push_back(s.route + ": " + std::to_string(s.from) + " -> " + std::to_string(s.to) +
+                                     " x" + std::to_string(s.count));
+          } else if (rule.metric == GateRule::Metric::ErrorChanges) {
+            for (const auto& e : c.errors)
+              r.findings.push_back(e.route + ": " + e.from + " -> " + e.to + " x" + std::to_string(e.count));
+          } else {
+            for (const auto& f : c.fields)
+              if (!f.count.noise)
+                r.findings.push_back(f.route + ": " + f.path + " differs in " + std::to_string(f.count.differing) +
+                                     " of " + std::to_string(f.count.compared));
+          }
+          if (r.findings.empty()) r.findings.push_back(r.summary);
+        }
+        break;
+      }
+    }
+    r.failed = !r.findings.empty();
+    results.push_back(std::move(r));
+  }
+  return results;
+}
+
+}  // namespace reprise::report
