@@ -19,6 +19,7 @@ packages=(
   tshark                                    # a second opinion on captures
   iproute2 ethtool                          # test namespaces with a 1500-byte-MTU loopback
   bc                                        # bench scripts
+  chromium                                  # tests: HTML reports open in a headless browser
 )
 
 missing=()

@@ -5,8 +5,11 @@
 #   2. replay: starts the same shop (nginx, samples/nginx-demo.conf.in) on a free loopback
 #      port, prints the plan with --dry-run, then replays the trace against it with a ramp from
 #      50% to 200% over 10 s (the trace looped, sessions cloned), and prints the summary and
-#      where the run file is.
-# Report and compare join here as they land. REPRISE_DEMO_DIR keeps the files somewhere known.
+#      where the run file is;
+#   3. report: `reprise report` on the run (text, and a self-contained HTML page);
+#   4. compare: two more runs of the same shop (base and candidate, two clones per session) go
+#      through `reprise compare` with a release gate — the same release, so it passes.
+# REPRISE_DEMO_DIR keeps the files somewhere known.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 build=$("$here/../.ci/setup.sh")
@@ -47,8 +50,23 @@ step "replay against the shop on 127.0.0.1:$port: reprise replay ${plan[*]} -o $
 "$reprise" replay "$out/demo.rtrace" --target "http://127.0.0.1:$port" -o "$out/demo.rrun" \
   "${plan[@]}" --progress
 
-step "reprise trace info $out/demo.rrun"
-"$reprise" trace info "$out/demo.rrun"
+step "report: reprise report $out/demo.rrun --html $out/report.html"
+"$reprise" report "$out/demo.rrun" --html "$out/report.html"
 
-printf '\nThe trace is %s, the run file %s (the committed trace: samples/demo.rtrace).\n' \
-  "$out/demo.rtrace" "$out/demo.rrun"
+twice=(--multiplier 2 --loop --duration 3s)
+step "two more runs of the same release: reprise replay ${twice[*]} -o base.rrun / candidate.rrun"
+for name in base candidate; do
+  "$reprise" replay "$out/demo.rtrace" --target "http://127.0.0.1:$port" -o "$out/$name.rrun" "${twice[@]}"
+done
+
+gate=(--fail-on 'p95>+25%' --fail-on 'errors>+1pp' --fail-on 'status_changes>0' --fail-on 'body_diffs>1%')
+step "compare: reprise compare base.rrun --candidate candidate.rrun --trace demo.rtrace ${gate[*]}"
+set +e
+"$reprise" compare "$out/base.rrun" --candidate "$out/candidate.rrun" --trace "$out/demo.rtrace" \
+  "${gate[@]}" --html "$out/compare.html" --junit "$out/compare.xml"
+verdict=$?
+set -e
+echo "(exit code $verdict: 0 the gate passed, 1 a rule failed)"
+
+printf '\nThe trace is %s, the run file %s, the reports %s and %s\n(the committed trace: samples/demo.rtrace).\n' \
+  "$out/demo.rtrace" "$out/demo.rrun" "$out/report.html" "$out/compare.html"
