@@ -23,6 +23,10 @@ struct ReplayFlags {
               request_timeout = "30s", idle_timeout = "4s", drain_timeout = "10s",
               keep_bodies = "64KiB", connections = "pool", session_order = "sent", shard = "0/1";
   std::vector<std::string> stages, abort_on;
+  // Filters and rewrites.
+  std::vector<std::string> methods, include_paths, exclude_paths, rewrite_paths, set_headers, drop_headers;
+  std::string host_header = "keep";
+  bool skip_unsafe = false;
   double speed = 1.0, multiplier = 1.0;
   std::uint64_t seed = 1;
   std::uint32_t max_inflight = 256, max_connections = 256;
@@ -49,6 +53,26 @@ std::int64_t start_at_flag(const std::string& value) {
   if (rest == nullptr || (std::string(rest) != "Z" && std::string(rest) != ""))
     throw UsageError("--start-at: '" + value + "': give unix seconds or 2026-11-24T10:00:00Z (UTC)");
   return static_cast<std::int64_t>(timegm(&tm)) * 1'000'000'000;
+}
+
+// Unwraps a flag parser's result; its error becomes a usage error (exit 2).
+template <typename T>
+T flag_value(Result<T> r) {
+  if (!r) throw UsageError(r.error().message());
+  return std::move(*r);
+}
+
+replay::Rewrites to_rewrites(const ReplayFlags& f) {
+  replay::Rewrites w;
+  for (const auto& m : f.methods) w.methods.push_back(flag_value(replay::parse_method(m)));
+  w.skip_unsafe = f.skip_unsafe;
+  for (const auto& p : f.include_paths) w.include_paths.push_back(flag_value(replay::parse_path_filter("--include-path", p)));
+  for (const auto& p : f.exclude_paths) w.exclude_paths.push_back(flag_value(replay::parse_path_filter("--exclude-path", p)));
+  for (const auto& r : f.rewrite_paths) w.paths.push_back(flag_value(replay::parse_path_rewrite(r)));
+  for (const auto& h : f.set_headers) w.set_headers.push_back(flag_value(replay::parse_set_header(h)));
+  for (const auto& d : f.drop_headers) w.drop_headers.push_back(flag_value(replay::parse_drop_header(d)));
+  w.host_header = flag_value(replay::parse_host_header(f.host_header));
+  return w;
 }
 
 replay::Plan to_plan(const ReplayFlags& f) {
@@ -95,6 +119,7 @@ replay::Plan to_plan(const ReplayFlags& f) {
     throw UsageError("--shard: '" + f.shard + "' (i/N, e.g. 0/4)");
   p.shard_index = i;
   p.shard_count = n;
+  p.rewrites = to_rewrites(f);
   if (Status st = p.validate(); !st) throw UsageError(st.error().message());
   return p;
 }
@@ -189,6 +214,15 @@ void add_replay_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--request-timeout", f->request_timeout, "default 30s");
   cmd->add_option("--idle-timeout", f->idle_timeout, "close pooled connections idle this long (default 4s)");
   cmd->add_option("--session-order", f->session_order, "sent (default) or strict: next request after the previous answer");
+  // Filters and rewrites.
+  cmd->add_option("--method", f->methods, "replay only requests with this method (repeatable)");
+  cmd->add_flag("--skip-unsafe", f->skip_unsafe, "leave out POST, PUT, PATCH and DELETE (for shared environments)");
+  cmd->add_option("--include-path", f->include_paths, "replay only targets this regex finds a match in (repeatable)");
+  cmd->add_option("--exclude-path", f->exclude_paths, "leave out targets this regex finds a match in (repeatable)");
+  cmd->add_option("--rewrite-path", f->rewrite_paths, "rewrite targets: 'REGEX=>REPLACEMENT' ($1 groups; repeatable, in order)");
+  cmd->add_option("--set-header", f->set_headers, "'NAME: VALUE' replaces (or adds) that header (repeatable)");
+  cmd->add_option("--drop-header", f->drop_headers, "leave this recorded header out (repeatable)");
+  cmd->add_option("--host-header", f->host_header, "keep (the recorded Host, default) or target (the target's host:port)");
   // Safety and output.
   cmd->add_option("--abort-on", f->abort_on, "abort rule METRIC>THRESHOLD/WINDOW, e.g. 'errors>20%/10s' (repeatable)");
   cmd->add_flag("--no-default-aborts", f->no_default_aborts, "drop the default abort rules");

@@ -43,6 +43,25 @@ void print_percentiles(const char* label, const replay::Histogram& h) {
                ms(h.percentile(99)), ms(h.percentile(99.9)), ms(h.max()));
 }
 
+// What the feed left out of the trace, one line per kind, labels `width` wide.
+std::string feed_lines(const replay::FeedStats& f, int width) {
+  std::string out;
+  char line[256];
+  if (f.skipped() > 0) {
+    std::snprintf(line, sizeof line, "  %-*s%llu (no request %llu, incomplete or truncated %llu, upgrade %llu)\n",
+                  width, "skipped from trace", ull(f.skipped()), ull(f.skipped_no_request),
+                  ull(f.skipped_incomplete), ull(f.skipped_upgrade));
+    out += line;
+  }
+  if (f.filtered() > 0) {
+    std::snprintf(line, sizeof line, "  %-*s%llu (--method %llu, --skip-unsafe %llu, path filters %llu)\n", width,
+                  "filtered out", ull(f.filtered()), ull(f.filtered_method), ull(f.filtered_unsafe),
+                  ull(f.filtered_path));
+    out += line;
+  }
+  return out;
+}
+
 }  // namespace
 
 void print_dry_run(const replay::DryRunReport& r, const replay::Plan& plan) {
@@ -53,11 +72,10 @@ void print_dry_run(const replay::DryRunReport& r, const replay::Plan& plan) {
   std::printf("  session clones     %llu admitted (%llu below the level, %llu other shards)\n",
               ull(r.session_clones), ull(r.schedule.clones_below_level),
               ull(r.schedule.clones_other_shard));
-  const std::uint64_t skipped = r.feed.skipped_no_request + r.feed.skipped_incomplete + r.feed.skipped_upgrade;
-  if (skipped > 0)
-    std::printf("  skipped            %llu (no request %llu, incomplete or truncated %llu, upgrade %llu)\n",
-                ull(skipped), ull(r.feed.skipped_no_request), ull(r.feed.skipped_incomplete),
-                ull(r.feed.skipped_upgrade));
+  std::fputs(feed_lines(r.feed, 19).c_str(), stdout);
+  const auto rules = plan.rewrites.describe();
+  for (std::size_t i = 0; i < rules.size(); ++i)
+    std::printf("  %-19s%s\n", i == 0 ? "rules" : "", rules[i].c_str());
   if (plan.pacing == replay::Pacing::Max) {
     std::printf("  pacing             as fast as the limits allow (max %u in flight, %u connections)\n",
                 plan.max_inflight, plan.max_connections);
@@ -122,11 +140,7 @@ void print_summary(const replay::ReplaySummary& s, const replay::ReplayOptions& 
                s.engine.max_inflight_seen, o.plan.max_inflight, s.engine.max_connections_seen,
                ull(s.engine.connections_opened), ull(s.engine.held_by_inflight), ull(s.engine.held_by_connections),
                ull(s.engine.held_by_rate), ull(s.engine.held_by_backoff));
-  const std::uint64_t skipped = s.feed.skipped_no_request + s.feed.skipped_incomplete + s.feed.skipped_upgrade;
-  if (skipped > 0)
-    std::fprintf(stderr, "  skipped from trace     %llu (no request %llu, incomplete or truncated %llu, upgrade %llu)\n",
-                 ull(skipped), ull(s.feed.skipped_no_request), ull(s.feed.skipped_incomplete),
-                 ull(s.feed.skipped_upgrade));
+  std::fputs(feed_lines(s.feed, 23).c_str(), stderr);
   if (s.engine.dropped_at_stop > 0)
     std::fprintf(stderr, "  not sent (stopped)     %llu planned requests (not yet due, or waiting at max rate)\n", ull(s.engine.dropped_at_stop));
   std::fprintf(stderr, "  run file               %s (%llu outcomes, %s)\n", s.run_path.c_str(),
@@ -163,6 +177,9 @@ void print_summary(const replay::ReplaySummary& s, const replay::ReplayOptions& 
   j["skipped"] = {{"no_request", s.feed.skipped_no_request},
                   {"incomplete", s.feed.skipped_incomplete},
                   {"upgrade", s.feed.skipped_upgrade}};
+  j["filtered"] = {{"method", s.feed.filtered_method},
+                   {"unsafe", s.feed.filtered_unsafe},
+                   {"path", s.feed.filtered_path}};
   j["run_file"] = {{"path", s.run_path}, {"records", s.run_file.records}, {"bytes", s.run_file.file_bytes}};
   std::ofstream out(stats_json);
   out << j.dump(2) << "\n";

@@ -100,6 +100,7 @@ std::string Plan::to_json() const {
   j["request_timeout_ns"] = request_timeout_ns;
   j["idle_timeout_ns"] = idle_timeout_ns;
   j["session_order"] = strict_session_order ? "strict" : "sent";
+  j["rewrites"] = rewrites.describe();
   return j.dump();
 }
 

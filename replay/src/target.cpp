@@ -92,28 +92,41 @@ Result<Target> Target::parse(std::string_view url) {
   return t;
 }
 
-std::string request_wire(const format::fb::Request& r, const Target& target) {
+std::string request_wire(const format::fb::Request& r, const Target& target, const Rewrites& rewrites) {
   std::string out;
   const auto* body = r.body();
   out.reserve(256 + (body ? body->size() : 0));
   out += view(r.method());
   out += ' ';
-  out += r.target() ? view(r.target()) : std::string_view("/");
+  const std::string_view recorded_target = r.target() ? view(r.target()) : std::string_view("/");
+  if (rewrites.paths.empty()) out += recorded_target;
+  else out += rewrites.rewrite_target(recorded_target);
   out += " HTTP/1.1\r\n";
   const auto named = connection_options(r);
+  const bool target_host = rewrites.host_header == HostHeader::Target;
   bool host = false;
+  auto field = [&out](std::string_view name, std::string_view value) {
+    out += name;
+    out += ": ";
+    out += value;
+    out += "\r\n";
+  };
   if (r.headers() != nullptr) {
     for (const auto* h : *r.headers()) {
       const auto name = view(h->name());
-      if (hop_by_hop(name, named)) continue;
-      if (iequals(name, "host")) host = true;
-      out += name;
-      out += ": ";
-      out += view(h->value());
-      out += "\r\n";
+      if (hop_by_hop(name, named) || rewrites.drops(name)) continue;
+      if (iequals(name, "host")) {
+        if (target_host) continue;
+        host = true;
+      }
+      field(name, view(h->value()));
     }
   }
-  if (!host) out += "Host: " + target.authority + "\r\n";
+  for (const auto& [name, value] : rewrites.set_headers) {
+    field(name, value);
+    host = host || iequals(name, "host");
+  }
+  if (!host) field("Host", target.authority);
   const std::string_view method = view(r.method());
   const bool body_expected = method == "POST" || method == "PUT" || method == "PATCH";
   if ((body != nullptr && body->size() > 0) || body_expected)

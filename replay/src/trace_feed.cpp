@@ -49,6 +49,15 @@ Status TraceFeed::run(const Sink& sink, const std::atomic<bool>* stop) {
         ++stats_.skipped_upgrade;
         continue;
       }
+      const auto* method = x->request()->method();
+      const auto* target = x->request()->target();
+      switch (plan_.rewrites.filter(method ? method->string_view() : std::string_view(),
+                                    target ? target->string_view() : std::string_view("/"))) {
+        case FilterVerdict::Replay: break;
+        case FilterVerdict::Method: ++stats_.filtered_method; continue;
+        case FilterVerdict::Unsafe: ++stats_.filtered_unsafe; continue;
+        case FilterVerdict::Path: ++stats_.filtered_path; continue;
+      }
       TraceRequest r;
       r.exchange_id = x->id();
       r.session_id = x->session_id();
@@ -56,9 +65,8 @@ Status TraceFeed::run(const Sink& sink, const std::atomic<bool>* stop) {
       r.recorded_ns = x->request_first_ns();
       if (x->response() != nullptr && x->response_last_ns() > x->request_first_ns())
         r.recorded_latency_ns = x->response_last_ns() - x->request_first_ns();
-      const auto* method = x->request()->method();
       r.head = method != nullptr && method->string_view() == "HEAD";
-      r.wire = std::make_shared<const std::string>(request_wire(*x->request(), target_));
+      r.wire = std::make_shared<const std::string>(request_wire(*x->request(), target_, plan_.rewrites));
       schedule_.push(r);
       drain();
     }

@@ -507,3 +507,40 @@ TEST_CASE("start-at waits for the agreed instant", "[replay][cli]") {
   REQUIRE(server.request_count() == 1);
   CHECK(server.requests()[0].arrived - start >= 1400ms);
 }
+
+TEST_CASE("filters and rewrites change what is sent, and the dry run lists them", "[replay][cli]") {
+  TempDir dir;
+  TestServer server;
+  const auto trace = make_trace(dir, 4, 5, 1 * kMs);  // ids 1..20, /s{0..3}/r{0..4}, every third a POST
+  const std::vector<std::string> rules{"--skip-unsafe", "--exclude-path", "/r4$", "--rewrite-path",
+                                       "^/s([0-9])=>/session$1", "--set-header", "X-Replay: 1",
+                                       "--host-header", "target"};
+  std::vector<std::string> dry{trace, "--dry-run"};
+  dry.insert(dry.end(), rules.begin(), rules.end());
+  auto plan = replay(dry);
+  INFO(plan.err);
+  REQUIRE(plan.exit_code == 0);
+  CHECK(plan.out.find("requests           11 ") != std::string::npos);
+  CHECK(plan.out.find("filtered out       9 (--method 0, --skip-unsafe 6, path filters 3)") != std::string::npos);
+  CHECK(plan.out.find("rules              --skip-unsafe") != std::string::npos);
+  CHECK(plan.out.find("--set-header 'X-Replay: 1'") != std::string::npos);
+
+  std::vector<std::string> args{trace, "--target", server.url(""), "-o", dir.file("r.rrun")};
+  args.insert(args.end(), rules.begin(), rules.end());
+  const auto result = replay(args);
+  INFO(result.err);
+  REQUIRE(result.exit_code == 0);
+  CHECK(result.err.find("filtered out") != std::string::npos);
+  const auto got = server.requests();
+  REQUIRE(got.size() == 11);
+  for (const auto& r : got) {
+    INFO(r.method << " " << r.target);
+    CHECK(r.method == "GET");
+    CHECK(r.target.rfind("/session", 0) == 0);
+    CHECK(r.target.find("/r4") == std::string::npos);
+    CHECK(r.header("X-Replay") == std::optional<std::string>("1"));
+    CHECK(r.header("Host") == std::optional<std::string>("127.0.0.1:" + std::to_string(server.port())));
+  }
+  // The run file records the request line as sent.
+  for (const auto& o : read_run(dir.file("r.rrun")).outcomes) CHECK(o.target.rfind("/session", 0) == 0);
+}

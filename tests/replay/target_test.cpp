@@ -8,10 +8,10 @@ namespace fb = format::fb;
 
 namespace {
 
-std::string wire_of(fb::RequestT r, const Target& t) {
+std::string wire_of(fb::RequestT r, const Target& t, const Rewrites& w = {}) {
   flatbuffers::FlatBufferBuilder fbb;
   fbb.Finish(fb::Request::Pack(fbb, &r));
-  return request_wire(*flatbuffers::GetRoot<fb::Request>(fbb.GetBufferPointer()), t);
+  return request_wire(*flatbuffers::GetRoot<fb::Request>(fbb.GetBufferPointer()), t, w);
 }
 
 void add(fb::RequestT& r, std::string name, std::string value) {
@@ -72,4 +72,33 @@ TEST_CASE("request wire: recorded fields kept, hop-by-hop dropped, length set", 
   empty_post.target = "/x";
   CHECK(wire_of(std::move(empty_post), t) ==
         "PUT /x HTTP/1.1\r\nHost: 10.0.0.1:81\r\nContent-Length: 0\r\n\r\n");
+}
+
+TEST_CASE("request wire with rewrites: path, dropped, set and target Host headers", "[replay][target]") {
+  const auto t = *Target::parse("http://127.0.0.1:8080");
+  fb::RequestT r;
+  r.method = "GET";
+  r.target = "/api/v1/users/7?x=1";
+  add(r, "Host", "shop.example");
+  add(r, "Cookie", "s=1");
+  add(r, "X-Trace", "a");
+  add(r, "x-trace", "b");
+  add(r, "Accept", "*/*");
+  Rewrites w;
+  w.paths.push_back(*parse_path_rewrite("^/api/v1/=>/api/v2/"));
+  w.paths.push_back(*parse_path_rewrite("users/([0-9]+)=>people/$1"));
+  w.drop_headers.push_back("cookie");
+  w.set_headers.push_back(*parse_set_header("X-Trace:  replay "));
+  w.host_header = HostHeader::Target;
+  CHECK(wire_of(std::move(r), t, w) ==
+        "GET /api/v2/people/7?x=1 HTTP/1.1\r\nAccept: */*\r\nX-Trace: replay\r\nHost: 127.0.0.1:8080\r\n\r\n");
+
+  // --set-header Host wins over both the recorded and the target's.
+  fb::RequestT h;
+  h.method = "GET";
+  h.target = "/";
+  add(h, "Host", "shop.example");
+  Rewrites host;
+  host.set_headers.push_back(*parse_set_header("Host: other.example"));
+  CHECK(wire_of(std::move(h), t, host) == "GET / HTTP/1.1\r\nHost: other.example\r\n\r\n");
 }

@@ -73,20 +73,18 @@ TEST_CASE("the timeline has every second, empty ones included", "[report]") {
 }
 
 TEST_CASE("outcomes merge in any order: two halves give the report of the whole", "[report]") {
-  ReportBuilder whole, a, b;
-  for (int i = 0; i < 200; ++i) {
-    const auto v = at("/x/" + std::to_string(i), i * kMs, i % 7, (i % 13 + 1) * kMs);
-    whole.add(v);
-    (i % 2 ? a : b).add(v);
-  }
+  // Views point into the targets: keep them alive while the builders read them.
+  std::vector<std::string> targets;
+  for (int i = 0; i < 200; ++i) targets.push_back("/x/" + std::to_string(i));
+  auto outcome = [&](int i) { return at(targets[static_cast<std::size_t>(i)], i * kMs, i % 7, (i % 13 + 1) * kMs); };
+  ReportBuilder whole;
+  for (int i = 0; i < 200; ++i) whole.add(outcome(i));
   const RunSet none;
   const Report w = whole.finish(none);
   // Merging is what ReportBuilder does across files: feed both halves into one builder.
   ReportBuilder both;
-  for (int i = 0; i < 200; ++i)
-    if (i % 2) both.add(at("/x/" + std::to_string(i), i * kMs, i % 7, (i % 13 + 1) * kMs));
-  for (int i = 0; i < 200; ++i)
-    if (!(i % 2)) both.add(at("/x/" + std::to_string(i), i * kMs, i % 7, (i % 13 + 1) * kMs));
+  for (int i = 1; i < 200; i += 2) both.add(outcome(i));
+  for (int i = 0; i < 200; i += 2) both.add(outcome(i));
   const Report m = both.finish(none);
   CHECK(m.overall.stats.outcomes == w.overall.stats.outcomes);
   for (double p : {50.0, 90.0, 99.0, 99.9, 100.0})

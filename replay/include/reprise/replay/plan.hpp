@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "reprise/replay/rewrites.hpp"
 #include "reprise/result.hpp"
 
 namespace reprise::replay {
@@ -59,6 +60,9 @@ struct Plan {
   std::int64_t idle_timeout_ns = 4'000'000'000;       // pooled connections idle longer close
   bool strict_session_order = false;                  // next request after the previous answer
   std::uint64_t max_sessions = 250'000;               // session state kept by the schedule (~120 B each)
+
+  // Which recorded requests are sent, and what is changed in them (rewrites.hpp).
+  Rewrites rewrites;
 
   // The number of clones each recorded session is expanded to: ceil(multiplier x peak level),
   // at least 1.

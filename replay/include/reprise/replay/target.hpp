@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "reprise/format/records.hpp"
+#include "reprise/replay/rewrites.hpp"
 #include "reprise/result.hpp"
 
 namespace reprise::replay {
@@ -26,7 +27,8 @@ struct Target {
 // HTTP/1.1 on a keep-alive connection. Hop-by-hop fields (Connection and what it names,
 // Keep-Alive, Proxy-Connection, TE, Trailer, Transfer-Encoding, Upgrade) and Content-Length are
 // dropped; the body (stored decoded of chunking) gets a Content-Length; a request without Host
-// gets the target's.
-std::string request_wire(const format::fb::Request& request, const Target& target);
+// gets the target's. `rewrites` then changes the target and headers (rewrites.hpp).
+std::string request_wire(const format::fb::Request& request, const Target& target,
+                         const Rewrites& rewrites = {});
 
 }  // namespace reprise::replay

@@ -5,7 +5,8 @@
 //
 // Exchanges that cannot be replayed faithfully are skipped and counted, never sent half: no
 // request (a response seen alone), a request that did not finish or whose body capture cut
-// (RequestIncomplete, RequestBodyTruncated), and protocol switches (Upgrade/CONNECT).
+// (RequestIncomplete, RequestBodyTruncated), and protocol switches (Upgrade/CONNECT). Requests
+// the plan's filters leave out (rewrites.hpp) are counted by reason; the rest are rewritten.
 
 #include <atomic>
 #include <cstdint>
@@ -23,6 +24,12 @@ struct FeedStats {
   std::uint64_t skipped_no_request = 0;
   std::uint64_t skipped_incomplete = 0;  // request incomplete or body truncated at capture
   std::uint64_t skipped_upgrade = 0;
+  std::uint64_t filtered_method = 0;     // left out by --method
+  std::uint64_t filtered_unsafe = 0;     // left out by --skip-unsafe
+  std::uint64_t filtered_path = 0;       // left out by --include-path / --exclude-path
+
+  std::uint64_t skipped() const { return skipped_no_request + skipped_incomplete + skipped_upgrade; }
+  std::uint64_t filtered() const { return filtered_method + filtered_unsafe + filtered_path; }
 };
 
 class TraceFeed {
