@@ -39,7 +39,7 @@ struct ReportFlags : CommonFlags {
 
 struct CompareFlags : CommonFlags {
   std::vector<std::string> base, candidate, noise, ignore_fields, fail_on;
-  std::string trace, junit, max_body_memory = "256MiB";
+  std::string trace, junit, max_body_memory = "256MiB", min_change = "2%";
 };
 
 report::ReportOptions report_options(const CommonFlags& f) {
@@ -125,6 +125,10 @@ int run_compare_command(const CompareFlags& f) {
   const auto memory = parse_size(f.max_body_memory);
   if (!memory) throw UsageError("--max-body-memory: '" + f.max_body_memory + "' is not a size (e.g. 256MiB)");
   o.max_body_memory = static_cast<std::size_t>(*memory);
+  const auto min_change = parse_percent(f.min_change);
+  if (!min_change || *min_change < 0)
+    throw UsageError("--min-change: '" + f.min_change + "' is not a share (e.g. 2%, 0%)");
+  o.latency.min_change = *min_change;
   std::vector<report::GateRule> rules;
   for (const auto& text : f.fail_on) {
     auto rule = report::parse_gate_rule(text);
@@ -207,6 +211,7 @@ void add_report_commands(CLI::App& app, int& exit_code) {
   cmp->add_option("--fail-on", cf->fail_on, "gate rule: p95>+10%, p99>+20ms, errors>+0.5pp, status_changes>0, "
                                             "error_changes>0, body_diffs>1% (repeatable; exit 1 if any fails)");
   cmp->add_option("--junit", cf->junit, "also write JUnit XML here (one test case per rule)");
+  cmp->add_option("--min-change", cf->min_change, "latency changes below this are not called, however significant (default 2%)");
   cmp->add_option("--max-body-memory", cf->max_body_memory, "memory for base response bodies (default 256MiB)");
   add_common(cmp, *cf);
   cmp->callback([cf, &exit_code] { exit_code = run_compare_command(*cf); });

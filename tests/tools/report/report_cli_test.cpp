@@ -141,14 +141,22 @@ TEST_CASE("compare finds exactly the slow route, the changed field and the statu
   CHECK(j["verdict"] == "fail");
   CHECK(j["pairs"] == 4 * kIds * 2);
 
-  // Latency: only /slow is slower.
+  // Latency: /slow is slower (+200 %); no other route is called slower by more than the 10 % the
+  // gate allows. (Two runs minutes apart drift by a few percent on a loaded machine — under the
+  // sanitizers more — and that drift is real, so it may be called; it is not a regression.)
   for (const auto& row : j["routes"]) {
     INFO(row["route"]);
     for (const auto& q : row["latency"]) {
       INFO("p" << q["p"] << " " << q["change"]);
-      if (q["p"] == 0.5 || q["p"] == 0.95)
-        CHECK(q["direction"] == (row["route"] == "GET /slow/{id}" ? "slower" : "unchanged"));
+      if (q["p"] != 0.5 && q["p"] != 0.95) continue;
+      if (row["route"] == "GET /slow/{id}") CHECK(q["direction"] == "slower");
+      else CHECK_FALSE((q["direction"] == "slower" && q["change"].get<double>() > 0.10));
     }
+  }
+  // The p95 rule's findings name exactly the slow route.
+  for (const auto& finding : j["gate"][0]["findings"]) {
+    const auto text = finding.get<std::string>();
+    CHECK((text.rfind("GET /slow/{id}: p95", 0) == 0 || text.rfind("(all): p95", 0) == 0));
   }
   // Behaviour: the price on /item, status 200 -> 500 on /order, the timestamp is noise.
   bool price = false, ts_noise = false;
@@ -302,6 +310,9 @@ TEST_CASE("report and compare refuse bad input with exit 2 and bad output with e
   CHECK(r.err.find("--fail-on") != std::string::npos);
   r = cli({"compare", run, "--candidate", run, "--ignore-field", "price"});
   CHECK(r.exit_code == 2);
+  r = cli({"compare", run, "--candidate", run, "--min-change", "fast"});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("--min-change") != std::string::npos);
   r = cli({"compare", run, "--candidate", run, "--trace", other});
   CHECK(r.exit_code == 2);
   CHECK(r.err.find("not the trace the base replayed") != std::string::npos);

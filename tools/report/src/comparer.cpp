@@ -127,14 +127,13 @@ struct Comparer::Impl {
   std::size_t body_bytes = 0;
 
   std::map<std::pair<std::uint32_t, std::string>, FieldAcc> fields;
-  std::map<std::uint32_t, std::set<std::string>> field_paths_by_route;
   // Pairs by the set of paths they differ in: body_diffs counts pairs with any non-noise path.
   std::map<std::pair<std::uint32_t, std::vector<std::string>>, std::uint64_t> signatures;
   std::map<std::tuple<std::uint32_t, std::uint16_t, std::uint16_t>, StatusChange> status_changes;
   std::map<std::tuple<std::uint32_t, std::string, std::string>, ErrorChange> error_changes;
 
   std::vector<std::string> noise_sources;
-  std::uint64_t noise_pairs = 0, noise_unpaired = 0, clone_pairs = 0, recorded_pairs = 0;
+  std::uint64_t noise_pairs = 0, noise_unpaired = 0, clone_pairs = 0;
   std::uint64_t pairs = 0, candidate_unpaired = 0, digest_only = 0, samples_dropped = 0;
   std::uint64_t bodies_over_memory = 0;
 
@@ -199,7 +198,6 @@ struct Comparer::Impl {
     ++r.noise_bodies_compared;
     for (const auto& d : body_differences(a, b)) {
       ++fields[{route, d.path}].noise_differing;
-      field_paths_by_route[route].insert(d.path);
     }
   }
 
@@ -284,7 +282,6 @@ void Comparer::add_recorded(std::uint64_t exchange_id, std::uint16_t status,
   if (it == m.base.end()) return;
   const Side recorded{status, replay::OutcomeError::None, format::body_digest(body), body, true};
   m.observe_noise(it->second.route, m.side_of(it->second), recorded);
-  ++m.recorded_pairs;
 }
 
 void Comparer::add_noise_source(std::string description) { impl_->noise_sources.push_back(std::move(description)); }
@@ -339,7 +336,6 @@ void Comparer::add_candidate(const OutcomeView& o) {
     ++f.differing;
     if (f.examples.size() < kMaxExamples)
       f.examples.push_back(Impl::example_of(o, std::move(d.base), std::move(d.candidate)));
-    m.field_paths_by_route[route].insert(d.path);
     signature.push_back(std::move(d.path));
   }
   ++m.signatures[{route, std::move(signature)}];
