@@ -269,7 +269,7 @@ std::vector<std::pair<std::string, std::string>> summary_rows(const Report& r) {
   }
   std::string trace;
   if (!r.files.empty()) trace = "<code>" + h(r.files.front().trace_path) + "</code>";
-  const bool completed = r.end_reason == "completed";
+  const bool completed = r.end_reason.rfind("completed", 0) == 0;  // also "completed (duration reached)"
   const std::string end = completed ? h(r.end_reason)
                                     : "<span class=\"bad\">" +
                                           (r.end_reason.empty() ? "unknown" : h(r.end_reason)) +

@@ -92,9 +92,10 @@ Result<RunSet> RunSet::open(const std::vector<std::string>& paths, std::string r
 std::string RunSet::end_reason() const {
   for (const auto& f : files_) {
     if (f.end_reason.empty()) return "no footer in " + f.path + ": the replay did not finish writing";
-    if (f.end_reason != "completed") return f.end_reason;
+    // "completed" and "completed (duration reached)" both ended as planned.
+    if (f.end_reason.rfind("completed", 0) != 0) return f.end_reason;
   }
-  return "completed";
+  return files_.size() == 1 ? files_.front().end_reason : "completed";
 }
 
 Status RunSet::for_each(const std::function<void(const OutcomeView&)>& fn) {

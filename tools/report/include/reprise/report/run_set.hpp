@@ -61,8 +61,8 @@ class RunSet {
   const std::vector<std::string>& warnings() const { return warnings_; }
   const std::string& role() const { return role_; }
   std::int64_t epoch_unix_ns() const { return epoch_unix_ns_; }
-  // "completed" when every file completed, else the first other reason ("aborted: ...",
-  // "interrupted", "no footer: the replay did not finish writing").
+  // The first reason that is not a completion ("aborted: ...", "interrupted", "no footer in F:
+  // the replay did not finish writing"); else the one file's reason, or "completed" for shards.
   std::string end_reason() const;
 
   // Every outcome of every file, in file order. Errors name the file and byte offset; outcomes
