@@ -6,15 +6,12 @@
 #include <map>
 
 #include "reprise/text.hpp"
+#include "cookie_time.hpp"
 
 namespace reprise::replay {
 namespace {
 
-constexpr std::int64_t kNever = std::numeric_limits<std::int64_t>::max();
-constexpr std::int64_t kLongAgo = std::numeric_limits<std::int64_t>::min();
-constexpr std::int64_t kNsPerSecond = 1'000'000'000;
-
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+using namespace cookie_time;
 
 char to_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 

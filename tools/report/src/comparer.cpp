@@ -5,6 +5,8 @@
 #include <set>
 #include <tuple>
 
+#include "reprise/format/record_json.hpp"
+
 namespace reprise::report {
 namespace {
 
@@ -90,16 +92,8 @@ bool is_noise(std::uint64_t differing, std::uint64_t compared, std::uint64_t noi
 }  // namespace
 
 std::string error_name(replay::OutcomeError e) {
-  switch (e) {
-    case replay::OutcomeError::None: return "none";
-    case replay::OutcomeError::Connect: return "connect";
-    case replay::OutcomeError::Timeout: return "timeout";
-    case replay::OutcomeError::Reset: return "reset";
-    case replay::OutcomeError::Protocol: return "protocol";
-    case replay::OutcomeError::Shed: return "shed";
-    case replay::OutcomeError::Aborted: return "aborted";
-  }
-  return "unknown";
+  // One spelling for run files, `trace cat` and reports: the format library's.
+  return format::error_kind_name(static_cast<format::fb::ErrorKind>(e));
 }
 
 int RateDelta::direction() const {
@@ -146,8 +140,7 @@ struct Comparer::Impl {
   }
 
   std::uint32_t route_id(const OutcomeView& o) {
-    static const std::string unknown = "(route not recorded: run older than format 1.2)";
-    const std::string* name = o.method.empty() ? &unknown : &namer.name(o.method, o.target);
+    const std::string* name = o.method.empty() ? &RouteNamer::unrecorded() : &namer.name(o.method, o.target);
     auto [it, fresh] = route_ids.emplace(name, static_cast<std::uint32_t>(route_names.size()));
     if (fresh) {
       route_names.push_back(*name);

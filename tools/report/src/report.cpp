@@ -7,7 +7,6 @@ namespace reprise::report {
 namespace {
 
 constexpr std::int64_t kSecond = 1'000'000'000;
-const std::string kUnknownRoute = "(route not recorded: run older than format 1.2)";
 
 void add_to(Tally& t, const replay::OutcomeFacts& f, std::int64_t late_threshold_ns) {
   t.stats.add(f);
@@ -20,7 +19,7 @@ ReportBuilder::ReportBuilder(ReportOptions options)
     : options_(std::move(options)), namer_(options_.routes, options_.max_routes) {}
 
 const std::string& ReportBuilder::route_of(const OutcomeView& o) {
-  if (o.method.empty()) return kUnknownRoute;
+  if (o.method.empty()) return RouteNamer::unrecorded();
   return namer_.name(o.method, o.target);
 }
 

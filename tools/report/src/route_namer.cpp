@@ -96,6 +96,11 @@ std::string path_template(std::string_view path) {
   return out.empty() ? std::string("/") : out;
 }
 
+const std::string& RouteNamer::unrecorded() {
+  static const std::string name = "(route not recorded: run older than format 1.2)";
+  return name;
+}
+
 RouteNamer::RouteNamer(std::vector<RouteRule> rules, std::size_t max_routes)
     : rules_(std::move(rules)), max_routes_(max_routes) {}
 

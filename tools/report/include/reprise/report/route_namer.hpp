@@ -38,6 +38,8 @@ std::string path_template(std::string_view path);
 class RouteNamer {
  public:
   static constexpr const char* kOther = "(other routes)";
+  // The route of outcomes from runs older than format 1.2, which did not record request lines.
+  static const std::string& unrecorded();
 
   explicit RouteNamer(std::vector<RouteRule> rules = {}, std::size_t max_routes = 500);
 
