@@ -350,7 +350,9 @@ Status Writer::poll() {
   return w.close_block();
 }
 
-Status Writer::close(std::string end_reason) {
+Status Writer::close(std::string end_reason) { return close(std::move(end_reason), {}); }
+
+Status Writer::close(std::string end_reason, const std::function<void(fb::FooterT&)>& fill) {
   Impl& w = *impl_;
   if (w.closed) return w.sticky();
   Status st = w.drain();
@@ -384,6 +386,7 @@ Status Writer::close(std::string end_reason) {
   footer.connections = w.connections.count();
   footer.distinct_saturated = w.sessions.saturated() || w.connections.saturated();
   footer.end_reason = std::move(end_reason);
+  if (fill) fill(footer);
   flatbuffers::FlatBufferBuilder fbb;
   fbb.Finish(fb::Footer::Pack(fbb, &footer));
   const auto frame = skippable_frame(kFooterFrameMagic, kFooterTag, fbb.GetBufferSpan(), true);

@@ -12,8 +12,10 @@
 namespace reprise::format {
 
 inline constexpr std::uint16_t kFormatMajor = 1;
-inline constexpr std::uint16_t kFormatMinor = 2;  // 1.1: interval frames, Outcome.iteration
+inline constexpr std::uint16_t kFormatMinor = 3;  // 1.1: interval frames, Outcome.iteration
                                                    // 1.2: Outcome.method and .target
+                                                   // 1.3: Outcome.correlation, footer
+                                                   //      correlation stats
 
 inline constexpr std::uint32_t kZstdMagic = 0xFD2FB528u;
 inline constexpr std::uint32_t kSkippableMagicMin = 0x184D2A50u;  // ..0x184D2A5F

@@ -78,6 +78,8 @@ class Writer {
   Status poll();
   // Writes the last block and the footer (with `end_reason` for runs) and closes the sink.
   Status close(std::string end_reason = {});
+  // The same, letting a run fill its own footer fields (correlation statistics) first.
+  Status close(std::string end_reason, const std::function<void(fb::FooterT&)>& fill);
 
   FileKind kind() const;
   // Counters; consistent after flush() or close().
