@@ -27,6 +27,10 @@ struct ReplayFlags {
   std::vector<std::string> methods, include_paths, exclude_paths, rewrite_paths, set_headers, drop_headers;
   std::string host_header = "keep";
   bool skip_unsafe = false;
+  // Correlation.
+  std::vector<std::string> correlate, clone_rewrites;
+  std::string correlation_timeout = "5s";
+  bool no_correlate = false, no_detect = false;
   double speed = 1.0, multiplier = 1.0;
   std::uint64_t seed = 1;
   std::uint32_t max_inflight = 256, max_connections = 256;
@@ -120,19 +124,29 @@ replay::Plan to_plan(const ReplayFlags& f) {
   p.shard_index = i;
   p.shard_count = n;
   p.rewrites = to_rewrites(f);
+  p.correlation.enabled = !f.no_correlate;
+  p.correlation.detect = !f.no_detect;
+  for (const auto& c : f.correlate) p.correlation.rules.push_back(flag_value(replay::parse_correlation_rule(c)));
+  for (const auto& c : f.clone_rewrites)
+    p.correlation.clone_rewrites.push_back(flag_value(replay::parse_clone_rewrite(c)));
+  p.correlation.timeout_ns = duration_flag("--correlation-timeout", f.correlation_timeout);
+  if (f.no_correlate && (!f.correlate.empty() || !f.clone_rewrites.empty()))
+    throw UsageError("--no-correlate sends requests verbatim: drop --correlate and --clone-rewrite, or it");
   if (Status st = p.validate(); !st) throw UsageError(st.error().message());
   return p;
 }
 
 int run_replay_command(const ReplayFlags& f) {
-  const replay::Plan plan = to_plan(f);
+  replay::Plan plan = to_plan(f);
   auto target = replay::Target::parse(f.target.empty() ? "http://127.0.0.1:80" : f.target);
   if (!target) return report(target.error());
+  auto detection = replay::add_detected_rules(f.trace, plan, *target);
+  if (!detection) return report(detection.error());
 
   if (f.dry_run) {
     auto report_result = replay::dry_run(f.trace, plan, *target);
     if (!report_result) return report(report_result.error());
-    print_dry_run(*report_result, plan);
+    print_dry_run(*report_result, plan, *detection);
     return kExitOk;
   }
   if (f.target.empty()) throw UsageError("replay: --target is required (or use --dry-run)");
@@ -169,7 +183,7 @@ int run_replay_command(const ReplayFlags& f) {
 
   std::signal(SIGINT, on_interrupt);
   std::signal(SIGTERM, on_interrupt);
-  print_start(o);
+  print_start(o, *detection);
   auto summary = replay::run_replay(o);
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);
@@ -223,6 +237,11 @@ void add_replay_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--set-header", f->set_headers, "'NAME: VALUE' replaces (or adds) that header (repeatable)");
   cmd->add_option("--drop-header", f->drop_headers, "leave this recorded header out (repeatable)");
   cmd->add_option("--host-header", f->host_header, "keep (the recorded Host, default) or target (the target's host:port)");
+  cmd->add_flag("--no-correlate", f->no_correlate, "send recorded requests verbatim: no cookie jars, no learned values, no clone rewrites");
+  cmd->add_option("--correlate", f->correlate, "follow this value: json:$.PATH, header:NAME, cookie:NAME, html:NAME, location, regex:PATTERN (repeatable)");
+  cmd->add_flag("--no-detect", f->no_detect, "follow only --correlate rules (cookie jars stay on)");
+  cmd->add_option("--correlation-timeout", f->correlation_timeout, "longest wait for a value a clone's earlier answer brings (default 5s)");
+  cmd->add_option("--clone-rewrite", f->clone_rewrites, "give clones their own value: header:NAME, query:NAME, cookie:NAME[=TEMPLATE with {clone} {value}] (repeatable)");
   // Safety and output.
   cmd->add_option("--abort-on", f->abort_on, "abort rule METRIC>THRESHOLD/WINDOW, e.g. 'errors>20%/10s' (repeatable)");
   cmd->add_flag("--no-default-aborts", f->no_default_aborts, "drop the default abort rules");

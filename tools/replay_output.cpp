@@ -62,9 +62,42 @@ std::string feed_lines(const replay::FeedStats& f, int width) {
   return out;
 }
 
+// How clones are kept coherent users: one line per rule, labels `width` wide.
+std::string correlation_lines(const replay::Plan& plan, const replay::Detection& detection, int width) {
+  const auto& c = plan.correlation;
+  char line[512];
+  if (!c.enabled) {
+    std::snprintf(line, sizeof line, "  %-*soff (--no-correlate): recorded cookies and values sent as they are\n",
+                  width, "correlation");
+    return line;
+  }
+  std::string out;
+  std::string detected = !c.detect ? "detection off (--no-detect)"
+                         : detection.exchanges == 0 ? "no detection (trace on standard input)"
+                         : "detection over " + std::to_string(detection.exchanges) + " exchanges" +
+                               (detection.complete ? "" : " (the first ones only)");
+  std::snprintf(line, sizeof line, "  %-*scookie jar per clone; %zu rule%s; %s\n", width, "correlation",
+                c.rules.size(), c.rules.size() == 1 ? "" : "s", detected.c_str());
+  out += line;
+  for (const auto& r : c.rules) {
+    std::string how = "given";
+    if (r.automatic)
+      for (const auto& d : detection.rules)
+        if (d.rule == r.text) how = "detected, " + std::to_string(d.uses) + " uses, e.g. " + d.example;
+    std::snprintf(line, sizeof line, "  %-*s%s (%s)\n", width, "", r.text.c_str(), how.c_str());
+    out += line;
+  }
+  for (const auto& r : c.clone_rewrites) {
+    std::snprintf(line, sizeof line, "  %-*s--clone-rewrite '%s'\n", width, "", r.text.c_str());
+    out += line;
+  }
+  return out;
+}
+
 }  // namespace
 
-void print_dry_run(const replay::DryRunReport& r, const replay::Plan& plan) {
+void print_dry_run(const replay::DryRunReport& r, const replay::Plan& plan,
+                   const replay::Detection& detection) {
   std::printf("dry run: nothing sent\n");
   std::printf("  requests           %llu (of %llu exchanges in the trace, %u pass%s)\n",
               ull(r.requests), ull(r.feed.exchanges), r.schedule.passes,
@@ -76,6 +109,7 @@ void print_dry_run(const replay::DryRunReport& r, const replay::Plan& plan) {
   const auto rules = plan.rewrites.describe();
   for (std::size_t i = 0; i < rules.size(); ++i)
     std::printf("  %-19s%s\n", i == 0 ? "rules" : "", rules[i].c_str());
+  std::fputs(correlation_lines(plan, detection, 19).c_str(), stdout);
   if (plan.pacing == replay::Pacing::Max) {
     std::printf("  pacing             as fast as the limits allow (max %u in flight, %u connections)\n",
                 plan.max_inflight, plan.max_connections);
@@ -93,13 +127,19 @@ void print_dry_run(const replay::DryRunReport& r, const replay::Plan& plan) {
               format_duration(plan.max_lateness_ns).c_str());
 }
 
-void print_start(const replay::ReplayOptions& o) {
+void print_start(const replay::ReplayOptions& o, const replay::Detection& detection) {
   std::fprintf(stderr, "replay: %s -> %s, run file %s; Ctrl-C stops cleanly (twice: at once)\n",
                o.trace_path.c_str(), o.target.url.c_str(), o.run_path.c_str());
   std::string rules;
   for (const auto& r : o.abort_rules) rules += (rules.empty() ? "" : ", ") + r.text;
   std::fprintf(stderr, "replay: limits: %u in flight, %u connections; abort rules: %s\n",
                o.plan.max_inflight, o.plan.max_connections, rules.empty() ? "none" : rules.c_str());
+  std::string lines = correlation_lines(o.plan, detection, 13);
+  for (std::size_t at = 0; at < lines.size();) {
+    const auto end = lines.find('\n', at);
+    std::fprintf(stderr, "replay:%s\n", lines.substr(at + 1, end - at - 1).c_str());
+    at = end + 1;
+  }
 }
 
 void print_status_line(const replay::LiveStatus& s) {
@@ -143,6 +183,18 @@ void print_summary(const replay::ReplaySummary& s, const replay::ReplayOptions& 
   std::fputs(feed_lines(s.feed, 23).c_str(), stderr);
   if (s.engine.dropped_at_stop > 0)
     std::fprintf(stderr, "  not sent (stopped)     %llu planned requests (not yet due, or waiting at max rate)\n", ull(s.engine.dropped_at_stop));
+  const auto& c = s.correlation;
+  if (o.plan.correlation.enabled) {
+    std::fprintf(stderr, "  cookie jars            %llu Set-Cookie stored (%llu rejected), %llu Cookie headers rewritten%s\n",
+                 ull(c.cookies_set), ull(c.cookies_rejected), ull(c.cookie_headers_rewritten),
+                 c.clones_forgotten > 0 ? (", " + std::to_string(c.clones_forgotten) + " clone states forgotten (limit)").c_str() : "");
+    for (std::size_t k = 0; k < c.rules.size(); ++k) {
+      const auto& r = c.rules[k];
+      std::fprintf(stderr, "  %-23s%s: learned %llu, substituted %llu, waits %llu, timeouts %llu, misses %llu\n",
+                   k == 0 ? "correlation" : "", r.rule.c_str(), ull(r.learned), ull(r.substituted),
+                   ull(r.waits), ull(r.timeouts), ull(r.misses));
+    }
+  }
   std::fprintf(stderr, "  run file               %s (%llu outcomes, %s)\n", s.run_path.c_str(),
                ull(s.run_file.records), format_size(s.run_file.file_bytes).c_str());
 
@@ -180,6 +232,20 @@ void print_summary(const replay::ReplaySummary& s, const replay::ReplayOptions& 
   j["filtered"] = {{"method", s.feed.filtered_method},
                    {"unsafe", s.feed.filtered_unsafe},
                    {"path", s.feed.filtered_path}};
+  if (o.plan.correlation.enabled) {
+    auto& cj = j["correlation"];
+    cj["cookies_set"] = c.cookies_set;
+    cj["cookies_rejected"] = c.cookies_rejected;
+    cj["cookie_headers_rewritten"] = c.cookie_headers_rewritten;
+    cj["clones_forgotten"] = c.clones_forgotten;
+    cj["values_in_trace"] = s.tracker.values_found;
+    cj["needs_in_trace"] = s.tracker.needs;
+    auto& rules = cj["rules"] = nlohmann::json::array();
+    for (const auto& r : c.rules)
+      rules.push_back({{"rule", r.rule}, {"automatic", r.automatic}, {"learned", r.learned},
+                       {"substituted", r.substituted}, {"waits", r.waits}, {"timeouts", r.timeouts},
+                       {"misses", r.misses}});
+  }
   j["run_file"] = {{"path", s.run_path}, {"records", s.run_file.records}, {"bytes", s.run_file.file_bytes}};
   std::ofstream out(stats_json);
   out << j.dump(2) << "\n";

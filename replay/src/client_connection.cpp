@@ -9,22 +9,20 @@ namespace asio = boost::asio;
 using boost::system::error_code;
 
 ClientConnection::ClientConnection(asio::io_context& io, const Endpoints& endpoints,
-                                   Timeouts timeouts, std::size_t keep_body, Clock clock,
-                                   DoneHandler on_done)
+                                   Timeouts timeouts, Clock clock, DoneHandler on_done)
     : socket_(io),
       endpoints_(endpoints),
       timeouts_(timeouts),
-      keep_body_(keep_body),
       clock_(std::move(clock)),
       on_done_(std::move(on_done)),
       buffer_(16 * 1024) {}
 
-void ClientConnection::start(const ScheduledRequest& request, EngineOutcome outcome) {
+void ClientConnection::start(const ScheduledRequest& request, EngineOutcome outcome, Keep keep) {
   busy_ = true;
   wire_ = request.request.wire;
   outcome_ = std::move(outcome);
-  if (reader_) reader_->reset(request.request.head);
-  else reader_ = std::make_unique<ResponseReader>(request.request.head, keep_body_);
+  if (reader_) reader_->reset(request.request.head, keep.body, keep.headers);
+  else reader_ = std::make_unique<ResponseReader>(request.request.head, keep.body, keep.headers);
   reused_ = requests_ > 0;
   ++requests_;
   if (connected_) {

@@ -39,11 +39,17 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
   };
 
   ClientConnection(boost::asio::io_context& io, const Endpoints& endpoints, Timeouts timeouts,
-                   std::size_t keep_body, Clock clock, DoneHandler on_done);
+                   Clock clock, DoneHandler on_done);
+
+  // What of the response the outcome carries (ResponseReader's keep_body and keep_headers).
+  struct Keep {
+    std::size_t body = 0;
+    bool headers = false;
+  };
 
   // The outcome starts filled with the request's identity and intended time; `abort_error` is
   // what a close() during this request reports (Aborted).
-  void start(const ScheduledRequest& request, EngineOutcome outcome);
+  void start(const ScheduledRequest& request, EngineOutcome outcome, Keep keep);
   void close(OutcomeError abort_error = OutcomeError::Aborted);
   void expire(std::int64_t now_ns);
 
@@ -65,7 +71,6 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
   boost::asio::ip::tcp::socket socket_;
   const Endpoints& endpoints_;
   Timeouts timeouts_;
-  std::size_t keep_body_;
   Clock clock_;
   DoneHandler on_done_;
 

@@ -78,6 +78,20 @@ struct Engine::Impl {
   std::vector<std::shared_ptr<ClientConnection>> idle;  // pool mode, most recent last
   std::unordered_map<ClientConnection*, std::shared_ptr<ClientConnection>> busy;
   std::unordered_map<ClientConnection*, ScheduledRequest> conn_sessions;  // strict: who is where
+  // Correlation: the clones' state, and requests waiting for a producer's answer, by
+  // (clone, producer) and in deadline order (one timeout for all, so arrival order is
+  // deadline order).
+  std::unique_ptr<SessionClones> clones;
+  struct CorrelationWait {
+    std::int64_t deadline = 0;
+    std::uint64_t key = 0;
+  };
+  struct Waiting {
+    std::int64_t deadline = 0;
+    ScheduledRequest request;
+  };
+  std::unordered_map<std::uint64_t, std::deque<Waiting>> correlation_waits;
+  std::deque<CorrelationWait> correlation_deadlines;
   std::uint32_t open = 0;  // connections open or connecting
   bool stopping = false;
   bool ended = false;  // input_ended seen by this thread
@@ -94,6 +108,13 @@ struct Engine::Impl {
   explicit Impl(EngineOptions o) : options(std::move(o)) {
     if (plan.max_rate_per_s > 0)
       rate_interval = static_cast<std::int64_t>(1e9 / plan.max_rate_per_s);
+    if (plan.correlation.enabled) clones = std::make_unique<SessionClones>(plan.correlation);
+  }
+
+  std::int64_t unix_ns(std::int64_t run_ns) const { return options.epoch_unix_ns + run_ns; }
+
+  static std::uint64_t wait_key(std::uint64_t clone_key, std::uint64_t producer) {
+    return clone_key ^ (producer * 0x9e3779b97f4a7c15ULL + 0x632be59bd9b4e019ULL);
   }
 
   std::int64_t now() const {
@@ -102,9 +123,19 @@ struct Engine::Impl {
 
   // ---- hand-offs -------------------------------------------------------------------------
 
+  // Every outcome ends here: the clone learns from it (and its waiting requests are due again)
+  // before it goes to the recorder, with what the run asked to keep of the response.
   void emit(EngineOutcome o) {
     if (o.facts.error == OutcomeError::Shed) ++counters.shed;
     if (o.facts.error == OutcomeError::Aborted) ++counters.aborted;
+    if (clones) {
+      if (o.correlation) {
+        clones->received(o, unix_ns(o.facts.done_ns));
+        release_correlation(session_clone_key(o.session_id, o.clone, o.iteration), o.exchange_id);
+      }
+      if (o.body.size() > options.keep_body) o.body.resize(options.keep_body);
+      if (options.keep_body == 0) o.headers.clear();
+    }
     std::lock_guard lock(out_mu);
     outcomes.push_back(std::move(o));
     ++outcome_backlog;
@@ -117,6 +148,8 @@ struct Engine::Impl {
     o.clone = r.clone;
     o.iteration = r.iteration;
     o.wire = r.request.wire;
+    o.correlation = r.request.correlation;
+    o.correlation_flags = r.correlation_flags;
     o.facts.intended_ns = r.due_ns;
     return o;
   }
@@ -134,7 +167,10 @@ struct Engine::Impl {
     std::lock_guard lock(in_mu);
     const std::size_t cap = options.max_queued_requests;
     while (!incoming.empty() && pending.size() + ready.size() + parked < cap) {
-      pending.push_back(std::move(incoming.front()));
+      ScheduledRequest& r = incoming.front();
+      if (clones && r.request.correlation && r.request.correlation->producer)
+        clones->expect(r.session_key(), r.request.exchange_id);
+      pending.push_back(std::move(r));
       incoming.pop_front();
     }
     ended = input_ended && incoming.empty();
@@ -171,11 +207,63 @@ struct Engine::Impl {
     --parked;
   }
 
+  // ---- correlation -----------------------------------------------------------------------
+
+  // Makes the head of ready its clone's own; false when it was parked to wait for a value.
+  bool correlate(ScheduledRequest& r, std::int64_t t) {
+    if (!clones || r.prepared || !r.request.correlation) return true;
+    const bool give_up = (r.correlation_flags & kTimedOut) != 0;
+    SessionClones::Prepared p = clones->prepare(r, give_up, unix_ns(t));
+    if (p.wait) {
+      ++counters.held_by_correlation;
+      r.correlation_flags |= kWaited;
+      const std::uint64_t key = wait_key(r.session_key(), p.producer);
+      const std::int64_t deadline = t + plan.correlation.timeout_ns;
+      correlation_waits[key].push_back({deadline, std::move(r)});
+      correlation_deadlines.push_back({deadline, key});
+      ++parked;
+      return false;
+    }
+    r.request.wire = std::move(p.wire);
+    r.correlation_flags |= p.flags;
+    r.prepared = true;
+    return true;
+  }
+
+  // The producer's answer is in: the requests that waited for it are due again, in order.
+  void release_correlation(std::uint64_t clone_key, std::uint64_t producer) {
+    auto it = correlation_waits.find(wait_key(clone_key, producer));
+    if (it == correlation_waits.end()) return;
+    auto& waits = it->second;
+    parked -= waits.size();
+    for (auto w = waits.rbegin(); w != waits.rend(); ++w) ready.push_front(std::move(w->request));
+    correlation_waits.erase(it);
+  }
+
+  // Waits past the correlation timeout end: the request goes with the recorded value.
+  void expire_correlation_waits(std::int64_t t) {
+    while (!correlation_deadlines.empty() && correlation_deadlines.front().deadline <= t) {
+      const std::uint64_t key = correlation_deadlines.front().key;
+      correlation_deadlines.pop_front();
+      auto it = correlation_waits.find(key);
+      if (it == correlation_waits.end()) continue;  // released meanwhile
+      auto& waits = it->second;
+      while (!waits.empty() && waits.front().deadline <= t) {
+        ScheduledRequest r = std::move(waits.front().request);
+        waits.pop_front();
+        --parked;
+        r.correlation_flags |= kTimedOut;
+        ready.push_front(std::move(r));
+      }
+      if (waits.empty()) correlation_waits.erase(it);
+    }
+  }
+
   std::shared_ptr<ClientConnection> new_connection(std::uint64_t key) {
     ClientConnection::Timeouts timeouts{std::chrono::nanoseconds(plan.connect_timeout_ns),
                                         std::chrono::nanoseconds(plan.request_timeout_ns)};
     auto c = std::make_shared<ClientConnection>(
-        io, endpoints, timeouts, options.keep_body, [this] { return now(); },
+        io, endpoints, timeouts, [this] { return now(); },
         [this](ClientConnection& conn, EngineOutcome o, bool reusable) {
           on_done(conn, std::move(o), reusable);
         });
@@ -265,6 +353,10 @@ struct Engine::Impl {
         release_session(gone);
         continue;
       }
+      if (!correlate(r, t)) {
+        ready.pop_front();
+        continue;
+      }
       if (counters.inflight >= plan.max_inflight) {
         ++counters.held_by_inflight;
         break;
@@ -299,7 +391,12 @@ struct Engine::Impl {
     const std::uint32_t in = ++counters.inflight;
     raise_max(counters.max_inflight_seen, in);
     EngineOutcome o = outcome_for(r);
-    conn->start(r, std::move(o));
+    // The clone reads values and cookies from the answer: keep what it needs even when the run
+    // file keeps less (emit() trims to keep_body).
+    ClientConnection::Keep keep{options.keep_body, clones != nullptr};
+    if (clones && r.request.correlation && r.request.correlation->producer)
+      keep.body = std::max(keep.body, plan.correlation.max_response_bytes);
+    conn->start(r, std::move(o), keep);
     // Strict order releases the session on completion; remember which one.
     if (plan.strict_session_order) conn_sessions[conn.get()] = r;
   }
@@ -354,6 +451,7 @@ struct Engine::Impl {
   void pump() {
     const std::int64_t t = now();
     if (!stopping) pull_incoming();
+    expire_correlation_waits(t);
     while (!pending.empty() && (plan.pacing == Pacing::Max || pending.front().due_ns <= t)) {
       ScheduledRequest r = std::move(pending.front());
       pending.pop_front();
@@ -377,6 +475,7 @@ struct Engine::Impl {
       if (backoff_until > t) at = std::min(at, backoff_until);
       if (outcome_backlog >= options.max_queued_outcomes) at = std::min(at, t + 1'000'000);
     }
+    if (!correlation_deadlines.empty()) at = std::min(at, correlation_deadlines.front().deadline);
     if (at == wake_at) return;
     wake_at = at;
     if (at == kNever) {
@@ -463,6 +562,12 @@ struct Engine::Impl {
     for (auto& [key, waits] : connection_waits)
       for (auto& r : waits) emit_unsent(r, OutcomeError::Aborted, t);
     connection_waits.clear();
+    // Taken out first: aborting one releases nothing into them while they are walked.
+    auto waiting = std::move(correlation_waits);
+    correlation_waits.clear();
+    correlation_deadlines.clear();
+    for (auto& [key, waits] : waiting)
+      for (auto& w : waits) emit_unsent(w.request, OutcomeError::Aborted, t);
     parked = 0;
     for (auto& c : idle) c->close();
     open -= static_cast<std::uint32_t>(idle.size());
@@ -610,5 +715,9 @@ EngineTotals Engine::totals() const {
 }
 
 std::int64_t Engine::now_ns() const { return impl_->now(); }
+
+CorrelationTotals Engine::correlation_totals() const {
+  return impl_->clones ? impl_->clones->totals() : CorrelationTotals{};
+}
 
 }  // namespace reprise::replay

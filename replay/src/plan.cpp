@@ -75,6 +75,7 @@ Status Plan::validate() const {
   if (connect_timeout_ns <= 0) return bad("--connect-timeout", "must be above 0");
   if (request_timeout_ns <= 0) return bad("--request-timeout", "must be above 0");
   if (max_sessions == 0) return bad("--max-sessions", "must be at least 1");
+  if (correlation.timeout_ns <= 0) return bad("--correlation-timeout", "must be above 0");
   return {};
 }
 
@@ -101,6 +102,16 @@ std::string Plan::to_json() const {
   j["idle_timeout_ns"] = idle_timeout_ns;
   j["session_order"] = strict_session_order ? "strict" : "sent";
   j["rewrites"] = rewrites.describe();
+  auto& c = j["correlation"];
+  c["enabled"] = correlation.enabled;
+  if (correlation.enabled) {
+    c["detect"] = correlation.detect;
+    c["timeout_ns"] = correlation.timeout_ns;
+    auto& rules = c["rules"] = nlohmann::json::array();
+    for (const auto& r : correlation.rules) rules.push_back({{"rule", r.text}, {"automatic", r.automatic}});
+    auto& clones = c["clone_rewrites"] = nlohmann::json::array();
+    for (const auto& r : correlation.clone_rewrites) clones.push_back(r.text);
+  }
   return j.dump();
 }
 

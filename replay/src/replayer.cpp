@@ -1,5 +1,6 @@
 #include "reprise/replay/replayer.hpp"
 
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 #include <thread>
@@ -38,6 +39,23 @@ std::string trace_identity(const fb::FileHeader& h) {
   std::snprintf(hex, sizeof hex, "%016" PRIx64,
                 format::digest64({reinterpret_cast<const std::uint8_t*>(key.data()), key.size()}));
   return hex;
+}
+
+Result<Detection> add_detected_rules(const std::string& trace_path, Plan& plan, const Target& target) {
+  CorrelationSettings& c = plan.correlation;
+  if (!c.enabled || !c.detect || trace_path == "-") return Detection{};
+  auto found = detect_correlation(trace_path, plan, target);
+  if (!found) return found.take_error();
+  for (const auto& d : found->rules) {
+    const bool given = std::any_of(c.rules.begin(), c.rules.end(),
+                                   [&](const CorrelationRule& r) { return r.text == d.rule; });
+    if (given) continue;
+    auto rule = parse_correlation_rule(d.rule);
+    if (!rule) continue;  // a JSON key detection cannot spell as a path: left out
+    rule->automatic = true;
+    c.rules.push_back(std::move(*rule));
+  }
+  return found;
 }
 
 Result<ReplaySummary> run_replay(const ReplayOptions& opt) {
@@ -85,6 +103,7 @@ Result<ReplaySummary> run_replay(const ReplayOptions& opt) {
   eo.plan = opt.plan;
   eo.target = opt.target;
   eo.keep_body = opt.keep_body;
+  eo.epoch_unix_ns = epoch_unix_ns;
   auto engine_result = Engine::create(eo, t0);
   if (!engine_result) return engine_result.take_error();
   Engine& engine = **engine_result;
@@ -204,7 +223,23 @@ Result<ReplaySummary> run_replay(const ReplayOptions& opt) {
   if (!feed_status) {
     summary.end_reason = "trace error: " + feed_status.error().message();
   }
-  const Status closed = writer.close(summary.end_reason);
+  summary.correlation = engine.correlation_totals();
+  summary.tracker = feed.correlation();
+  const Status closed = writer.close(summary.end_reason, [&](fb::FooterT& footer) {
+    for (const auto& r : summary.correlation.rules) {
+      auto stats = std::make_unique<fb::CorrelationRuleStatsT>();
+      stats->rule = r.rule;
+      stats->automatic = r.automatic;
+      stats->learned = r.learned;
+      stats->substituted = r.substituted;
+      stats->waits = r.waits;
+      stats->timeouts = r.timeouts;
+      stats->misses = r.misses;
+      footer.correlation.push_back(std::move(stats));
+    }
+    footer.cookies_set = summary.correlation.cookies_set;
+    footer.cookie_headers_rewritten = summary.correlation.cookie_headers_rewritten;
+  });
   if (!output) return fail(errc::output_error, opt.run_path, output.error().message());
   if (!closed) return fail(errc::output_error, opt.run_path, closed.error().message());
   if (!feed_status) return feed_status.take_error();

@@ -22,7 +22,7 @@ struct ResponseReader::Parser final : http::basic_parser<false> {
     out.status_ = static_cast<std::uint16_t>(code);
   }
   void on_field_impl(http::field, string_view name, string_view value, error_code&) override {
-    if (out.keep_body_ > 0) out.headers_.emplace_back(std::string(name), std::string(value));
+    if (out.keep_headers_) out.headers_.emplace_back(std::string(name), std::string(value));
   }
   void on_header_impl(error_code&) override {}
   void on_body_init_impl(const boost::optional<std::uint64_t>&, error_code&) override {}
@@ -45,9 +45,15 @@ struct ResponseReader::Parser final : http::basic_parser<false> {
   }
 };
 
-ResponseReader::ResponseReader(bool head, std::size_t keep_body)
-    : head_(head), keep_body_(keep_body) {
+ResponseReader::ResponseReader(bool head, std::size_t keep_body, bool keep_headers)
+    : head_(head), keep_body_(keep_body), keep_headers_(keep_headers || keep_body > 0) {
   reset_parser();
+}
+
+void ResponseReader::reset(bool head, std::size_t keep_body, bool keep_headers) {
+  keep_body_ = keep_body;
+  keep_headers_ = keep_headers || keep_body > 0;
+  reset(head);
 }
 
 void ResponseReader::reset(bool head) {

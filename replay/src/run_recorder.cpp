@@ -118,6 +118,7 @@ Status RunRecorder::add(EngineOutcome&& o) {
   r.bytes_received = o.facts.bytes_received;
   r.response_digest = o.response_digest;
   r.connection_reused = o.connection_reused;
+  r.correlation = static_cast<fb::CorrelationFlags>(o.correlation_flags);
   request_line(o.wire.get(), r.method, r.target);
   r.response_body = std::move(o.body);
   r.response_headers.clear();

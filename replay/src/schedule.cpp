@@ -28,8 +28,12 @@ constexpr std::uint64_t kKeySalt = 0x6b657973;     // "keys"
 
 }  // namespace
 
+std::uint64_t session_clone_key(std::uint64_t session, std::uint32_t clone, std::uint32_t iteration) {
+  return draw(kKeySalt, 0, session, clone, iteration);
+}
+
 std::uint64_t ScheduledRequest::session_key() const {
-  return draw(kKeySalt, 0, request.session_id, clone, iteration);
+  return session_clone_key(request.session_id, clone, iteration);
 }
 
 std::uint64_t ScheduledRequest::connection_key() const {

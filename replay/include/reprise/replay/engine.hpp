@@ -9,6 +9,9 @@
 //   stopping            -> outcome Aborted (it was due but never sent)
 //   held too long       -> outcome Shed when now - intended > max_lateness (never silently)
 //   session busy        -> strict session order: parked until the previous answer
+//   correlation         -> the request is made its session clone's own (session_clones.hpp);
+//                          one needing a value its clone's earlier request has not brought back
+//                          yet is parked until that answer, at most the correlation timeout
 //   max_inflight        -> waits
 //   max_rate            -> waits for the next slot of an even spacing at that rate
 //   connection          -> an idle pooled one, else a new one below max_connections unless a
@@ -33,6 +36,7 @@
 #include "reprise/replay/interval_stats.hpp"
 #include "reprise/replay/plan.hpp"
 #include "reprise/replay/schedule.hpp"
+#include "reprise/replay/session_clones.hpp"
 #include "reprise/replay/target.hpp"
 #include "reprise/result.hpp"
 
@@ -42,6 +46,7 @@ struct EngineOptions {
   Plan plan;
   Target target;
   std::size_t keep_body = 64 * 1024;        // response body bytes kept per outcome (0: none)
+  std::int64_t epoch_unix_ns = 0;           // wall-clock time of run time 0 (cookie expiry)
   std::size_t max_queued_requests = 8192;   // reader thread -> network thread
   std::size_t max_queued_outcomes = 65536;  // network thread -> recorder: past it, no new sends
 };
@@ -58,6 +63,8 @@ struct EngineOutcome {
   std::vector<std::uint8_t> body;
   std::vector<std::pair<std::string, std::string>> headers;
   std::shared_ptr<const std::string> wire;  // the request as sent (shared, not copied)
+  std::shared_ptr<const RequestCorrelation> correlation;  // from the request (null: none)
+  std::uint8_t correlation_flags = 0;       // CorrelationFlag bits
 };
 
 // Live counters, readable from any thread.
@@ -80,6 +87,7 @@ struct EngineCounters {
   std::atomic<std::uint64_t> held_by_rate{0};
   std::atomic<std::uint64_t> held_by_backoff{0};
   std::atomic<std::uint64_t> held_by_outcome_queue{0};
+  std::atomic<std::uint64_t> held_by_correlation{0};  // waits for a clone's earlier answer
   std::atomic<std::uint64_t> request_queue_full_waits{0};
 };
 
@@ -117,6 +125,8 @@ class Engine {
 
   const EngineCounters& counters() const;
   EngineTotals totals() const;
+  // Per correlation rule and cookie jar (empty rules and zeros with correlation off).
+  CorrelationTotals correlation_totals() const;
   std::int64_t now_ns() const;  // run time
 
   struct Impl;

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "reprise/replay/correlation_settings.hpp"
 #include "reprise/replay/rewrites.hpp"
 #include "reprise/result.hpp"
 
@@ -63,6 +64,9 @@ struct Plan {
 
   // Which recorded requests are sent, and what is changed in them (rewrites.hpp).
   Rewrites rewrites;
+
+  // How each session clone stays a coherent user: cookies, learned values, clone identity.
+  CorrelationSettings correlation;
 
   // The number of clones each recorded session is expanded to: ceil(multiplier x peak level),
   // at least 1.

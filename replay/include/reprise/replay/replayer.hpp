@@ -69,6 +69,8 @@ enum class ReplayEnd { Completed, Aborted, Interrupted };
 
 struct ReplaySummary {
   ReplayEnd end = ReplayEnd::Completed;
+  CorrelationTotals correlation;    // per rule, and the cookie jars
+  TrackerStats tracker;             // what the trace's recorded values looked like
   std::string end_reason;
   std::int64_t duration_ns = 0;
   IntervalStats totals;
@@ -78,6 +80,12 @@ struct ReplaySummary {
   format::WriterStats run_file;
   std::string run_path;
 };
+
+// Correlation rules before a replay: with correlation on and detection asked for, detection
+// over the trace file (not standard input) adds the rules it finds to the plan's, after
+// the --correlate ones (a rule given both ways is kept once, as given). Returns what detection
+// found (empty when it did not run).
+Result<Detection> add_detected_rules(const std::string& trace_path, Plan& plan, const Target& target);
 
 // Runs the replay. Errors before anything is sent (target does not resolve, trace unreadable,
 // run file cannot be created, bad plan) come back as an Error; after the start, reading errors

@@ -23,11 +23,13 @@ class ResponseReader {
   enum class State : std::uint8_t { NeedMore, Done, Error };
 
   // `head`: the request was HEAD (the response has no body whatever its headers say).
-  // `keep_body`: bytes of body (and the headers) to keep; 0 keeps none.
-  ResponseReader(bool head, std::size_t keep_body);
+  // `keep_body`: bytes of body (and the headers) to keep; 0 keeps none. `keep_headers`: keep
+  // the headers even with keep_body 0 (the cookie jar needs Set-Cookie from every response).
+  ResponseReader(bool head, std::size_t keep_body, bool keep_headers = false);
   ~ResponseReader();
   // Ready for the next response on the same connection (no reallocation of the reader).
   void reset(bool head);
+  void reset(bool head, std::size_t keep_body, bool keep_headers);
   ResponseReader(const ResponseReader&) = delete;
   ResponseReader& operator=(const ResponseReader&) = delete;
 
@@ -59,6 +61,7 @@ class ResponseReader {
   bool keep_alive_ = false;
   std::uint64_t received_ = 0;
   std::size_t keep_body_ = 0;
+  bool keep_headers_ = false;
   format::BodyDigest digest_;
   std::vector<std::uint8_t> body_;
   std::vector<std::pair<std::string, std::string>> headers_;

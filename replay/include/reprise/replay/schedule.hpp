@@ -37,6 +37,8 @@
 
 namespace reprise::replay {
 
+struct RequestCorrelation;  // correlation_tracker.hpp
+
 // What the engine needs to send one recorded request. `wire` is the request as sent (built
 // once per recorded exchange, shared by its clones); the schedule never looks inside it.
 struct TraceRequest {
@@ -47,7 +49,12 @@ struct TraceRequest {
   std::int64_t recorded_latency_ns = 0;  // response last byte - request first byte (0: none)
   bool head = false;                     // a HEAD request: its response has no body
   std::shared_ptr<const std::string> wire;
+  // What makes it a clone's own (values, cookies, clone fields); null: sent as is.
+  std::shared_ptr<const RequestCorrelation> correlation;
 };
+
+// The identity of a session clone: session `session`, clone `clone`, pass `iteration`.
+std::uint64_t session_clone_key(std::uint64_t session, std::uint32_t clone, std::uint32_t iteration);
 
 struct ScheduledRequest {
   std::int64_t due_ns = 0;  // run time when it should be sent
@@ -55,6 +62,10 @@ struct ScheduledRequest {
   std::uint32_t clone = 0;
   std::uint32_t iteration = 0;
   TraceRequest request;
+  // Engine state: the request was made its clone's own (request.wire is the clone's), and how
+  // (CorrelationFlag bits, session_clones.hpp).
+  bool prepared = false;
+  std::uint8_t correlation_flags = 0;
 
   // The identity of this request's session clone, and of its recorded connection's clone.
   std::uint64_t session_key() const;

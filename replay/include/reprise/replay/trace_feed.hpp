@@ -6,14 +6,17 @@
 // Exchanges that cannot be replayed faithfully are skipped and counted, never sent half: no
 // request (a response seen alone), a request that did not finish or whose body capture cut
 // (RequestIncomplete, RequestBodyTruncated), and protocol switches (Upgrade/CONNECT). Requests
-// the plan's filters leave out (rewrites.hpp) are counted by reason; the rest are rewritten.
+// the plan's filters leave out (rewrites.hpp) are counted by reason; the rest are rewritten and
+// passed through the CorrelationTracker, whose verdict travels with the request.
 
 #include <atomic>
 #include <cstdint>
 #include <functional>
 #include <string>
 
+#include "reprise/replay/correlation_tracker.hpp"
 #include "reprise/replay/schedule.hpp"
+#include "reprise/replay/value_detector.hpp"
 #include "reprise/replay/target.hpp"
 #include "reprise/result.hpp"
 
@@ -32,6 +35,20 @@ struct FeedStats {
   std::uint64_t filtered() const { return filtered_method + filtered_unsafe + filtered_path; }
 };
 
+// A recorded response as the correlation rules see it (views into the record).
+ResponseView response_view(const format::fb::Response& response);
+
+// Automatic correlation detection (value_detector.hpp) over the exchanges of a trace file that
+// the plan replays (filters applied, requests as they will be sent): the first
+// CorrelationSettings::detect_exchanges of them.
+struct Detection {
+  std::vector<DetectedRule> rules;
+  std::uint64_t exchanges = 0;  // exchanges looked at
+  bool complete = true;         // false: the trace is longer than detect_exchanges
+};
+Result<Detection> detect_correlation(const std::string& trace_path, const Plan& plan,
+                                     const Target& target);
+
 class TraceFeed {
  public:
   // `sink` gets each scheduled request; returning false stops the feed (the engine stops).
@@ -46,12 +63,14 @@ class TraceFeed {
 
   const Schedule& schedule() const { return schedule_; }
   const FeedStats& stats() const { return stats_; }
+  TrackerStats correlation() const { return tracker_.stats(); }
 
  private:
   std::string path_;
   Plan plan_;
   Target target_;
   Schedule schedule_;
+  CorrelationTracker tracker_;
   FeedStats stats_;
 };
 
