@@ -28,6 +28,7 @@
 #include <nlohmann/json.hpp>
 
 #include "reprise/format/reader.hpp"
+#include "reprise/format/writer.hpp"
 #include "support/nginx.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
@@ -424,5 +425,92 @@ TEST_CASE("a request waits for its clone's slow refresh and past --correlation-t
       }
     }
     CHECK(flagged >= 3);
+  }
+}
+
+namespace {
+
+std::unique_ptr<format::fb::HeaderT> header(std::string name, std::string value) {
+  auto h = std::make_unique<format::fb::HeaderT>();
+  h->name = std::move(name);
+  h->value = std::move(value);
+  return h;
+}
+
+// One session: a login answered with a token in JSON, then a request carrying it.
+std::string login_trace(const TempDir& dir) {
+  namespace fb = format::fb;
+  fb::FileHeaderT file;
+  file.kind = fb::FileKind::Trace;
+  file.source = "test";
+  const auto path = dir.file("small.rtrace");
+  auto writer = format::Writer::open(path, std::move(file));
+  REQUIRE(writer);
+  const std::string token = "9f86d081884c7d659a2feaa0c55ad015";
+  for (std::uint64_t id = 1; id <= 2; ++id) {
+    fb::ExchangeT x;
+    x.id = id;
+    x.session_id = 7;
+    x.connection_id = 7;
+    x.request_first_ns = static_cast<std::int64_t>(id) * 100'000'000;
+    x.request_last_ns = x.request_first_ns;
+    x.response_first_ns = x.request_first_ns + 1'000'000;
+    x.response_last_ns = x.request_first_ns + 2'000'000;
+    x.request = std::make_unique<fb::RequestT>();
+    x.request->method = id == 1 ? "POST" : "GET";
+    x.request->target = id == 1 ? "/login" : "/api/me";
+    x.request->headers.push_back(header("Host", "shop.example"));
+    if (id == 2) x.request->headers.push_back(header("Authorization", "Bearer " + token));
+    x.response = std::make_unique<fb::ResponseT>();
+    x.response->status = 200;
+    const std::string body = id == 1 ? R"({"token":")" + token + R"("})" : "{}";
+    x.response->body.assign(body.begin(), body.end());
+    x.response->body_size = body.size();
+    REQUIRE((*writer)->append(x));
+  }
+  REQUIRE((*writer)->close());
+  return path;
+}
+
+}  // namespace
+
+TEST_CASE("replay --dry-run lists the detected and the given correlation rules",
+          "[replay][correlation][cli]") {
+  TempDir dir;
+  const auto trace = login_trace(dir);
+  auto out = run({reprise_bin(), "replay", trace, "--dry-run", "--correlate", "header:X-Csrf",
+                  "--clone-rewrite", "header:X-Device=d{clone}"});
+  INFO(out.out << out.err);
+  REQUIRE(out.exit_code == 0);
+  CHECK(out.out.find("json:$.token (detected, 1 uses") != std::string::npos);
+  CHECK(out.out.find("header:X-Csrf (given)") != std::string::npos);
+  CHECK(out.out.find("--clone-rewrite 'header:X-Device=d{clone}'") != std::string::npos);
+
+  out = run({reprise_bin(), "replay", trace, "--dry-run", "--no-detect"});
+  CHECK(out.out.find("0 rules; detection off (--no-detect)") != std::string::npos);
+  out = run({reprise_bin(), "replay", trace, "--dry-run", "--no-correlate"});
+  CHECK(out.out.find("off (--no-correlate)") != std::string::npos);
+}
+
+TEST_CASE("replay refuses bad correlation flags with exit 2 and names the flag",
+          "[replay][correlation][cli]") {
+  TempDir dir;
+  const auto trace = login_trace(dir);
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--correlate", "jsn:$.a"}, "--correlate"},
+      {{"--correlate", "json:token"}, "--correlate"},
+      {{"--correlate", "regex:(["}, "--correlate"},
+      {{"--clone-rewrite", "body:x"}, "--clone-rewrite"},
+      {{"--clone-rewrite", "header:"}, "--clone-rewrite"},
+      {{"--correlation-timeout", "soon"}, "--correlation-timeout"},
+      {{"--no-correlate", "--correlate", "json:$.a"}, "--no-correlate"},
+  };
+  for (const auto& [flags, named] : cases) {
+    std::vector<std::string> argv = {reprise_bin(), "replay", trace, "--dry-run"};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    const auto out = run(argv);
+    INFO(flags.front() << " " << flags.back() << ": " << out.err);
+    CHECK(out.exit_code == 2);
+    CHECK(out.err.find(named) != std::string::npos);
   }
 }
