@@ -49,8 +49,12 @@ Result<CloneRewrite> parse_clone_rewrite(std::string_view text) {
     r.value_template = std::string(rest.substr(eq + 1));
     rest = rest.substr(0, eq);
     if (r.value_template.empty()) return bad("empty template after '='");
-    for (char c : r.value_template)
+    for (char c : r.value_template) {
       if (c == '\r' || c == '\n' || c == '\0') return bad("the template holds a line break");
+      // A query or cookie value goes into the request as given: no separators of its own.
+      if (r.field != CloneField::Header && (c == ' ' || c == '&' || c == '#' || c == ';' || c == '\t'))
+        return bad("a query or cookie template cannot hold ' ', '&', '#', ';' (percent-encode them)");
+    }
   }
   if (rest.empty()) return bad("no name");
   for (char c : rest)

@@ -174,7 +174,9 @@ bool istarts(std::string_view s, std::size_t at, std::string_view word) {
 std::vector<std::pair<std::string_view, std::string_view>> tag_attributes(std::string_view tag) {
   std::vector<std::pair<std::string_view, std::string_view>> out;
   std::size_t i = 0;
-  auto space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '/'; };
+  auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
+  // Between attributes a '/' (of "/>") separates too; inside an unquoted value it is data.
+  auto space = [&](char c) { return blank(c) || c == '/'; };
   while (i < tag.size()) {
     while (i < tag.size() && space(tag[i])) ++i;
     const std::size_t start = i;
@@ -196,8 +198,9 @@ std::vector<std::pair<std::string_view, std::string_view>> tag_attributes(std::s
       i = end == std::string_view::npos ? tag.size() : end + 1;
     } else {
       const std::size_t v0 = i;
-      while (i < tag.size() && !space(tag[i])) ++i;
+      while (i < tag.size() && !blank(tag[i])) ++i;
       value = tag.substr(v0, i - v0);
+      if (i == tag.size() && !value.empty() && value.back() == '/') value.remove_suffix(1);  // "/>"
     }
     out.emplace_back(name, value);
   }
@@ -240,11 +243,18 @@ std::vector<HtmlValue> html_values(std::string_view body) {
 // The path segments ("seg:N", from 0) and query values ("query:NAME") of a Location value.
 std::vector<std::pair<std::string, std::string_view>> location_values(std::string_view location) {
   std::vector<std::pair<std::string, std::string_view>> out;
-  if (const auto scheme = location.find("://"); scheme != std::string_view::npos) {
-    const auto path = location.find('/', scheme + 3);
-    location = path == std::string_view::npos ? std::string_view{} : location.substr(path);
-  }
   location = location.substr(0, location.find('#'));
+  // An absolute URL ("https://host/p", "https://host?q") or a protocol-relative one ("//host/p"):
+  // the authority is not a path segment. "://" further on (in a query) does not count.
+  const auto scheme = location.find("://");
+  const auto first = location.find_first_of("/?");
+  std::size_t authority = std::string_view::npos;
+  if (scheme != std::string_view::npos && scheme < first) authority = scheme + 3;
+  else if (location.substr(0, 2) == "//") authority = 2;
+  if (authority != std::string_view::npos) {
+    const auto rest = location.find_first_of("/?", authority);
+    location = rest == std::string_view::npos ? std::string_view{} : location.substr(rest);
+  }
   const auto q = location.find('?');
   std::string_view path = location.substr(0, q);
   std::size_t n = 0;
@@ -441,8 +451,9 @@ std::vector<Candidate> candidate_values(const ResponseView& response, const Toke
   // Places number the occurrences of one rule, as extract_values() does.
   std::vector<std::pair<std::string, std::size_t>> seen;
   auto occurrence = [&](std::string rule) {
+    const bool header = rule.rfind("header:", 0) == 0;  // field names ignore case
     for (auto& [r, count] : seen)
-      if (r == rule) return "#" + std::to_string(++count);
+      if (header ? iequals(r, rule) : r == rule) return "#" + std::to_string(++count);
     seen.emplace_back(std::move(rule), 0);
     return std::string("#0");
   };

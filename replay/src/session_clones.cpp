@@ -104,24 +104,30 @@ SessionClones::Prepared SessionClones::prepare(const ScheduledRequest& r, bool g
   const RequestCorrelation* c = r.request.correlation.get();
   if (c == nullptr) return out;
   Clone* clone = find(r.session_key());
+  auto learned = [&](const Need& need) -> const std::string* {
+    if (clone == nullptr) return nullptr;
+    for (const Learned& l : clone->values)
+      if (l.producer == need.producer && l.rule == need.rule && l.place == need.place) return &l.value;
+    return nullptr;
+  };
+  auto in_flight = [&](const Need& need) {
+    return clone != nullptr && std::find(clone->in_flight.begin(), clone->in_flight.end(),
+                                         need.producer) != clone->in_flight.end();
+  };
+  // A wait comes first: the request is prepared again when it ends, and counts then.
+  if (!give_up)
+    for (const Need& need : c->needs)
+      if (learned(need) == nullptr && in_flight(need)) {
+        ++rules_[need.rule].waits;
+        out.wait = true;
+        out.producer = need.producer;
+        return out;
+      }
   std::vector<std::pair<const Need*, const std::string*>> substitutions;
   for (const Need& need : c->needs) {
-    const std::string* value = nullptr;
-    bool pending = false;
-    if (clone != nullptr) {
-      for (const Learned& l : clone->values)
-        if (l.producer == need.producer && l.rule == need.rule && l.place == need.place) value = &l.value;
-      pending = value == nullptr && std::find(clone->in_flight.begin(), clone->in_flight.end(),
-                                              need.producer) != clone->in_flight.end();
-    }
-    if (value != nullptr) {
+    if (const std::string* value = learned(need)) {
       substitutions.emplace_back(&need, value);
-    } else if (pending && !give_up) {
-      ++rules_[need.rule].waits;
-      out.wait = true;
-      out.producer = need.producer;
-      return out;
-    } else if (pending) {
+    } else if (in_flight(need)) {
       ++rules_[need.rule].timeouts;
       out.flags |= kTimedOut;
     } else {
@@ -129,7 +135,7 @@ SessionClones::Prepared SessionClones::prepare(const ScheduledRequest& r, bool g
       out.flags |= kMissed;
     }
   }
-  const bool jar = c->cookie_header && clone != nullptr && clone->jar.size() > 0;
+  const bool jar = c->cookie_header && clone != nullptr && !clone->jar.empty();
   if (substitutions.empty() && !c->clone_placeholder && !c->clone_fields && !jar) return out;
   out.wire = std::make_shared<const std::string>(build(r, clone, substitutions, unix_now_ns, out.flags));
   return out;
@@ -181,7 +187,7 @@ std::string SessionClones::build(const ScheduledRequest& r, Clone* clone,
     }
   }
 
-  if (clone != nullptr && clone->jar.size() > 0) {
+  if (clone != nullptr && !clone->jar.empty()) {
     for (auto it = lines.begin() + (lines.empty() ? 0 : 1); it != lines.end();) {
       if (!field_value(*it, "cookie", value)) {
         ++it;

@@ -39,7 +39,8 @@ class SessionValues {
   void add(std::uint64_t session, SessionValue v);
 
   // Calls f(value, encoded) for every value of `session` available at `request_ns` that occurs
-  // in `text` (encoded: the percent-encoded form occurs, not the value as is).
+  // in `text`: once with encoded false when it occurs as is, once with encoded true when its
+  // percent-encoded form (where that differs) occurs — both when both do.
   template <typename F>
   void for_each_used(std::uint64_t session, std::int64_t request_ns, std::string_view text, F&& f) {
     auto it = sessions_.find(session);
@@ -48,7 +49,7 @@ class SessionValues {
     for (const SessionValue& v : it->second.values) {
       if (v.available_ns > request_ns) continue;
       if (text.find(v.value) != std::string_view::npos) f(v, false);
-      else if (!v.encoded.empty() && text.find(v.encoded) != std::string_view::npos) f(v, true);
+      if (!v.encoded.empty() && text.find(v.encoded) != std::string_view::npos) f(v, true);
     }
   }
 

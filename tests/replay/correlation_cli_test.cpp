@@ -270,6 +270,20 @@ std::map<std::uint64_t, std::vector<std::string>> trace_sessions(const std::stri
   return out;
 }
 
+// `reprise replay TRACE` against a fresh server running `app`, with `flags` after the target;
+// requires a clean exit.
+ProcessResult replay_against(LoginApp& app, const std::string& trace, std::vector<std::string> flags) {
+  TestServer server;
+  server.set_handler([&](const ReceivedRequest& r) { return app.handle(r); });
+  std::vector<std::string> argv = {reprise_bin(), "replay", trace, "--target",
+                                   "http://127.0.0.1:" + std::to_string(server.port())};
+  argv.insert(argv.end(), flags.begin(), flags.end());
+  auto out = run(argv, {}, 60s);
+  INFO(out.err);
+  REQUIRE(out.exit_code == 0);
+  return out;
+}
+
 bool capture_possible() {
   if (!Tcpdump::available() || ::geteuid() != 0) {
     WARN("skipped: needs tcpdump and root (tests/run.sh installs it; CI runs as root)");
@@ -300,15 +314,9 @@ TEST_CASE("replay x5 of a recorded login flow: every clone logs in as its own us
   const auto trace = record_trace(dir);
 
   LoginApp app;
-  TestServer server;
-  server.set_handler([&](const ReceivedRequest& r) { return app.handle(r); });
   const auto stats = dir.file("stats.json");
-  const auto out = run({reprise_bin(), "replay", trace, "--target", "http://127.0.0.1:" + std::to_string(server.port()),
-                        "-o", dir.file("run.rrun"), "--multiplier", "5", "--clone-spread", "2s",
-                        "--stats-json", stats},
-                       {}, 60s);
-  INFO(out.err);
-  REQUIRE(out.exit_code == 0);
+  replay_against(app, trace, {"-o", dir.file("run.rrun"), "--multiplier", "5", "--clone-spread", "2s",
+                              "--stats-json", stats});
 
   // Every login succeeded and every protected request and refresh was accepted.
   const auto hits = app.hits();
@@ -358,13 +366,7 @@ TEST_CASE("replay --no-correlate sends the recorded credentials, which a fresh s
   TempDir dir;
   const auto trace = record_trace(dir);
   LoginApp app;
-  TestServer server;
-  server.set_handler([&](const ReceivedRequest& r) { return app.handle(r); });
-  const auto out = run({reprise_bin(), "replay", trace, "--target", "http://127.0.0.1:" + std::to_string(server.port()),
-                        "-o", dir.file("run.rrun"), "--no-correlate"},
-                       {}, 60s);
-  INFO(out.err);
-  REQUIRE(out.exit_code == 0);
+  const auto out = replay_against(app, trace, {"-o", dir.file("run.rrun"), "--no-correlate"});
   const auto hits = app.hits();
   REQUIRE(!hits.empty());
   for (const auto& h : hits) CHECK(h.status != 200);
@@ -379,15 +381,9 @@ TEST_CASE("a request waits for its clone's slow refresh and past --correlation-t
   // The recording sent /api/orders 60 ms after /refresh; the replayed refresh takes 300 ms.
   auto replay = [&](const std::string& timeout, LoginApp& app) {
     app.refresh_delay = 300ms;
-    TestServer server;
-    server.set_handler([&](const ReceivedRequest& r) { return app.handle(r); });
     const auto stats = dir.file("stats-" + timeout + ".json");
-    const auto out = run({reprise_bin(), "replay", trace, "--target", "http://127.0.0.1:" + std::to_string(server.port()),
-                          "-o", dir.file("run-" + timeout + ".rrun"), "--correlation-timeout", timeout,
-                          "--stats-json", stats},
-                         {}, 60s);
-    INFO(out.err);
-    REQUIRE(out.exit_code == 0);
+    replay_against(app, trace, {"-o", dir.file("run-" + timeout + ".rrun"), "--correlation-timeout", timeout,
+                                "--stats-json", stats});
     std::ifstream in(stats);
     const auto summary = nlohmann::json::parse(in);
     for (const auto& r : summary.at("correlation").at("rules"))

@@ -110,6 +110,8 @@ class CookieJar {
   // Stored cookies, live or expired-but-not-yet-swept, in no particular order.
   const std::vector<Cookie>& cookies() const { return cookies_; }
   std::size_t size() const { return cookies_.size(); }
+  // Neither cookies nor deletions: rewrite() returns every recorded header unchanged.
+  bool empty() const { return cookies_.empty() && tombstones_.empty(); }
 
   struct Counters {
     std::uint64_t stored = 0;      // new cookies added

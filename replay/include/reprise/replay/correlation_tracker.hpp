@@ -60,8 +60,8 @@ class CorrelationTracker {
   CorrelationTracker& operator=(const CorrelationTracker&) = delete;
 
   // One recorded exchange, in trace order. `wire`: the request as it will be sent;
-  // `response`: null when none was recorded. Returns null when nothing about the request
-  // differs between clones (it is then sent as is).
+  // `response`: null when none was recorded. Returns null only with correlation off: with it on
+  // every request carries its host and path, since any replayed answer may set a cookie.
   std::shared_ptr<const RequestCorrelation> observe(std::uint64_t session, std::uint64_t exchange,
                                                     std::int64_t request_ns, std::string_view wire,
                                                     const ResponseView* response,
