@@ -14,6 +14,7 @@ packages=(
   flatbuffers-compiler libflatbuffers-dev   # record schemas (flatc runs at build time)
   libcli11-dev nlohmann-json3-dev           # command line, JSON output
   libboost-dev libpcap-dev                  # HTTP parsing (Beast), packet capture
+  libssl-dev openssl                        # the proxy's HTTPS (and test certificates)
   catch2                                    # tests
   nginx-light tcpdump curl apache2-utils    # integration tests: a real server, real packets
   tshark                                    # a second opinion on captures

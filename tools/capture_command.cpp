@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_support.hpp"
+#include "recorder_flags.hpp"
 #include "reprise/capture/packet_capture.hpp"
 #include "reprise/units.hpp"
 
@@ -15,11 +16,11 @@ namespace {
 
 struct CaptureFlags {
   std::vector<std::string> pcaps;
-  std::string interface, output, filter, session_key, path, stats_json;
-  std::vector<std::string> hosts, methods, redact_headers, redact_bodies;
+  std::string interface, output, filter, stats_json;
   std::vector<int> ports;
-  std::string duration, max_body = "1MiB", sample = "100%", buffer = "64MiB", idle = "5m";
-  std::uint64_t max_exchanges = 0, seed = 0;
+  std::string duration, buffer = "64MiB", idle = "5m";
+  std::uint64_t max_exchanges = 0;
+  RecorderFlags recorder;
   int snaplen = 262144;
   std::size_t max_flows = 100'000;
 };
@@ -44,9 +45,7 @@ capture::CaptureOptions to_options(const CaptureFlags& f) {
   const auto buffer = parse_size(f.buffer);
   if (!buffer || *buffer > (1u << 30)) throw UsageError("--buffer-size: '" + f.buffer + "' (e.g. 64MiB, at most 1GiB)");
   o.live.buffer_bytes = static_cast<int>(*buffer);
-  const auto max_body = parse_size(f.max_body);
-  if (!max_body) throw UsageError("--max-body: '" + f.max_body + "' is not a size (e.g. 1MiB)");
-  o.http.http.max_body = *max_body;
+  o.http.http.max_body = max_body_bytes(f.recorder);
   const auto idle = parse_duration_ns(f.idle);
   if (!idle || *idle <= 0) throw UsageError("--idle-timeout: '" + f.idle + "' is not a duration");
   o.packets.tcp.idle_timeout_ns = *idle;
@@ -57,28 +56,7 @@ capture::CaptureOptions to_options(const CaptureFlags& f) {
     o.duration_ns = *d;
   }
   o.max_exchanges = f.max_exchanges;
-  if (!f.session_key.empty()) {
-    auto key = capture::parse_session_key(f.session_key);
-    if (!key) throw UsageError(key.error().message());
-    o.recorder.session = *key;
-  }
-  o.recorder.hosts = f.hosts;
-  o.recorder.methods = f.methods;
-  try {
-    if (!f.path.empty()) o.recorder.path.emplace(f.path, std::regex::ECMAScript | std::regex::optimize);
-    for (const auto& r : f.redact_bodies) o.recorder.redact_body.emplace_back(r, std::regex::ECMAScript);
-  } catch (const std::regex_error& e) {
-    throw UsageError(std::string("--path/--redact-body: bad regular expression: ") + e.what());
-  }
-  o.recorder.redact_headers = f.redact_headers;
-  std::string pct = f.sample;
-  if (!pct.empty() && pct.back() == '%') pct.pop_back();
-  char* end = nullptr;
-  const double p = std::strtod(pct.c_str(), &end);
-  if (pct.empty() || *end != '\0' || !(p > 0 && p <= 100))
-    throw UsageError("--sample: '" + f.sample + "' (a percentage in (0%, 100%], e.g. 10%)");
-  o.recorder.sample = p / 100.0;
-  o.recorder.sample_seed = f.seed;
+  o.recorder = to_recorder_options(f.recorder);
   return o;
 }
 
@@ -177,15 +155,7 @@ void add_capture_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--buffer-size", f->buffer, "live: kernel buffer (default 64MiB)");
   cmd->add_option("--duration", f->duration, "stop after this long (live: wall time; files: packet time)");
   cmd->add_option("--max-exchanges", f->max_exchanges, "stop after this many exchanges");
-  cmd->add_option("--session-key", f->session_key, "cookie:NAME | header:NAME | client-ip (default: linked cookies, tokens and connections)");
-  cmd->add_option("--host", f->hosts, "keep only requests for this Host (repeatable)");
-  cmd->add_option("--path", f->path, "keep only request targets matching this regex");
-  cmd->add_option("--method", f->methods, "keep only this method (repeatable)");
-  cmd->add_option("--sample", f->sample, "keep this share of sessions, whole (e.g. 10%)");
-  cmd->add_option("--seed", f->seed, "seed for --sample");
-  cmd->add_option("--redact-header", f->redact_headers, "replace this header's values by a stable hash (repeatable)");
-  cmd->add_option("--redact-body", f->redact_bodies, "replace body text matching this regex by a stable hash (repeatable)");
-  cmd->add_option("--max-body", f->max_body, "store at most this much of each body (default 1MiB; longer ones are flagged)");
+  add_recorder_flags(*cmd, f->recorder);
   cmd->add_option("--max-flows", f->max_flows, "TCP connections tracked at once (default 100000)");
   cmd->add_option("--idle-timeout", f->idle, "close a connection after this long without packets (default 5m)");
   cmd->add_option("--stats-json", f->stats_json, "also write every counter to this JSON file");

@@ -38,6 +38,7 @@ struct UsageError : std::runtime_error {
 // through the int it is given.
 void add_trace_commands(CLI::App& app, int& exit_code);
 void add_capture_command(CLI::App& app, int& exit_code);
+void add_proxy_command(CLI::App& app, int& exit_code);
 void add_replay_command(CLI::App& app, int& exit_code);
 void add_report_commands(CLI::App& app, int& exit_code);  // report and compare
 

@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   int exit_code = kExitOk;
   add_capture_command(app, exit_code);
+  add_proxy_command(app, exit_code);
   add_replay_command(app, exit_code);
   add_report_commands(app, exit_code);
   add_trace_commands(app, exit_code);

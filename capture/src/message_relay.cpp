@@ -1,0 +1,253 @@
+#include "reprise/capture/message_relay.hpp"
+
+#include <algorithm>
+#include <limits>
+
+#include <boost/beast/http/basic_parser.hpp>
+#include <boost/beast/http/error.hpp>
+
+#include "reprise/text.hpp"
+
+namespace reprise::capture {
+
+namespace http = boost::beast::http;
+using boost::beast::error_code;
+using boost::beast::string_view;
+
+bool is_hop_by_hop(std::string_view name, const std::vector<std::string>& named) {
+  // Transfer-Encoding and Content-Length are hop-by-hop in principle, but the body is forwarded
+  // with its framing as received, so they travel with it.
+  static constexpr std::string_view kFields[] = {"connection", "keep-alive", "proxy-connection",
+                                                 "te", "trailer", "upgrade"};
+  for (auto f : kFields)
+    if (iequals(name, f)) return true;
+  for (const auto& n : named)
+    if (iequals(name, n)) return true;
+  return false;
+}
+
+namespace {
+
+// Beast's basic_parser is a template on the direction; the relay holds either through this.
+struct RelayParserBase {
+  virtual ~RelayParserBase() = default;
+  virtual std::size_t put(const std::uint8_t* p, std::size_t n, error_code& ec) = 0;
+  virtual void put_eof(error_code& ec) = 0;
+  virtual bool is_header_done() const = 0;
+  virtual bool is_done() const = 0;
+  virtual bool keep_alive() const = 0;
+  virtual bool upgrade() const = 0;
+  virtual bool chunked() const = 0;
+  virtual bool has_content_length() const = 0;
+  virtual bool need_eof() const = 0;
+  virtual void eager(bool v) = 0;
+};
+
+template <bool isRequest>
+struct RelayParser final : http::basic_parser<isRequest>, RelayParserBase {
+  HttpRequest& req;
+  HttpResponse& res;
+  std::size_t max_body;
+  bool& truncated;
+  bool header_seen = false;
+
+  RelayParser(HttpRequest& q, HttpResponse& s, std::size_t limit, std::size_t max, bool& trunc, bool head)
+      : req(q), res(s), max_body(max), truncated(trunc) {
+    this->header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(limit, UINT32_MAX)));
+    this->body_limit(std::numeric_limits<std::uint64_t>::max());  // streamed: never held whole
+    if (head) this->skip(true);
+  }
+
+  void on_request_impl(http::verb, string_view method, string_view target, int version, error_code&) override {
+    req.method.assign(method.data(), method.size());
+    req.target.assign(target.data(), target.size());
+    req.version = static_cast<std::uint8_t>(version);
+  }
+  void on_response_impl(int code, string_view reason, int version, error_code&) override {
+    res.status = static_cast<std::uint16_t>(code);
+    res.reason.assign(reason.data(), reason.size());
+    res.version = static_cast<std::uint8_t>(version);
+  }
+  void on_field_impl(http::field, string_view name, string_view value, error_code&) override {
+    auto& fields = isRequest ? (header_seen ? req.trailers : req.headers)
+                             : (header_seen ? res.trailers : res.headers);
+    fields.emplace_back(std::string(name), std::string(value));
+  }
+  void on_header_impl(error_code&) override { header_seen = true; }
+  void on_body_init_impl(const boost::optional<std::uint64_t>&, error_code&) override {}
+  std::size_t on_body_impl(string_view body, error_code&) override {
+    take(body);
+    return body.size();
+  }
+  void on_chunk_header_impl(std::uint64_t, string_view, error_code&) override {}
+  std::size_t on_chunk_body_impl(std::uint64_t, string_view body, error_code&) override {
+    take(body);
+    return body.size();
+  }
+  void on_finish_impl(error_code&) override {}
+
+  void take(string_view body) {
+    auto& stored = isRequest ? req.body : res.body;
+    auto& size = isRequest ? req.body_size : res.body_size;
+    size += body.size();
+    const std::size_t room = max_body - std::min(max_body, stored.size());
+    if (body.size() > room) truncated = true;
+    const auto* p = reinterpret_cast<const std::uint8_t*>(body.data());
+    stored.insert(stored.end(), p, p + std::min(room, body.size()));
+  }
+
+  std::size_t put(const std::uint8_t* p, std::size_t n, error_code& ec) override {
+    return http::basic_parser<isRequest>::put(boost::asio::const_buffer(p, n), ec);
+  }
+  void put_eof(error_code& ec) override { http::basic_parser<isRequest>::put_eof(ec); }
+  bool is_header_done() const override { return http::basic_parser<isRequest>::is_header_done(); }
+  bool is_done() const override { return http::basic_parser<isRequest>::is_done(); }
+  bool keep_alive() const override { return http::basic_parser<isRequest>::keep_alive(); }
+  bool upgrade() const override { return http::basic_parser<isRequest>::upgrade(); }
+  bool chunked() const override { return http::basic_parser<isRequest>::chunked(); }
+  bool has_content_length() const override {
+    return http::basic_parser<isRequest>::content_length().has_value();
+  }
+  bool need_eof() const override { return http::basic_parser<isRequest>::need_eof(); }
+  void eager(bool v) override { http::basic_parser<isRequest>::eager(v); }
+};
+
+// "close, X-A" -> {"close", "X-A"}
+std::vector<std::string> connection_options(const HttpHeaders& headers) {
+  std::vector<std::string> out;
+  for (const auto& [name, value] : headers) {
+    if (!iequals(name, "connection")) continue;
+    std::string_view v = value;
+    while (!v.empty()) {
+      const auto comma = v.find(',');
+      const std::string_view item = trim_ows(v.substr(0, comma));
+      if (!item.empty()) out.emplace_back(item);
+      if (comma == std::string_view::npos) break;
+      v.remove_prefix(comma + 1);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+struct MessageRelay::Parser {
+  std::unique_ptr<RelayParserBase> impl;
+};
+
+MessageRelay::MessageRelay(bool request, std::size_t header_limit, std::size_t max_body)
+    : request_mode_(request),
+      header_limit_(header_limit),
+      max_body_(max_body),
+      parser_(std::make_unique<Parser>()) {
+  reset();
+}
+
+MessageRelay::~MessageRelay() = default;
+
+void MessageRelay::reset(bool head_request) {
+  head_request_ = head_request;
+  state_ = State::Head;
+  error_.clear();
+  too_large_ = keep_alive_ = upgrade_ = expect_continue_ = truncated_ = has_body_ = false;
+  request_ = HttpRequest{};
+  response_ = HttpResponse{};
+  extra.clear();
+  if (request_mode_)
+    parser_->impl = std::make_unique<RelayParser<true>>(request_, response_, header_limit_, max_body_, truncated_, false);
+  else
+    parser_->impl = std::make_unique<RelayParser<false>>(request_, response_, header_limit_, max_body_, truncated_,
+                                                         head_request);
+}
+
+void MessageRelay::head_done(std::string& forward) {
+  RelayParserBase& p = *parser_->impl;
+  keep_alive_ = p.keep_alive();
+  const HttpHeaders& fields = request_mode_ ? request_.headers : response_.headers;
+  const auto named = connection_options(fields);
+  if (request_mode_) {
+    upgrade_ = p.upgrade() || request_.method == "CONNECT";
+    for (const auto& [name, value] : fields)
+      if (iequals(name, "expect") && iequals(trim_ows(value), "100-continue")) expect_continue_ = true;
+    forward += request_.method;
+    forward += ' ';
+    forward += request_.target;
+    forward += request_.version == 10 ? " HTTP/1.0\r\n" : " HTTP/1.1\r\n";
+  } else {
+    upgrade_ = response_.status == 101;
+    forward += response_.version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+    forward += std::to_string(response_.status);
+    forward += ' ';
+    forward += response_.reason;
+    forward += "\r\n";
+  }
+  for (const auto& [name, value] : fields) {
+    if (is_hop_by_hop(name, named)) continue;
+    forward += name;
+    forward += ": ";
+    forward += value;
+    forward += "\r\n";
+  }
+  for (const auto& field : extra) {
+    forward += field;
+    forward += "\r\n";
+  }
+  forward += "\r\n";
+  has_body_ = !p.is_done();
+}
+
+std::size_t MessageRelay::feed(std::span<const std::uint8_t> in, std::string& forward) {
+  RelayParserBase& p = *parser_->impl;
+  std::size_t consumed = 0;
+  error_code ec;
+  auto fail = [&](const error_code& e) {
+    state_ = State::Error;
+    too_large_ = e == http::error::header_limit;
+    error_ = e.message();
+    return consumed;
+  };
+  if (state_ == State::Head) {
+    // Not eager: put() stops at the end of the head, so the head's bytes are known exactly.
+    p.eager(false);
+    const std::size_t n = p.put(in.data(), in.size(), ec);
+    if (ec == http::error::need_more) return 0;
+    if (ec) return fail(ec);
+    consumed = n;
+    in = in.subspan(n);
+    if (!p.is_header_done()) return consumed;
+    head_done(forward);
+    state_ = p.is_done() ? State::Done : State::Body;
+  }
+  if (state_ != State::Body) return consumed;
+  p.eager(true);
+  while (!in.empty() && !p.is_done()) {
+    const std::size_t n = p.put(in.data(), in.size(), ec);
+    forward.append(reinterpret_cast<const char*>(in.data()), n);
+    consumed += n;
+    in = in.subspan(n);
+    if (ec == http::error::need_more) break;
+    if (ec) return fail(ec);
+    if (n == 0) break;
+  }
+  if (p.is_done()) state_ = State::Done;
+  return consumed;
+}
+
+void MessageRelay::eof() {
+  if (state_ == State::Done || state_ == State::Error) return;
+  if (state_ == State::Head) {
+    error_ = "closed before the head was complete";
+    state_ = State::Error;
+    return;
+  }
+  error_code ec;
+  parser_->impl->put_eof(ec);
+  if (ec) {
+    error_ = ec.message();
+    state_ = State::Error;
+    return;
+  }
+  state_ = State::Done;
+}
+
+}  // namespace reprise::capture

@@ -1,0 +1,154 @@
+#pragma once
+// The recording proxy's parts (recording_proxy.hpp): a stream that is plain TCP or TLS, the
+// per-thread worker with its upstream pool, and the shared state. Private to capture/.
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <unordered_set>
+#include <vector>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/write.hpp>
+
+#include "reprise/capture/recording_proxy.hpp"
+
+namespace reprise::capture {
+
+namespace asio = boost::asio;
+namespace ssl = boost::asio::ssl;
+using tcp = asio::ip::tcp;
+using boost::system::error_code;
+
+// A connection that is plain TCP or TLS over TCP; the same calls either way.
+class ProxyStream {
+ public:
+  explicit ProxyStream(asio::io_context& io) : socket_(io) {}
+  tcp::socket& socket() { return socket_; }
+  void use_tls(ssl::context& ctx) { tls_ = std::make_unique<ssl::stream<tcp::socket&>>(socket_, ctx); }
+  ssl::stream<tcp::socket&>* tls() { return tls_.get(); }
+
+  template <typename Buffers, typename Handler>
+  void async_read_some(const Buffers& b, Handler&& h) {
+    if (tls_) tls_->async_read_some(b, std::forward<Handler>(h));
+    else socket_.async_read_some(b, std::forward<Handler>(h));
+  }
+  template <typename Buffers, typename Handler>
+  void async_write(const Buffers& b, Handler&& h) {
+    if (tls_) asio::async_write(*tls_, b, std::forward<Handler>(h));
+    else asio::async_write(socket_, b, std::forward<Handler>(h));
+  }
+  void close() {
+    error_code ignored;
+    socket_.shutdown(tcp::socket::shutdown_both, ignored);
+    socket_.close(ignored);
+  }
+
+ private:
+  tcp::socket socket_;
+  std::unique_ptr<ssl::stream<tcp::socket&>> tls_;
+};
+
+// One pooled connection to the upstream.
+struct UpstreamConnection {
+  explicit UpstreamConnection(asio::io_context& io) : stream(io) {}
+  ProxyStream stream;
+  std::int64_t idle_since_ns = 0;
+};
+
+class ClientSession;
+
+// One thread: its io_context, its client sessions and its share of the upstream pool.
+struct Worker {
+  using Ready = std::function<void(std::shared_ptr<UpstreamConnection>, error_code)>;
+
+  explicit Worker(RecordingProxy::Impl& p) : proxy(p) {}
+  RecordingProxy::Impl& proxy;
+  asio::io_context io{1};
+  asio::executor_work_guard<asio::io_context::executor_type> work = asio::make_work_guard(io);
+  std::thread thread;
+  asio::steady_timer housekeeping{io};
+  asio::steady_timer drain_deadline{io};
+
+  std::vector<std::shared_ptr<UpstreamConnection>> idle;  // most recently used last
+  std::size_t upstream_open = 0;
+  std::size_t upstream_limit = 1;
+  std::deque<Ready> waiting;  // requests waiting for a connection, in arrival order
+  std::unordered_set<ClientSession*> sessions;
+  bool draining = false;
+
+  // Starts of requests in progress, for the recorder's watermark (oldest published atomically).
+  std::multiset<std::int64_t> starts;
+  std::atomic<std::int64_t> oldest{INT64_MAX};
+  void started(std::int64_t t) {
+    starts.insert(t);
+    oldest = *starts.begin();
+  }
+  void ended(std::int64_t t) {
+    if (auto it = starts.find(t); it != starts.end()) starts.erase(it);
+    oldest = starts.empty() ? INT64_MAX : *starts.begin();
+  }
+
+  // A connection to the upstream: an idle one, a new one, or the next one released.
+  void acquire(Ready ready);
+  // Back to the pool (reusable) or closed; hands it to a waiting request first.
+  void release(std::shared_ptr<UpstreamConnection> c, bool reusable);
+  void connect(Ready ready);
+  void housekeep();
+  void drain();  // stop(): close idle sessions, finish when the last one ends
+  void session_ended(ClientSession* s);
+};
+
+struct RecordingProxy::Impl {
+  ProxyOptions options;
+  format::Writer* writer = nullptr;
+  ProxyStats stats;
+
+  // Upstream.
+  bool upstream_tls = false;
+  std::string upstream_host, upstream_authority;
+  tcp::resolver::results_type upstream_endpoints;
+  std::unique_ptr<ssl::context> client_tls;    // listener
+  std::unique_ptr<ssl::context> upstream_tls_context;
+
+  // Clock: unix ns, from a steady clock anchored once.
+  std::chrono::steady_clock::time_point t0;
+  std::int64_t unix0 = 0;
+  std::int64_t now_ns() const {
+    return unix0 + std::chrono::duration_cast<std::chrono::nanoseconds>(
+                       std::chrono::steady_clock::now() - t0).count();
+  }
+
+  std::vector<std::unique_ptr<Worker>> workers;
+  std::unique_ptr<tcp::acceptor> acceptor;  // on workers[0]
+  std::size_t next_worker = 0;
+  std::atomic<std::uint64_t> next_connection{1};
+  std::atomic<std::uint64_t> open_sessions{0};
+  std::atomic<bool> stopping{false};
+  std::string bound;
+
+  // Finished exchanges -> the recorder thread.
+  std::mutex queue_mu;
+  std::condition_variable queue_cv;
+  std::deque<HttpExchange> queue;
+  std::size_t queued_bytes = 0;
+  bool recorder_stop = false;
+  std::thread recorder_thread;
+  std::unique_ptr<TraceRecorder> recorder;
+  Status recorder_status;
+
+  void accept();
+  void record(HttpExchange&& x);
+  void record_loop();
+};
+
+}  // namespace reprise::capture

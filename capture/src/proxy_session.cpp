@@ -1,0 +1,446 @@
+#include "proxy_session.hpp"
+
+#include <array>
+
+#include "reprise/text.hpp"
+
+namespace reprise::capture {
+
+namespace {
+
+constexpr std::size_t kReadSize = 16 * 1024;
+
+IpEndpoint to_endpoint(const tcp::endpoint& e) {
+  IpEndpoint out;
+  out.port = e.port();
+  if (e.address().is_v4()) {
+    const auto b = e.address().to_v4().to_bytes();
+    out.address[10] = 0xff;
+    out.address[11] = 0xff;
+    std::copy(b.begin(), b.end(), out.address.begin() + 12);
+    out.family = 4;
+  } else {
+    const auto b = e.address().to_v6().to_bytes();
+    std::copy(b.begin(), b.end(), out.address.begin());
+    out.family = 6;
+  }
+  return out;
+}
+
+std::string reason_of(unsigned status) {
+  switch (status) {
+    case 400: return "Bad Request";
+    case 408: return "Request Timeout";
+    case 431: return "Request Header Fields Too Large";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 504: return "Gateway Timeout";
+    default: return "Error";
+  }
+}
+
+// The authority of an absolute-form target ("http://a:1/x" -> "a:1"), empty for origin-form.
+std::string_view absolute_authority(std::string_view target, std::string_view& path) {
+  const auto scheme = target.find("://");
+  if (target.empty() || target[0] == '/' || scheme == std::string_view::npos) return {};
+  const auto start = scheme + 3;
+  const auto slash = target.find_first_of("/?", start);
+  path = slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
+  return target.substr(start, (slash == std::string_view::npos ? target.size() : slash) - start);
+}
+
+// Thread-local read buffers: one read is in flight per direction per session at a time, and a
+// handler copies out before the next read starts.
+thread_local std::array<std::uint8_t, kReadSize> t_client_buf;
+thread_local std::array<std::uint8_t, kReadSize> t_upstream_buf;
+
+}  // namespace
+
+ClientSession::ClientSession(Worker& worker, tcp::socket socket)
+    : worker_(worker),
+      proxy_(worker.proxy),
+      client_(worker.io),
+      timer_(worker.io),
+      request_(true, worker.proxy.options.header_limit, worker.proxy.options.max_body),
+      answer_(false, worker.proxy.options.header_limit, worker.proxy.options.max_body) {
+  client_.socket() = std::move(socket);
+  connection_id_ = proxy_.next_connection++;
+  error_code ec;
+  if (auto e = client_.socket().remote_endpoint(ec); !ec) client_ep_ = to_endpoint(e);
+  if (auto e = client_.socket().local_endpoint(ec); !ec) server_ep_ = to_endpoint(e);
+  client_.socket().set_option(tcp::no_delay(true), ec);
+}
+
+void ClientSession::start() {
+  worker_.sessions.insert(this);
+  if (worker_.draining) return close();  // accepted just before the listener closed
+  if (!proxy_.client_tls) return read_client();
+  client_.use_tls(*proxy_.client_tls);
+  arm(proxy_.options.request_timeout_ns, Phase::Head);
+  client_.tls()->async_handshake(ssl::stream_base::server, [self = shared_from_this()](const error_code& ec) {
+    if (self->phase_ == Phase::Closed) return;
+    if (ec) {
+      ++self->proxy_.stats.tls_handshake_failures;
+      return self->close();
+    }
+    self->read_client();
+  });
+}
+
+void ClientSession::read_client() {
+  if (phase_ == Phase::Closed) return;
+  if (phase_ == Phase::Head && !in_.empty()) return on_request_bytes();
+  // Between requests the idle timeout applies; once a request has begun, the request timeout.
+  const bool between = phase_ == Phase::Head && request_first_ == 0;
+  arm(between ? proxy_.options.idle_timeout_ns : proxy_.options.request_timeout_ns, phase_);
+  client_.async_read_some(asio::buffer(t_client_buf),
+                          [self = shared_from_this()](const error_code& ec, std::size_t n) {
+                            self->on_client_read(ec, n);
+                          });
+}
+
+void ClientSession::on_client_read(const error_code& ec, std::size_t n) {
+  if (phase_ == Phase::Closed) return;
+  if (n > 0) {
+    proxy_.stats.bytes_from_clients += n;
+    in_.insert(in_.end(), t_client_buf.begin(), t_client_buf.begin() + static_cast<std::ptrdiff_t>(n));
+    if (request_first_ == 0) {
+      request_first_ = proxy_.now_ns();
+      worker_.started(request_first_);
+    }
+  }
+  if (ec) {
+    // A client that closes between requests is the normal end; anywhere else it left early.
+    if (!(phase_ == Phase::Head && request_first_ == 0)) ++proxy_.stats.client_aborts;
+    return close();
+  }
+  on_request_bytes();
+}
+
+void ClientSession::on_request_bytes() {
+  if (request_first_ == 0 && !in_.empty()) {  // a pipelined request already buffered
+    request_first_ = proxy_.now_ns();
+    worker_.started(request_first_);
+  }
+  const std::size_t used = request_.feed(in_, out_);
+  in_.erase(in_.begin(), in_.begin() + static_cast<std::ptrdiff_t>(used));
+  if (request_.state() == MessageRelay::State::Error) {
+    flags_ |= ExchangeFlags::ParseError;
+    if (phase_ != Phase::Head) {
+      ++proxy_.stats.bad_requests;
+      return close();  // the body's framing broke mid-stream: nothing sensible to answer
+    }
+    return refuse(request_.too_large() ? 431 : 400,
+                  request_.too_large() ? "request head over the proxy's limit"
+                                       : "not an HTTP/1.x request: " + request_.error());
+  }
+  if (phase_ == Phase::Head) {
+    if (request_.state() == MessageRelay::State::Head) return read_client();
+    return begin_exchange();
+  }
+  // Streaming the body: forward what came, or read more.
+  if (!out_.empty()) return send_upstream();
+  read_client();
+}
+
+void ClientSession::begin_exchange() {
+  const HttpRequest& r = request_.request();
+  std::string_view path;
+  const std::string_view authority = absolute_authority(r.target, path);
+  if (!authority.empty()) {
+    if (!iequals(authority, proxy_.upstream_authority) && !iequals(authority, proxy_.bound))
+      return refuse(400, "this proxy forwards only to " + proxy_.options.upstream + ", not to " +
+                             std::string(authority));
+    // Origin-form upstream: rewrite the request line already in out_.
+    const auto line_end = out_.find("\r\n");
+    out_.replace(0, line_end, r.method + " " + std::string(path) + (r.version == 10 ? " HTTP/1.0" : " HTTP/1.1"));
+  }
+  if (request_.upgrade()) return refuse(501, "the proxy does not tunnel Upgrade or CONNECT");
+  if (proxy_.options.x_forwarded_for) {
+    error_code ec;
+    const auto remote = client_.socket().remote_endpoint(ec);
+    if (!ec) out_.insert(out_.find("\r\n\r\n") + 2, "X-Forwarded-For: " + remote.address().to_string() + "\r\n");
+  }
+  close_after_ = close_after_ || !request_.keep_alive();
+  phase_ = Phase::Upstream;
+  waiting_continue_ = request_.expects_continue() && request_.state() != MessageRelay::State::Done;
+  arm(proxy_.options.response_timeout_ns, Phase::Upstream);
+  worker_.acquire([self = shared_from_this()](std::shared_ptr<UpstreamConnection> c, error_code ec) {
+    self->on_upstream(std::move(c), ec);
+  });
+}
+
+void ClientSession::on_upstream(std::shared_ptr<UpstreamConnection> c, const error_code& ec) {
+  if (phase_ == Phase::Closed) {
+    if (c) worker_.release(std::move(c), true);
+    return;
+  }
+  if (ec) return fail_upstream(502, "cannot connect to the upstream: " + ec.message(),
+                               proxy_.stats.upstream_connect_failures);
+  upstream_ = std::move(c);
+  send_upstream();
+}
+
+void ClientSession::send_upstream() {
+  arm(proxy_.options.request_timeout_ns, Phase::Upstream);
+  upstream_->stream.async_write(asio::buffer(out_), [self = shared_from_this()](const error_code& ec, std::size_t) {
+    self->on_upstream_written(ec);
+  });
+}
+
+void ClientSession::on_upstream_written(const error_code& ec) {
+  if (phase_ == Phase::Closed || !upstream_) return;  // answered locally meanwhile (timeout)
+  if (ec) return fail_upstream(502, "the upstream closed the connection: " + ec.message(),
+                               proxy_.stats.upstream_resets);
+  out_.clear();
+  if (request_.state() == MessageRelay::State::Done) {
+    request_sent_ = true;
+    request_last_ = proxy_.now_ns();
+    phase_ = Phase::Answer;
+    answer_.reset(request_.request().method == "HEAD");
+    if (close_after_) answer_.extra.emplace_back("Connection: close");
+    else if (request_.request().version == 10) answer_.extra.emplace_back("Connection: keep-alive");
+    return read_upstream();
+  }
+  if (waiting_continue_) {
+    answer_.reset(false);
+    return read_upstream();  // 100 Continue, or a final answer that makes the body moot
+  }
+  read_client();
+}
+
+void ClientSession::read_upstream() {
+  if (!up_in_.empty()) return on_answer_bytes(0);
+  arm(proxy_.options.response_timeout_ns, phase_);
+  upstream_->stream.async_read_some(asio::buffer(t_upstream_buf),
+                                    [self = shared_from_this()](const error_code& ec, std::size_t n) {
+                                      self->on_upstream_read(ec, n);
+                                    });
+}
+
+void ClientSession::on_upstream_read(const error_code& ec, std::size_t n) {
+  if (phase_ == Phase::Closed || !upstream_) return;  // answered locally meanwhile (timeout)
+  if (n > 0) {
+    if (response_first_ == 0) response_first_ = proxy_.now_ns();
+    up_in_.insert(up_in_.end(), t_upstream_buf.begin(), t_upstream_buf.begin() + static_cast<std::ptrdiff_t>(n));
+  }
+  if (ec) {
+    // The upstream closed: what it sent may complete the answer (a body delimited by the close).
+    upstream_closed_ = true;
+    const std::size_t used = answer_.feed(up_in_, out_);
+    up_in_.erase(up_in_.begin(), up_in_.begin() + static_cast<std::ptrdiff_t>(used));
+    const bool eof = ec == asio::error::eof || ec == ssl::error::stream_truncated;
+    if (eof) answer_.eof();
+    if (answer_.state() == MessageRelay::State::Done) return write_client(true);
+    if (answer_.state() == MessageRelay::State::Head ||
+        (answer_.state() == MessageRelay::State::Error && out_.empty() && response_first_ == 0) ||
+        (answer_.state() == MessageRelay::State::Error && answer_.response().status == 0))
+      return fail_upstream(502, "the upstream closed the connection without answering",
+                           proxy_.stats.upstream_resets);
+    // Part of the answer already went to the client: all it can be told is the close.
+    ++proxy_.stats.upstream_resets;
+    flags_ |= ExchangeFlags::ResponseIncomplete;
+    response_last_ = proxy_.now_ns();
+    record(false);
+    return close();
+  }
+  on_answer_bytes(n);
+}
+
+void ClientSession::on_answer_bytes(std::size_t) {
+  const bool head_sent = answer_.state() != MessageRelay::State::Head;
+  const std::size_t used = answer_.feed(up_in_, out_);
+  up_in_.erase(up_in_.begin(), up_in_.begin() + static_cast<std::ptrdiff_t>(used));
+  switch (answer_.state()) {
+    case MessageRelay::State::Error:
+      if (!head_sent)
+        return fail_upstream(502, "the upstream's answer is not HTTP: " + answer_.error(),
+                             proxy_.stats.upstream_bad_responses);
+      ++proxy_.stats.upstream_bad_responses;
+      flags_ |= ExchangeFlags::ResponseIncomplete;
+      record(false);
+      return close();
+    case MessageRelay::State::Head:
+      return read_upstream();
+    case MessageRelay::State::Body:
+      return out_.empty() ? read_upstream() : write_client(false);
+    case MessageRelay::State::Done:
+      break;
+  }
+  const unsigned status = answer_.response().status;
+  if (status >= 100 && status < 200 && status != 101) {
+    // An interim answer: forward it; the final one follows.
+    const bool release_body = waiting_continue_;
+    waiting_continue_ = false;
+    const bool head = request_.request().method == "HEAD";
+    std::vector<std::string> extra = answer_.extra;
+    client_.async_write(asio::buffer(out_), [self = shared_from_this(), release_body, head, extra](const error_code& ec, std::size_t n) {
+      if (self->phase_ == Phase::Closed) return;
+      if (ec) {
+        ++self->proxy_.stats.client_aborts;
+        return self->close();
+      }
+      self->proxy_.stats.bytes_to_clients += n;
+      self->out_.clear();
+      self->answer_.reset(head);
+      self->answer_.extra = extra;
+      if (release_body) return self->read_client();  // the body may go now
+      self->read_upstream();
+    });
+    return;
+  }
+  if (waiting_continue_) {
+    // A final answer before the body: the body is never sent, neither connection can be reused.
+    waiting_continue_ = false;
+    close_after_ = true;
+    answer_.response().headers.emplace_back("Connection", "close");
+  }
+  write_client(true);
+}
+
+void ClientSession::write_client(bool then_done) {
+  arm(proxy_.options.response_timeout_ns, phase_);
+  client_.async_write(asio::buffer(out_), [self = shared_from_this(), then_done](const error_code& ec, std::size_t n) {
+    if (self->phase_ == Phase::Closed) return;
+    if (ec) {
+      ++self->proxy_.stats.client_aborts;
+      return self->close();
+    }
+    self->proxy_.stats.bytes_to_clients += n;
+    self->out_.clear();
+    if (then_done) return self->exchange_done();
+    self->read_upstream();
+  });
+}
+
+void ClientSession::exchange_done() {
+  response_last_ = proxy_.now_ns();
+  const bool reusable = answer_.keep_alive() && up_in_.empty() && request_sent_ && !upstream_closed_;
+  record(false);
+  worker_.release(std::move(upstream_), reusable);
+  upstream_.reset();
+  up_in_.clear();
+  if (close_after_ || draining_ || !answer_.keep_alive()) return close();
+  request_.reset();
+  answer_.reset();
+  phase_ = Phase::Head;
+  request_sent_ = upstream_closed_ = false;
+  ++index_;
+  read_client();
+}
+
+void ClientSession::fail_upstream(unsigned status, const std::string& why, std::atomic<std::uint64_t>& counter) {
+  ++counter;
+  if (upstream_) worker_.release(std::move(upstream_), false);
+  upstream_.reset();
+  respond_locally(status, reason_of(status), "reprise proxy: " + why + "\n");
+}
+
+void ClientSession::refuse(unsigned status, const std::string& why) {
+  if (status == 431) ++proxy_.stats.header_too_large;
+  else if (status == 501) ++proxy_.stats.upgrades_refused;
+  else ++proxy_.stats.bad_requests;
+  if (request_.state() != MessageRelay::State::Done) flags_ |= ExchangeFlags::RequestIncomplete;
+  respond_locally(status, reason_of(status), "reprise proxy: " + why + "\n");
+}
+
+void ClientSession::respond_locally(unsigned status, const std::string& reason, const std::string& body) {
+  HttpResponse& r = answer_.response();
+  r = HttpResponse{};
+  r.status = static_cast<std::uint16_t>(status);
+  r.reason = reason;
+  r.headers = {{"Content-Type", "text/plain"}, {"Content-Length", std::to_string(body.size())},
+               {"Connection", "close"}};
+  r.body.assign(body.begin(), body.end());
+  r.body_size = body.size();
+  response_first_ = proxy_.now_ns();
+  out_ = "HTTP/1.1 " + std::to_string(status) + " " + reason + "\r\n";
+  for (const auto& [name, value] : r.headers) out_ += name + ": " + value + "\r\n";
+  out_ += "\r\n" + body;
+  phase_ = Phase::Answer;
+  arm(proxy_.options.response_timeout_ns, Phase::Answer);
+  client_.async_write(asio::buffer(out_), [self = shared_from_this()](const error_code& ec, std::size_t n) {
+    if (self->phase_ == Phase::Closed) return;
+    if (!ec) self->proxy_.stats.bytes_to_clients += n;
+    self->response_last_ = self->proxy_.now_ns();
+    self->record(true);
+    self->close();
+  });
+}
+
+void ClientSession::record(bool locally_answered) {
+  if (request_first_ == 0) return;  // nothing of a request arrived
+  ++proxy_.stats.exchanges;
+  if (proxy_.options.record) {
+    HttpExchange x;
+    x.connection_id = connection_id_;
+    x.connection_index = index_;
+    x.client = client_ep_;
+    x.server = server_ep_;
+    x.request_first_ns = request_first_;
+    x.request_last_ns = request_last_ != 0 ? request_last_ : proxy_.now_ns();
+    x.response_first_ns = response_first_;
+    x.response_last_ns = response_last_ != 0 ? response_last_ : proxy_.now_ns();
+    x.request = std::move(request_.request());
+    x.response = std::move(answer_.response());
+    x.flags = flags_;
+    if (request_.body_truncated()) x.flags |= ExchangeFlags::RequestBodyTruncated;
+    if (!locally_answered && answer_.body_truncated()) x.flags |= ExchangeFlags::ResponseBodyTruncated;
+    proxy_.record(std::move(x));
+  }
+  worker_.ended(request_first_);
+  request_first_ = request_last_ = response_first_ = response_last_ = 0;
+  flags_ = ExchangeFlags::None;
+}
+
+void ClientSession::arm(std::int64_t timeout_ns, Phase expected) {
+  timer_.expires_after(std::chrono::nanoseconds(timeout_ns));
+  timer_.async_wait([self = shared_from_this(), expected](const error_code& ec) {
+    if (ec || self->phase_ == Phase::Closed || self->phase_ != expected) return;
+    switch (self->phase_) {
+      case Phase::Head:
+        if (self->request_first_ == 0) return self->close();  // idle keep-alive connection
+        ++self->proxy_.stats.client_timeouts;
+        return self->refuse(408, "the request did not arrive whole in time");
+      case Phase::Upstream:
+        if (self->request_sent_ || self->waiting_continue_ || !self->upstream_)
+          return self->fail_upstream(504, "no connection to the upstream in time", self->proxy_.stats.upstream_timeouts);
+        ++self->proxy_.stats.client_timeouts;
+        return self->close();  // the client stopped sending its body
+      case Phase::Answer:
+        if (self->response_first_ == 0)
+          return self->fail_upstream(504, "the upstream did not answer in time", self->proxy_.stats.upstream_timeouts);
+        ++self->proxy_.stats.upstream_timeouts;
+        self->flags_ |= ExchangeFlags::ResponseIncomplete;
+        self->record(false);
+        return self->close();
+      case Phase::Closed:
+        return;
+    }
+  });
+}
+
+void ClientSession::drain() {
+  draining_ = close_after_ = true;
+  if (phase_ == Phase::Head && request_first_ == 0 && in_.empty()) close();
+}
+
+void ClientSession::cut() {
+  if (phase_ == Phase::Closed) return;
+  if (request_first_ != 0) ++proxy_.stats.cut_at_drain;
+  close();
+}
+
+void ClientSession::close() {
+  if (phase_ == Phase::Closed) return;
+  phase_ = Phase::Closed;
+  timer_.cancel();
+  client_.close();
+  if (upstream_) worker_.release(std::move(upstream_), false);
+  upstream_.reset();
+  if (request_first_ != 0) worker_.ended(request_first_);
+  --proxy_.open_sessions;
+  worker_.session_ended(this);
+}
+
+}  // namespace reprise::capture

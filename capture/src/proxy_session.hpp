@@ -1,0 +1,81 @@
+#pragma once
+// ClientSession: one client connection of the recording proxy, on its worker's thread.
+//
+//   head      read the request head (bytes already buffered first: pipelined requests)
+//   check     refuse a foreign absolute-form target (400), Upgrade/CONNECT (501), a head
+//             over the limit (431) or bytes that are not HTTP (400)
+//   upstream  borrow a pooled connection, write the head and stream the body; with
+//             "Expect: 100-continue" wait for the upstream's interim answer first
+//   answer    stream the answer back (interim 1xx answers forwarded as they come)
+//   record    hand the exchange to the recorder, return the upstream connection, and go back
+//             to head unless either side asked to close or the proxy is draining
+// One timer bounds each phase: idle keep-alive, the client's request, the upstream's answer.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <boost/asio/steady_timer.hpp>
+
+#include "proxy_internal.hpp"
+#include "reprise/capture/message_relay.hpp"
+
+namespace reprise::capture {
+
+class ClientSession : public std::enable_shared_from_this<ClientSession> {
+ public:
+  ClientSession(Worker& worker, tcp::socket socket);
+  void start();
+  // Drain: close now if between requests, else after the current exchange.
+  void drain();
+  // The drain deadline passed: cut whatever is in progress.
+  void cut();
+
+ private:
+  enum class Phase { Head, Upstream, Answer, Closed };
+
+  void read_client();
+  void on_client_read(const error_code& ec, std::size_t n);
+  void on_request_bytes();
+  void begin_exchange();
+  void on_upstream(std::shared_ptr<UpstreamConnection> c, const error_code& ec);
+  void send_upstream();
+  void on_upstream_written(const error_code& ec);
+  void read_upstream();
+  void on_upstream_read(const error_code& ec, std::size_t n);
+  void on_answer_bytes(std::size_t n);
+  void write_client(bool then_done);
+  void exchange_done();
+  void fail_upstream(unsigned status, const std::string& why, std::atomic<std::uint64_t>& counter);
+  void refuse(unsigned status, const std::string& why);
+  void respond_locally(unsigned status, const std::string& reason, const std::string& body);
+  void record(bool locally_answered);
+  void arm(std::int64_t timeout_ns, Phase expected);
+  void close();
+
+  Worker& worker_;
+  RecordingProxy::Impl& proxy_;
+  ProxyStream client_;
+  asio::steady_timer timer_;
+  Phase phase_ = Phase::Head;
+  bool draining_ = false;
+  bool close_after_ = false;
+
+  std::vector<std::uint8_t> in_;        // client bytes not yet consumed
+  std::vector<std::uint8_t> up_in_;     // upstream bytes read, not yet consumed
+  std::string out_;                     // bytes being written (to upstream or client)
+  MessageRelay request_;
+  MessageRelay answer_;
+  std::shared_ptr<UpstreamConnection> upstream_;
+  bool request_sent_ = false;           // the whole request went upstream
+  bool waiting_continue_ = false;       // head sent with Expect: 100-continue, body held
+  bool upstream_closed_ = false;        // the upstream connection ended with this answer
+
+  std::uint64_t connection_id_ = 0;
+  std::uint32_t index_ = 0;
+  IpEndpoint client_ep_, server_ep_;
+  std::int64_t request_first_ = 0, request_last_ = 0, response_first_ = 0, response_last_ = 0;
+  ExchangeFlags flags_ = ExchangeFlags::None;
+};
+
+}  // namespace reprise::capture

@@ -1,0 +1,372 @@
+#include "reprise/capture/recording_proxy.hpp"
+
+#include <openssl/ssl.h>
+
+#include <algorithm>
+#include <charconv>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/post.hpp>
+
+#include "proxy_session.hpp"
+#include "reprise/capture/error.hpp"
+#include "reprise/text.hpp"
+
+namespace reprise::capture {
+
+namespace {
+
+constexpr std::int64_t kHousekeepMs = 500;
+
+// "host:port" / "[v6]:port" -> host, port; false when malformed.
+bool split_host_port(std::string_view text, std::string& host, std::uint16_t& port) {
+  std::string_view port_text;
+  if (!text.empty() && text.front() == '[') {
+    const auto close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') return false;
+    host = std::string(text.substr(1, close - 1));
+    port_text = text.substr(close + 2);
+  } else {
+    const auto colon = text.rfind(':');
+    if (colon == std::string_view::npos) return false;
+    host = std::string(text.substr(0, colon));
+    port_text = text.substr(colon + 1);
+  }
+  unsigned p = 0;
+  const auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), p);
+  if (ec != std::errc() || end != port_text.data() + port_text.size() || p > 65535 || host.empty()) return false;
+  port = static_cast<std::uint16_t>(p);
+  return true;
+}
+
+std::size_t exchange_bytes(const HttpExchange& x) {
+  return 256 + x.request.body.size() + x.response.body.size() + x.request.target.size();
+}
+
+}  // namespace
+
+// ---- the upstream pool (one per worker thread) -------------------------------------------
+
+void Worker::acquire(Ready ready) {
+  while (!idle.empty()) {
+    auto c = std::move(idle.back());
+    idle.pop_back();
+    if (c->stream.socket().is_open()) return ready(std::move(c), {});
+    --upstream_open;
+  }
+  if (upstream_open < upstream_limit) return connect(std::move(ready));
+  ++proxy.stats.upstream_waits;
+  waiting.push_back(std::move(ready));
+}
+
+void Worker::release(std::shared_ptr<UpstreamConnection> c, bool reusable) {
+  if (!c) return;
+  if (!reusable || draining) {
+    c->stream.close();
+    --upstream_open;
+    if (!waiting.empty()) {
+      auto next = std::move(waiting.front());
+      waiting.pop_front();
+      connect(std::move(next));
+    }
+    return;
+  }
+  c->idle_since_ns = proxy.now_ns();
+  if (!waiting.empty()) {
+    auto next = std::move(waiting.front());
+    waiting.pop_front();
+    return next(std::move(c), {});
+  }
+  idle.push_back(std::move(c));
+}
+
+void Worker::connect(Ready ready) {
+  ++upstream_open;
+  ++proxy.stats.upstream_connections;
+  auto c = std::make_shared<UpstreamConnection>(io);
+  auto timer = std::make_shared<asio::steady_timer>(io);
+  timer->expires_after(std::chrono::nanoseconds(proxy.options.connect_timeout_ns));
+  timer->async_wait([c](const error_code& ec) {
+    if (!ec) c->stream.close();  // the connect (or handshake) below fails with operation_aborted
+  });
+  auto done = [this, c, timer, ready = std::move(ready)](const error_code& ec) mutable {
+    timer->cancel();
+    if (ec) {
+      c->stream.close();
+      --upstream_open;
+      return ready(nullptr, ec);
+    }
+    ready(std::move(c), {});
+  };
+  asio::async_connect(c->stream.socket(), proxy.upstream_endpoints,
+                      [this, c, done = std::move(done)](const error_code& ec, const tcp::endpoint&) mutable {
+                        if (ec) return done(ec);
+                        error_code ignored;
+                        c->stream.socket().set_option(tcp::no_delay(true), ignored);
+                        if (!proxy.upstream_tls) return done({});
+                        c->stream.use_tls(*proxy.upstream_tls_context);
+                        // SNI (SSL_set_tlsext_host_name, spelled out: the macro casts old-style).
+                        SSL_ctrl(c->stream.tls()->native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME,
+                                 TLSEXT_NAMETYPE_host_name, const_cast<char*>(proxy.upstream_host.c_str()));
+                        if (!proxy.options.insecure_upstream)
+                          c->stream.tls()->set_verify_callback(ssl::host_name_verification(proxy.upstream_host));
+                        c->stream.tls()->async_handshake(ssl::stream_base::client, std::move(done));
+                      });
+}
+
+void Worker::housekeep() {
+  const std::int64_t t = proxy.now_ns();
+  for (auto it = idle.begin(); it != idle.end();) {
+    if (t - (*it)->idle_since_ns > proxy.options.idle_timeout_ns || !(*it)->stream.socket().is_open()) {
+      (*it)->stream.close();
+      it = idle.erase(it);
+      --upstream_open;
+    } else {
+      ++it;
+    }
+  }
+  housekeeping.expires_after(std::chrono::milliseconds(kHousekeepMs));
+  housekeeping.async_wait([this](const error_code& ec) {
+    if (!ec) housekeep();
+  });
+}
+
+void Worker::drain() {
+  draining = true;
+  // Past the drain deadline, cut what is still in flight.
+  drain_deadline.expires_after(std::chrono::nanoseconds(proxy.options.drain_timeout_ns));
+  drain_deadline.async_wait([this](const error_code& ec) {
+    if (ec) return;
+    std::vector<ClientSession*> left(sessions.begin(), sessions.end());
+    for (auto* s : left) s->cut();
+  });
+  for (auto& c : idle) c->stream.close();
+  upstream_open -= idle.size();
+  idle.clear();
+  std::vector<ClientSession*> now(sessions.begin(), sessions.end());
+  for (auto* s : now) s->drain();
+  session_ended(nullptr);
+}
+
+void Worker::session_ended(ClientSession* s) {
+  if (s != nullptr) sessions.erase(s);
+  if (draining && sessions.empty()) {
+    housekeeping.cancel();
+    drain_deadline.cancel();
+    work.reset();  // io.run() returns once the last handlers have run
+  }
+}
+
+// ---- the proxy ---------------------------------------------------------------------------
+
+void RecordingProxy::Impl::accept() {
+  Worker& target = *workers[next_worker];
+  next_worker = (next_worker + 1) % workers.size();
+  acceptor->async_accept(target.io, [this, &target](const error_code& ec, tcp::socket socket) {
+    if (ec == asio::error::operation_aborted || stopping) return;
+    if (!ec) {
+      ++stats.connections;
+      if (open_sessions >= options.max_client_connections) {
+        ++stats.connections_refused;
+        error_code ignored;
+        socket.close(ignored);
+      } else {
+        ++open_sessions;
+        asio::post(target.io, [&target, s = std::move(socket)]() mutable {
+          std::make_shared<ClientSession>(target, std::move(s))->start();
+        });
+      }
+    }
+    accept();
+  });
+}
+
+void RecordingProxy::Impl::record(HttpExchange&& x) {
+  const std::size_t bytes = exchange_bytes(x);
+  std::unique_lock lock(queue_mu);
+  if (queued_bytes + bytes > options.max_queued_bytes && !queue.empty()) {
+    ++stats.record_queue_waits;
+    queue_cv.wait(lock, [&] { return queued_bytes + bytes <= options.max_queued_bytes || queue.empty(); });
+  }
+  queued_bytes += bytes;
+  queue.push_back(std::move(x));
+  queue_cv.notify_all();
+}
+
+void RecordingProxy::Impl::record_loop() {
+  std::deque<HttpExchange> batch;
+  for (;;) {
+    // The watermark is read before the queue is taken: an exchange handed over before its
+    // start left a worker's set is in this batch (SPEC: written in start order).
+    std::int64_t watermark = now_ns();
+    for (const auto& w : workers) watermark = std::min<std::int64_t>(watermark, w->oldest.load());
+    bool stop = false;
+    {
+      std::unique_lock lock(queue_mu);
+      queue_cv.wait_for(lock, std::chrono::milliseconds(100), [&] { return !queue.empty() || recorder_stop; });
+      batch.swap(queue);
+      queued_bytes = 0;
+      stop = recorder_stop && batch.empty();
+      queue_cv.notify_all();
+    }
+    for (auto& x : batch)
+      if (recorder_status) recorder_status = recorder->add(std::move(x));
+    batch.clear();
+    if (recorder_status) recorder_status = recorder->release(watermark);
+    if (recorder_status && writer != nullptr) recorder_status = writer->poll();
+    if (stop) return;
+  }
+}
+
+RecordingProxy::RecordingProxy(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+RecordingProxy::~RecordingProxy() {
+  if (impl_->acceptor) {
+    stop();
+    (void)finish();
+  }
+}
+
+Result<std::unique_ptr<RecordingProxy>> RecordingProxy::start(ProxyOptions options, format::Writer* writer) {
+  auto impl = std::make_unique<Impl>();
+  Impl& p = *impl;
+  p.options = std::move(options);
+  p.writer = writer;
+  if (p.options.record && writer == nullptr)
+    return fail(errc::bad_option, "-o", "a trace file to record into (or --no-record)");
+
+  // Upstream: http(s)://host[:port], nothing after.
+  std::string_view up = p.options.upstream;
+  std::uint16_t default_port = 80;
+  if (up.substr(0, 8) == "https://") {
+    p.upstream_tls = true;
+    default_port = 443;
+    up.remove_prefix(8);
+  } else if (up.substr(0, 7) == "http://") {
+    up.remove_prefix(7);
+  } else {
+    return fail(errc::bad_option, "--upstream", "'" + p.options.upstream + "': expected http://host[:port] or https://host[:port]");
+  }
+  if (!up.empty() && up.back() == '/') up.remove_suffix(1);
+  if (up.empty() || up.find_first_of("/?#") != std::string_view::npos)
+    return fail(errc::bad_option, "--upstream", "'" + p.options.upstream + "': give scheme, host and port only");
+  std::uint16_t port = default_port;
+  if (!split_host_port(up, p.upstream_host, port)) {
+    p.upstream_host = std::string(up);
+    if (p.upstream_host.front() == '[') p.upstream_host = p.upstream_host.substr(1, p.upstream_host.size() - 2);
+  }
+  p.upstream_authority = std::string(up);
+
+  unsigned threads = p.options.threads != 0 ? p.options.threads : std::max(1u, std::thread::hardware_concurrency());
+  for (unsigned i = 0; i < threads; ++i) p.workers.push_back(std::make_unique<Worker>(p));
+  for (auto& w : p.workers)
+    w->upstream_limit = std::max<std::size_t>(1, p.options.max_upstream_connections / threads);
+
+  {
+    tcp::resolver resolver(p.workers[0]->io);
+    error_code ec;
+    p.upstream_endpoints = resolver.resolve(p.upstream_host, std::to_string(port), ec);
+    if (ec || p.upstream_endpoints.empty())
+      return fail(errc::bad_option, "--upstream", "'" + p.upstream_host + "' does not resolve: " + ec.message());
+  }
+
+  try {
+    if (!p.options.tls_cert.empty() || !p.options.tls_key.empty()) {
+      if (p.options.tls_cert.empty() || p.options.tls_key.empty())
+        return fail(errc::bad_option, "--tls-cert/--tls-key", "give both, or neither");
+      p.client_tls = std::make_unique<ssl::context>(ssl::context::tls_server);
+      p.client_tls->use_certificate_chain_file(p.options.tls_cert);
+      p.client_tls->use_private_key_file(p.options.tls_key, ssl::context::pem);
+    }
+    if (p.upstream_tls) {
+      p.upstream_tls_context = std::make_unique<ssl::context>(ssl::context::tls_client);
+      if (p.options.insecure_upstream) {
+        p.upstream_tls_context->set_verify_mode(ssl::verify_none);
+      } else {
+        p.upstream_tls_context->set_verify_mode(ssl::verify_peer);
+        if (p.options.upstream_ca.empty()) p.upstream_tls_context->set_default_verify_paths();
+        else p.upstream_tls_context->load_verify_file(p.options.upstream_ca);
+      }
+    }
+  } catch (const boost::system::system_error& e) {
+    return fail(errc::bad_option, "--tls-cert/--tls-key/--upstream-ca", std::string("TLS set-up: ") + e.what());
+  }
+
+  std::string host;
+  std::uint16_t listen_port = 0;
+  if (!split_host_port(p.options.listen, host, listen_port))
+    return fail(errc::bad_option, "--listen", "'" + p.options.listen + "': expected HOST:PORT, e.g. 127.0.0.1:8080");
+  error_code ec;
+  const auto address = asio::ip::make_address(host, ec);
+  if (ec) return fail(errc::bad_option, "--listen", "'" + host + "' is not an IP address");
+  p.acceptor = std::make_unique<tcp::acceptor>(p.workers[0]->io);
+  const tcp::endpoint endpoint(address, listen_port);
+  p.acceptor->open(endpoint.protocol(), ec);
+  if (!ec) p.acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) p.acceptor->bind(endpoint, ec);
+  if (!ec) p.acceptor->listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return fail(errc::source_error, "--listen", p.options.listen + ": " + ec.message());
+  const auto local = p.acceptor->local_endpoint();
+  p.bound = (local.address().is_v6() ? "[" + local.address().to_string() + "]" : local.address().to_string()) +
+            ":" + std::to_string(local.port());
+
+  p.t0 = std::chrono::steady_clock::now();
+  p.unix0 = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                std::chrono::system_clock::now().time_since_epoch()).count();
+  if (p.options.record) {
+    p.recorder = std::make_unique<TraceRecorder>(*writer, p.options.recorder);
+    p.recorder_thread = std::thread([&p] { p.record_loop(); });
+  }
+  p.accept();
+  for (auto& w : p.workers) {
+    Worker* wp = w.get();
+    asio::post(wp->io, [wp] { wp->housekeep(); });
+    wp->thread = std::thread([wp] { wp->io.run(); });
+  }
+  return std::unique_ptr<RecordingProxy>(new RecordingProxy(std::move(impl)));
+}
+
+std::string RecordingProxy::listen_address() const { return impl_->bound; }
+
+void RecordingProxy::stop() {
+  Impl& p = *impl_;
+  if (p.stopping.exchange(true)) return;
+  asio::post(p.workers[0]->io, [&p] {
+    error_code ignored;
+    p.acceptor->close(ignored);
+  });
+  for (auto& w : p.workers) {
+    Worker* wp = w.get();
+    asio::post(wp->io, [wp] { wp->drain(); });
+  }
+}
+
+Status RecordingProxy::finish() {
+  Impl& p = *impl_;
+  if (!p.acceptor) return p.recorder_status;
+  for (auto& w : p.workers)
+    if (w->thread.joinable()) w->thread.join();
+  p.acceptor.reset();
+  if (p.recorder_thread.joinable()) {
+    {
+      std::lock_guard lock(p.queue_mu);
+      p.recorder_stop = true;
+    }
+    p.queue_cv.notify_all();
+    p.recorder_thread.join();
+  }
+  if (p.recorder && p.recorder_status) p.recorder_status = p.recorder->finish();
+  return p.recorder_status;
+}
+
+const ProxyStats& RecordingProxy::stats() const { return impl_->stats; }
+const RecorderStats& RecordingProxy::recorder_stats() const {
+  static const RecorderStats none;
+  return impl_->recorder ? impl_->recorder->stats() : none;
+}
+const SessionStats& RecordingProxy::session_stats() const {
+  static const SessionStats none;
+  return impl_->recorder ? impl_->recorder->session_stats() : none;
+}
+
+}  // namespace reprise::capture

@@ -1,0 +1,328 @@
+// The recording proxy against real upstreams on loopback: the in-process TestServer (which can
+// be slow, reset, close or answer garbage on purpose) and a second proxy speaking TLS. What the
+// client sends and receives must be what the trace holds, byte for byte on bodies.
+
+#include <sys/wait.h>
+
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <csignal>
+#include <thread>
+
+#include "reprise/capture/recording_proxy.hpp"
+#include "reprise/format/reader.hpp"
+#include "support/http_client.hpp"
+#include "support/process.hpp"
+#include "support/temp_dir.hpp"
+#include "support/test_server.hpp"
+
+using namespace reprise;
+using namespace reprise::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct Recorded {
+  std::string method, target, request_body, response_body;
+  unsigned status = 0;
+  std::uint32_t flags = 0;
+  std::uint64_t connection = 0, session = 0;
+};
+
+std::vector<Recorded> read_trace(const std::string& path) {
+  std::vector<Recorded> out;
+  auto reader = format::Reader::open(path);
+  REQUIRE(reader);
+  format::Record record;
+  for (;;) {
+    auto more = (*reader)->next(record);
+    REQUIRE(more);
+    if (!*more) break;
+    const auto* x = record.exchange();
+    Recorded r;
+    r.method = x->request()->method()->str();
+    r.target = x->request()->target()->str();
+    if (x->request()->body()) r.request_body.assign(x->request()->body()->begin(), x->request()->body()->end());
+    if (x->response()) {
+      r.status = x->response()->status();
+      if (x->response()->body()) r.response_body.assign(x->response()->body()->begin(), x->response()->body()->end());
+    }
+    r.flags = static_cast<std::uint32_t>(x->flags());
+    r.connection = x->connection_id();
+    r.session = x->session_id();
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+// A proxy in this process in front of `upstream_url`, recording into a temporary trace.
+struct Rig {
+  TempDir dir;
+  std::string trace = dir.file("proxy.rtrace");
+  std::unique_ptr<format::Writer> writer;
+  std::unique_ptr<capture::RecordingProxy> proxy;
+  int port = 0;
+
+  explicit Rig(const std::string& upstream_url, capture::ProxyOptions o = {}) {
+    format::fb::FileHeaderT header;
+    header.kind = format::FileKind::Trace;
+    header.source = "proxy-test";
+    auto w = format::Writer::open(trace, std::move(header));
+    REQUIRE(w);
+    writer = std::move(*w);
+    o.listen = "127.0.0.1:0";
+    o.upstream = upstream_url;
+    if (o.threads == 0) o.threads = 2;
+    auto p = capture::RecordingProxy::start(std::move(o), writer.get());
+    INFO((p ? "" : p.error().message()));
+    REQUIRE(p);
+    proxy = std::move(*p);
+    const auto bound = proxy->listen_address();
+    port = std::stoi(bound.substr(bound.rfind(':') + 1));
+  }
+  // Stops the proxy and returns what it recorded.
+  std::vector<Recorded> finish() {
+    proxy->stop();
+    REQUIRE(proxy->finish());
+    REQUIRE(writer->close("test"));
+    return read_trace(trace);
+  }
+};
+
+std::string pattern(std::size_t n) {
+  std::string s(n, '\0');
+  for (std::size_t i = 0; i < n; ++i) s[i] = static_cast<char>('a' + (i * 7 + i / 13) % 26);
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("proxy: bodies pass byte for byte both ways and the trace holds exactly what the client saw",
+          "[capture][proxy][integration]") {
+  TestServer upstream;
+  const std::string big = pattern(3 << 20);
+  upstream.on("/big", Behaviour::respond(200, big, "application/octet-stream"));
+  upstream.on("/chunked", Behaviour::respond(200, pattern(100000)).with_header("X-Kind", "chunked"));
+  upstream.set_handler([](const ReceivedRequest& r) { return Behaviour::respond(201, "echo:" + r.body); });
+  Rig rig(upstream.url(""));
+  {
+    HttpClient c(rig.port);
+    CHECK(c.request("GET", "/big").body == big);
+    const std::string upload = pattern(1 << 20);
+    const auto posted = c.request("POST", "/upload", {"Content-Type: application/octet-stream"}, upload);
+    CHECK(posted.status == 201);
+    CHECK(posted.body == "echo:" + upload);
+    // A chunked request body, and hop-by-hop fields that must not reach the upstream.
+    c.send_raw("PUT /put HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nConnection: X-Hop\r\n"
+               "X-Hop: secret\r\nKeep-Alive: timeout=5\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n");
+    const auto put = c.read_answer();
+    CHECK(put.body == "echo:hello world");
+    CHECK(c.request("HEAD", "/big").body.empty());
+  }
+  const auto seen = upstream.requests();
+  REQUIRE(seen.size() == 4);
+  CHECK(seen[2].chunked);
+  CHECK(!seen[2].header("X-Hop"));
+  CHECK(!seen[2].header("Keep-Alive"));
+  CHECK(upstream.connections_accepted() == 1);  // one keep-alive upstream connection served all
+
+  const auto trace = rig.finish();
+  REQUIRE(trace.size() == 4);
+  CHECK(trace[0].response_body.size() == (1u << 20));  // the recorded copy stops at --max-body
+  CHECK((trace[0].flags & static_cast<std::uint32_t>(format::fb::ExchangeFlags::ResponseBodyTruncated)) != 0);
+  CHECK(trace[1].request_body.size() == (1u << 20));
+  CHECK(trace[1].response_body.substr(0, 5) == "echo:");
+  CHECK(trace[2].request_body == "hello world");
+  CHECK(trace[2].response_body == "echo:hello world");
+  CHECK(trace[3].method == "HEAD");
+  for (const auto& r : trace) CHECK(r.connection == trace[0].connection);
+}
+
+TEST_CASE("proxy: pipelined requests are answered in order, a HEAD among them",
+          "[capture][proxy][integration]") {
+  TestServer upstream;
+  Rig rig(upstream.url(""));
+  HttpClient c(rig.port);
+  c.send_raw("GET /1 HTTP/1.1\r\nHost: a\r\n\r\nHEAD /2 HTTP/1.1\r\nHost: a\r\n\r\nGET /3 HTTP/1.1\r\nHost: a\r\n\r\n");
+  CHECK(c.read_answer().body == "ok /1");
+  CHECK(c.read_answer(true).status == 200);
+  CHECK(c.read_answer().body == "ok /3");
+  const auto trace = rig.finish();
+  REQUIRE(trace.size() == 3);
+  CHECK(trace[0].target == "/1");
+  CHECK(trace[1].target == "/2");
+  CHECK(trace[2].target == "/3");
+  CHECK(trace[2].response_body == "ok /3");
+}
+
+TEST_CASE("proxy: never an open proxy, no tunnels, limits answered with a status",
+          "[capture][proxy][integration]") {
+  TestServer upstream;
+  capture::ProxyOptions o;
+  o.header_limit = 4096;
+  Rig rig(upstream.url(""), o);
+  auto status_of = [&](const std::string& raw) {
+    HttpClient c(rig.port);
+    c.send_raw(raw);
+    return c.read_answer().status;
+  };
+  CHECK(status_of("GET http://evil.example/x HTTP/1.1\r\nHost: evil.example\r\n\r\n") == 400);
+  CHECK(status_of("CONNECT evil.example:443 HTTP/1.1\r\nHost: evil.example:443\r\n\r\n") == 501);
+  CHECK(status_of("GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n") == 501);
+  CHECK(status_of("GET /h HTTP/1.1\r\nHost: a\r\nX-Big: " + std::string(8000, 'x') + "\r\n\r\n") == 431);
+  CHECK(status_of("NOT HTTP AT ALL\r\n\r\n") == 400);
+  // The upstream's own authority in absolute form is forwarded, as origin-form.
+  CHECK(status_of("GET " + upstream.url("/abs") + " HTTP/1.1\r\nHost: a\r\n\r\n") == 200);
+  REQUIRE(upstream.requests().size() == 1);
+  CHECK(upstream.requests()[0].target == "/abs");
+  const auto& stats = rig.proxy->stats();
+  CHECK(stats.bad_requests == 2);
+  CHECK(stats.upgrades_refused == 2);
+  CHECK(stats.header_too_large == 1);
+  const auto trace = rig.finish();
+  CHECK(trace.size() == 6);
+}
+
+TEST_CASE("proxy: an upstream that fails answers 502 or 504, recorded and counted",
+          "[capture][proxy][integration]") {
+  TestServer upstream;
+  upstream.on("/reset", Behaviour::reset_connection());
+  upstream.on("/close", Behaviour::close_connection());
+  upstream.on("/garbage", Behaviour::garbage());
+  upstream.on("/slow", Behaviour::ok().after(1500ms));
+  capture::ProxyOptions o;
+  o.response_timeout_ns = 300'000'000;
+  Rig rig(upstream.url(""), o);
+  auto status_of = [&](const std::string& target) {
+    HttpClient c(rig.port);
+    return c.request("GET", target).status;
+  };
+  CHECK(status_of("/reset") == 502);
+  CHECK(status_of("/close") == 502);
+  CHECK(status_of("/garbage") == 502);
+  CHECK(status_of("/slow") == 504);
+  CHECK(status_of("/fine") == 200);
+  const auto& s = rig.proxy->stats();
+  CHECK(s.upstream_resets == 2);
+  CHECK(s.upstream_bad_responses == 1);
+  CHECK(s.upstream_timeouts == 1);
+  const auto trace = rig.finish();
+  REQUIRE(trace.size() == 5);
+  CHECK(trace[0].status == 502);
+  CHECK(trace[3].status == 504);
+  CHECK(trace[4].status == 200);
+
+  // Nothing listening upstream at all.
+  const int dead = free_port();
+  Rig refused("http://127.0.0.1:" + std::to_string(dead));
+  HttpClient c(refused.port);
+  CHECK(c.request("GET", "/").status == 502);
+  CHECK(refused.proxy->stats().upstream_connect_failures == 1);
+}
+
+TEST_CASE("proxy: Expect 100-continue is relayed before the body goes", "[capture][proxy][integration]") {
+  TestServer upstream;
+  upstream.set_handler([](const ReceivedRequest& r) { return Behaviour::respond(200, "got " + std::to_string(r.body.size())); });
+  Rig rig(upstream.url(""));
+  HttpClient c(rig.port);
+  c.send_raw("PUT /up HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n");
+  CHECK(c.read_answer().status == 100);
+  c.send_raw("12345");
+  CHECK(c.read_answer().body == "got 5");
+  const auto trace = rig.finish();
+  REQUIRE(trace.size() == 1);
+  CHECK(trace[0].request_body == "12345");
+  CHECK(trace[0].status == 200);
+}
+
+TEST_CASE("proxy: HTTPS on both sides, with a CA made for the test", "[capture][proxy][integration]") {
+  if (run({"/usr/bin/openssl", "version"}).exit_code != 0) {
+    WARN("skipped: needs openssl (tests/run.sh installs it)");
+    return;
+  }
+  TempDir certs;
+  const auto out = run_shell(
+      "cd " + certs.path().string() + " && "
+      "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=reprise-test-ca 2>/dev/null && "
+      "openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=localhost 2>/dev/null && "
+      "printf 'subjectAltName=DNS:localhost,IP:127.0.0.1' > san.ext && "
+      "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile san.ext 2>/dev/null");
+  REQUIRE(out.exit_code == 0);
+  TestServer upstream;
+  // Inner proxy: HTTPS listener in front of the plain upstream.
+  capture::ProxyOptions inner;
+  inner.tls_cert = certs.file("server.pem");
+  inner.tls_key = certs.file("server.key");
+  inner.record = false;
+  inner.listen = "127.0.0.1:0";
+  inner.upstream = upstream.url("");
+  auto tls_proxy = capture::RecordingProxy::start(inner, nullptr);
+  REQUIRE(tls_proxy);
+  const auto inner_addr = (*tls_proxy)->listen_address();
+  // Outer proxy: plain listener, https upstream verified against the test CA.
+  capture::ProxyOptions outer;
+  outer.upstream_ca = certs.file("ca.pem");
+  Rig rig("https://" + inner_addr, outer);
+  {
+    HttpClient c(rig.port);
+    const auto a = c.request("POST", "/secure", {}, "payload");
+    CHECK(a.status == 200);
+    CHECK(a.body == "ok /secure");
+  }
+  CHECK(upstream.requests().size() == 1);
+  // Without the CA the upstream's certificate is refused: 502.
+  capture::ProxyOptions untrusting;
+  untrusting.upstream_ca = certs.file("server.pem");  // not a CA
+  Rig bad("https://" + inner_addr, untrusting);
+  HttpClient c(bad.port);
+  CHECK(c.request("GET", "/x").status == 502);
+  (*tls_proxy)->stop();
+  REQUIRE((*tls_proxy)->finish());
+  const auto trace = rig.finish();
+  REQUIRE(trace.size() == 1);
+  CHECK(trace[0].request_body == "payload");
+}
+
+TEST_CASE("proxy: after SIGTERM under load every answered request is in the trace",
+          "[capture][proxy][integration]") {
+  TestServer upstream(TestServerOptions{2});
+  upstream.set_behaviour(Behaviour::ok().after(5ms));
+  TempDir dir;
+  const int port = free_port();
+  const auto trace = dir.file("load.rtrace");
+  Background proxy({reprise_bin(), "proxy", "--listen", "127.0.0.1:" + std::to_string(port), "--upstream",
+                    upstream.url(""), "-o", trace, "--threads", "2"});
+  for (int i = 0; i < 100; ++i) {
+    try {
+      HttpClient probe(port);
+      break;
+    } catch (const std::exception&) {
+      std::this_thread::sleep_for(20ms);
+    }
+  }
+  std::atomic<std::uint64_t> answered{0};
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 8; ++t)
+    clients.emplace_back([&, t] {
+      while (!stop) {
+        try {
+          HttpClient c(port);
+          for (int i = 0; i < 50 && !stop; ++i) {
+            if (c.request("GET", "/load/" + std::to_string(t) + "/" + std::to_string(i)).status != 200) return;
+            ++answered;
+          }
+        } catch (const std::exception&) {
+          return;  // the proxy closed or stopped listening
+        }
+      }
+    });
+  std::this_thread::sleep_for(700ms);
+  const int status = proxy.stop(SIGTERM, 15s);
+  stop = true;
+  for (auto& c : clients) c.join();
+  CHECK(status == 0);
+  REQUIRE(answered > 100);
+  CHECK(read_trace(trace).size() == answered);
+}

@@ -1,0 +1,148 @@
+// `reprise proxy`: a recording reverse proxy in front of one upstream → trace.
+
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "cli_support.hpp"
+#include "recorder_flags.hpp"
+#include "reprise/capture/recording_proxy.hpp"
+#include "reprise/units.hpp"
+
+namespace reprise::tools {
+namespace {
+
+struct ProxyFlags {
+  std::string listen = "127.0.0.1:8080", upstream, output, stats_json;
+  std::string request_timeout = "30s", response_timeout = "60s", connect_timeout = "5s",
+              idle_timeout = "60s", drain_timeout = "10s", max_header = "64KiB";
+  std::string tls_cert, tls_key, upstream_ca;
+  unsigned threads = 0;
+  std::size_t max_connections = 4096, max_upstream_connections = 256;
+  bool x_forwarded_for = false, insecure_upstream = false, no_record = false;
+  RecorderFlags recorder;
+};
+
+std::atomic<int> g_signals{0};
+extern "C" void on_proxy_signal(int) { g_signals.fetch_add(1); }
+
+std::int64_t duration_ns(const std::string& flag, const std::string& value) {
+  const auto ns = parse_duration_ns(value);
+  if (!ns || *ns <= 0) throw UsageError(flag + ": '" + value + "' is not a duration (e.g. 500ms, 30s)");
+  return *ns;
+}
+
+capture::ProxyOptions to_options(const ProxyFlags& f) {
+  capture::ProxyOptions o;
+  o.listen = f.listen;
+  o.upstream = f.upstream;
+  o.threads = f.threads;
+  if (f.max_connections == 0) throw UsageError("--max-connections: at least 1");
+  if (f.max_upstream_connections == 0) throw UsageError("--max-upstream-connections: at least 1");
+  o.max_client_connections = f.max_connections;
+  o.max_upstream_connections = f.max_upstream_connections;
+  const auto header = parse_size(f.max_header);
+  if (!header || *header < 1024) throw UsageError("--max-header: '" + f.max_header + "' (a size, at least 1KiB)");
+  o.header_limit = *header;
+  o.max_body = max_body_bytes(f.recorder);
+  o.request_timeout_ns = duration_ns("--request-timeout", f.request_timeout);
+  o.response_timeout_ns = duration_ns("--response-timeout", f.response_timeout);
+  o.connect_timeout_ns = duration_ns("--connect-timeout", f.connect_timeout);
+  o.idle_timeout_ns = duration_ns("--idle-timeout", f.idle_timeout);
+  o.drain_timeout_ns = duration_ns("--drain-timeout", f.drain_timeout);
+  o.x_forwarded_for = f.x_forwarded_for;
+  o.tls_cert = f.tls_cert;
+  o.tls_key = f.tls_key;
+  o.upstream_ca = f.upstream_ca;
+  o.insecure_upstream = f.insecure_upstream;
+  o.record = !f.no_record;
+  o.recorder = to_recorder_options(f.recorder);
+  return o;
+}
+
+int run_proxy(const ProxyFlags& f) {
+  auto options = to_options(f);
+  if (!f.no_record && f.output.empty()) throw UsageError("proxy: -o TRACE is required (or --no-record)");
+  if (f.no_record && !f.output.empty()) throw UsageError("proxy: --no-record records nothing: drop -o");
+  std::unique_ptr<format::Writer> writer;
+  if (options.record) {
+    format::fb::FileHeaderT header;
+    header.kind = format::FileKind::Trace;
+    header.epoch_unix_ns = 0;  // the proxy stamps exchanges with unix ns
+    header.source = "proxy:" + f.listen + "->" + f.upstream;
+    auto opened = format::Writer::open(f.output, std::move(header));
+    if (!opened) return report(opened.error());
+    writer = std::move(*opened);
+  }
+  auto proxy = capture::RecordingProxy::start(std::move(options), writer.get());
+  if (!proxy) {
+    if (writer) (void)writer->close("failed");
+    return report(proxy.error());
+  }
+  std::signal(SIGINT, on_proxy_signal);
+  std::signal(SIGTERM, on_proxy_signal);
+  std::fprintf(stderr, "proxy: listening on %s%s, forwarding to %s%s; Ctrl-C or SIGTERM stops cleanly\n",
+               f.tls_cert.empty() ? "http://" : "https://", (*proxy)->listen_address().c_str(), f.upstream.c_str(),
+               writer ? (", recording into " + f.output).c_str() : " (not recording)");
+  while (g_signals.load() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  std::fprintf(stderr, "proxy: stopping: no new connections, draining requests in flight\n");
+  (*proxy)->stop();
+  const Status recorded = (*proxy)->finish();
+  const Status closed = writer ? writer->close("signal") : Status{};
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
+
+  nlohmann::json j;
+  auto line = [&](const std::string& name, std::uint64_t value) {
+    j[name] = value;
+    std::fprintf(stderr, "  %-40s %llu\n", name.c_str(), static_cast<unsigned long long>(value));
+  };
+  std::fprintf(stderr, "proxy: stopped\n");
+  (*proxy)->stats().for_each(line);
+  if (writer) {
+    (*proxy)->recorder_stats().for_each([&](const char* name, std::uint64_t v) { line(std::string("trace.") + name, v); });
+    line("trace.sessions", (*proxy)->session_stats().sessions);
+  }
+  if (!f.stats_json.empty()) {
+    std::ofstream out(f.stats_json);
+    out << j.dump(2) << "\n";
+    if (!out) warn("cannot write " + f.stats_json);
+  }
+  if (!recorded) return report(recorded.error());
+  if (!closed) return report(closed.error());
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_proxy_command(CLI::App& app, int& exit_code) {
+  auto f = std::make_shared<ProxyFlags>();
+  auto* cmd = app.add_subcommand("proxy", "Recording reverse proxy: forward to one upstream and record "
+                                          "every exchange into a trace (HTTPS on either side)");
+  cmd->add_option("--listen", f->listen, "HOST:PORT to listen on (default 127.0.0.1:8080; loopback unless told)");
+  cmd->add_option("--upstream", f->upstream, "http://host:port or https://host:port to forward to")->required();
+  cmd->add_option("-o,--output", f->output, "trace to write, - for standard output");
+  cmd->add_flag("--no-record", f->no_record, "record nothing: a plain reverse proxy");
+  cmd->add_option("--threads", f->threads, "io threads (default: one per core)");
+  cmd->add_option("--max-connections", f->max_connections, "client connections at most (default 4096)");
+  cmd->add_option("--max-upstream-connections", f->max_upstream_connections, "upstream connections at most (default 256)");
+  cmd->add_option("--max-header", f->max_header, "request/response head size limit (default 64KiB)");
+  cmd->add_option("--request-timeout", f->request_timeout, "a client's whole request (default 30s)");
+  cmd->add_option("--response-timeout", f->response_timeout, "the upstream's answer, else 504 (default 60s)");
+  cmd->add_option("--connect-timeout", f->connect_timeout, "connecting to the upstream, else 502 (default 5s)");
+  cmd->add_option("--idle-timeout", f->idle_timeout, "keep-alive connections idle this long close (default 60s)");
+  cmd->add_option("--drain-timeout", f->drain_timeout, "on SIGTERM, wait this long for requests in flight (default 10s)");
+  cmd->add_flag("--x-forwarded-for", f->x_forwarded_for, "add X-Forwarded-For with the client's address");
+  cmd->add_option("--tls-cert", f->tls_cert, "certificate chain (PEM): the listener speaks HTTPS");
+  cmd->add_option("--tls-key", f->tls_key, "private key (PEM) for --tls-cert");
+  cmd->add_option("--upstream-ca", f->upstream_ca, "CA file to verify an https upstream (default: the system's)");
+  cmd->add_flag("--insecure-upstream", f->insecure_upstream, "do not verify the https upstream's certificate");
+  cmd->add_option("--stats-json", f->stats_json, "also write every counter to this JSON file");
+  add_recorder_flags(*cmd, f->recorder);
+  cmd->callback([f, &exit_code] { exit_code = run_proxy(*f); });
+}
+
+}  // namespace reprise::tools
