@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "reprise/capture/error.hpp"
 #include "reprise/format/error.hpp"
 #include "reprise/replay/error.hpp"
 #include "reprise/report/error.hpp"
@@ -9,7 +10,10 @@
 namespace reprise::tools {
 
 int exit_code_for(const Error& error) {
-  if (error.code == format::make_error_code(format::errc::output_error)) return kExitEnvironment;
+  if (error.code == format::make_error_code(format::errc::output_error) ||
+      error.code == capture::make_error_code(capture::errc::output_error) ||
+      error.code == capture::make_error_code(capture::errc::listen_failed))
+    return kExitEnvironment;
   if (error.code == replay::make_error_code(replay::errc::resolve_failed) ||
       error.code == replay::make_error_code(replay::errc::listen_failed) ||
       error.code == replay::make_error_code(replay::errc::output_error) ||

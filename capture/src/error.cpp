@@ -15,6 +15,7 @@ class Category final : public std::error_category {
       case errc::bad_option: return "bad option";
       case errc::source_error: return "packet source error";
       case errc::output_error: return "trace output error";
+      case errc::listen_failed: return "cannot listen";
     }
     return "unknown capture error";
   }

@@ -339,7 +339,7 @@ void ClientSession::fail_upstream(unsigned status, const std::string& why, std::
 void ClientSession::refuse(unsigned status, const std::string& why) {
   if (status == 431) ++proxy_.stats.header_too_large;
   else if (status == 501) ++proxy_.stats.upgrades_refused;
-  else ++proxy_.stats.bad_requests;
+  else if (status == 400) ++proxy_.stats.bad_requests;
   if (request_.state() != MessageRelay::State::Done) flags_ |= ExchangeFlags::RequestIncomplete;
   respond_locally(status, reason_of(status), "reprise proxy: " + why + "\n");
 }

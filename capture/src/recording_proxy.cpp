@@ -305,7 +305,7 @@ Result<std::unique_ptr<RecordingProxy>> RecordingProxy::start(ProxyOptions optio
   if (!ec) p.acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
   if (!ec) p.acceptor->bind(endpoint, ec);
   if (!ec) p.acceptor->listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) return fail(errc::source_error, "--listen", p.options.listen + ": " + ec.message());
+  if (ec) return fail(errc::listen_failed, "--listen", p.options.listen + ": " + ec.message());
   const auto local = p.acceptor->local_endpoint();
   p.bound = (local.address().is_v6() ? "[" + local.address().to_string() + "]" : local.address().to_string()) +
             ":" + std::to_string(local.port());

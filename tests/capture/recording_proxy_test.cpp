@@ -301,7 +301,7 @@ TEST_CASE("proxy: after SIGTERM under load every answered request is in the trac
       std::this_thread::sleep_for(20ms);
     }
   }
-  std::atomic<std::uint64_t> answered{0};
+  std::atomic<std::uint64_t> answered{0}, not_ok{0};
   std::atomic<bool> stop{false};
   std::vector<std::thread> clients;
   for (int t = 0; t < 8; ++t)
@@ -310,8 +310,11 @@ TEST_CASE("proxy: after SIGTERM under load every answered request is in the trac
         try {
           HttpClient c(port);
           for (int i = 0; i < 50 && !stop; ++i) {
-            if (c.request("GET", "/load/" + std::to_string(t) + "/" + std::to_string(i)).status != 200) return;
+            // Every answer counts, whatever its status: the trace must hold each one.
+            const auto a = c.request("GET", "/load/" + std::to_string(t) + "/" + std::to_string(i));
             ++answered;
+            if (a.status != 200) ++not_ok;
+            if (!a.keep_alive) break;
           }
         } catch (const std::exception&) {
           return;  // the proxy closed or stopped listening
@@ -324,5 +327,32 @@ TEST_CASE("proxy: after SIGTERM under load every answered request is in the trac
   for (auto& c : clients) c.join();
   CHECK(status == 0);
   REQUIRE(answered > 100);
-  CHECK(read_trace(trace).size() == answered);
+  const auto recorded = read_trace(trace);
+  INFO(not_ok << " answers were not 200");
+  CHECK(recorded.size() == answered);
+  CHECK(not_ok * 20 < answered);
+}
+
+TEST_CASE("reprise proxy refuses bad flags with exit 2 and a taken address with exit 4",
+          "[capture][proxy][cli]") {
+  TestServer taken;
+  const std::string up = taken.url("");
+  const std::string in_use = "127.0.0.1:" + std::to_string(taken.port());
+  const std::vector<std::pair<std::vector<std::string>, int>> cases = {
+      {{"--upstream", "ftp://x", "--no-record"}, 2},
+      {{"--upstream", up + "/path", "--no-record"}, 2},
+      {{"--upstream", up}, 2},                                 // neither -o nor --no-record
+      {{"--upstream", up, "--no-record", "--listen", "localhost"}, 2},
+      {{"--upstream", up, "--no-record", "--tls-cert", "/nonexistent.pem"}, 2},
+      {{"--upstream", up, "--no-record", "--drain-timeout", "soon"}, 2},
+      {{"--upstream", up, "--no-record", "--listen", in_use}, 4},
+  };
+  for (const auto& [flags, code] : cases) {
+    std::vector<std::string> argv = {reprise_bin(), "proxy"};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    const auto out = run(argv, {}, 10s);
+    INFO(flags.back() << ": " << out.err);
+    CHECK(out.exit_code == code);
+    CHECK(out.err.find("reprise:") != std::string::npos);
+  }
 }

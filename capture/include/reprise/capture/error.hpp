@@ -14,6 +14,7 @@ enum class errc {
   bad_option,             // an option value out of range (bad regex, zero limit)
   source_error,           // the packet source failed (pcap file unreadable, interface error)
   output_error,           // the trace writer failed
+  listen_failed,          // the proxy cannot listen on its address (in use, not local)
 };
 
 const std::error_category& category();

@@ -106,7 +106,7 @@ class RecordingProxy {
  public:
   // Binds, resolves the upstream and starts the threads. `writer` (a trace writer) must outlive
   // the proxy; null with record == false. Errors: errc::bad_option naming the flag (listen
-  // address, upstream URL, TLS files), errc::source_error when the address cannot be bound.
+  // address, upstream URL, TLS files), errc::listen_failed when the address cannot be bound.
   static Result<std::unique_ptr<RecordingProxy>> start(ProxyOptions options, format::Writer* writer);
   ~RecordingProxy();
   RecordingProxy(const RecordingProxy&) = delete;

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Benchmark of `reprise proxy` against nginx's own reverse proxy, in one run. The upstream is
+# nginx (`return 200 "ok"`, one worker); in front of it, in turn:
+#   1. nginx as a plain `proxy_pass` reverse proxy (keep-alive upstream, one worker per core),
+#      which records nothing;
+#   2. `reprise proxy` recording every exchange into a trace;
+#   3. `reprise proxy --no-record` (the cost of recording is the difference);
+# each driven by wrk (64 connections, 10 s). Printed: requests/s, p50 and p99 latency from wrk,
+# their ratios to nginx's, and the trace's exchange count against wrk's request count.
+#   bench/proxy.sh [SECONDS]       (default 10)
+# REPRISE_BUILD_LOCK=FILE builds under `flock FILE` (a checkout shared by several builders).
+# Targets (issue 4): throughput >= 1.0x nginx proxy_pass, p50 added latency <= nginx's, every
+# request recorded.
+set -euo pipefail
+shopt -s inherit_errexit
+here=$(cd "$(dirname "$0")/.." && pwd)
+seconds=${1:-10}
+lock=()
+[ -z "${REPRISE_BUILD_LOCK:-}" ] || lock=(flock "$REPRISE_BUILD_LOCK")
+build=$("${lock[@]}" "$here/.ci/setup.sh")
+"${lock[@]}" cmake --build "$build" --target reprise -j"$(nproc)" >/dev/null
+for p in wrk jq; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$p" >/dev/null
+done
+source "$here/.ci/free_port.sh"
+reprise=$build/tools/reprise
+work=$(mktemp -d)
+pids=()
+trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"' EXIT
+
+upstream=$(free_port)
+front=$(free_port)
+cores=$(nproc)
+cat > "$work/nginx.conf" <<CONF
+daemon off; worker_processes 1; pid $work/nginx.pid; error_log $work/error.log;
+events { worker_connections 4096; }
+http {
+  access_log off; keepalive_requests 1000000;
+  client_body_temp_path $work/b; proxy_temp_path $work/p; fastcgi_temp_path $work/f;
+  uwsgi_temp_path $work/u; scgi_temp_path $work/s;
+  server { listen 127.0.0.1:$upstream; location / { return 200 "ok"; } }
+}
+CONF
+cat > "$work/front.conf" <<CONF
+daemon off; worker_processes $cores; pid $work/front.pid; error_log $work/front-error.log;
+events { worker_connections 4096; }
+http {
+  access_log off; keepalive_requests 1000000;
+  client_body_temp_path $work/fb; proxy_temp_path $work/fp; fastcgi_temp_path $work/ff;
+  uwsgi_temp_path $work/fu; scgi_temp_path $work/fs;
+  upstream up { server 127.0.0.1:$upstream; keepalive 64; }
+  server {
+    listen 127.0.0.1:$front;
+    location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection ""; }
+  }
+}
+CONF
+/usr/sbin/nginx -c "$work/nginx.conf" -p "$work" & pids+=($!)
+wait_up() { for _ in $(seq 100); do curl -sf "http://127.0.0.1:$1/" >/dev/null && return 0; sleep 0.05; done; return 1; }
+wait_up "$upstream"
+
+# wrk_run NAME PORT: requests/s, p50 ms, p99 ms and the request count, into $work/NAME.
+wrk_run() {
+  wrk -t1 -c64 -d"${seconds}s" --latency "http://127.0.0.1:$2/bench" > "$work/$1.wrk"
+  local rps p50 p99 n
+  rps=$(awk '/^Requests\/sec/ {print $2}' "$work/$1.wrk")
+  p50=$(awk '$1 == "50%" {print $2}' "$work/$1.wrk")
+  p99=$(awk '$1 == "99%" {print $2}' "$work/$1.wrk")
+  n=$(awk '/requests in/ {print $1}' "$work/$1.wrk")
+  echo "$rps $p50 $p99 $n" > "$work/$1"
+}
+ms() {  # wrk's "1.23ms" / "456.00us" / "1.02s" -> milliseconds
+  case $1 in *us) echo "${1%us} / 1000" | bc -l ;; *ms) echo "${1%ms}" ;; *s) echo "${1%s} * 1000" | bc -l ;; esac
+}
+
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+/usr/sbin/nginx -c "$work/front.conf" -p "$work" & front_pid=$!
+wait_up "$front"
+wrk_run nginx "$front"
+kill "$front_pid"; wait "$front_pid" 2>/dev/null || true
+
+proxy_port=$(free_port)
+"$reprise" proxy --listen "127.0.0.1:$proxy_port" --upstream "http://127.0.0.1:$upstream" \
+  -o "$work/bench.rtrace" --threads "$cores" 2>"$work/proxy.err" & proxy_pid=$!
+wait_up "$proxy_port"
+wrk_run reprise "$proxy_port"
+kill -TERM "$proxy_pid"; wait "$proxy_pid"
+recorded=$("$reprise" trace info --json "$work/bench.rtrace" | jq -r .records)
+
+plain_port=$(free_port)
+"$reprise" proxy --listen "127.0.0.1:$plain_port" --upstream "http://127.0.0.1:$upstream" \
+  --no-record --threads "$cores" 2>"$work/plain.err" & plain_pid=$!
+wait_up "$plain_port"
+wrk_run plain "$plain_port"
+kill -TERM "$plain_pid"; wait "$plain_pid"
+
+read -r n_rps n_p50 n_p99 n_n < "$work/nginx"
+read -r r_rps r_p50 r_p99 r_n < "$work/reprise"
+read -r p_rps p_p50 p_p99 p_n < "$work/plain"
+printf 'proxy benchmark: wrk -t1 -c64 -d%ss, upstream nginx (1 worker), %s cores, load before %s\n' \
+  "$seconds" "$cores" "$load_before"
+printf '  %-34s %10s %10s %10s %8s\n' "front" "req/s" "p50 ms" "p99 ms" "x nginx"
+printf '  %-34s %10.0f %10.3f %10.3f %8s\n' "nginx proxy_pass (records nothing)" "$n_rps" "$(ms "$n_p50")" "$(ms "$n_p99")" "1.00"
+printf '  %-34s %10.0f %10.3f %10.3f %8.2f\n' "reprise proxy (recording)" "$r_rps" "$(ms "$r_p50")" "$(ms "$r_p99")" "$(echo "$r_rps / $n_rps" | bc -l)"
+printf '  %-34s %10.0f %10.3f %10.3f %8.2f\n' "reprise proxy --no-record" "$p_rps" "$(ms "$p_p50")" "$(ms "$p_p99")" "$(echo "$p_rps / $n_rps" | bc -l)"
+printf '  recorded: %s exchanges in the trace for %s requests wrk counted as answered\n' "$recorded" "$r_n"
