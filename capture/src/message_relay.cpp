@@ -210,7 +210,8 @@ std::size_t MessageRelay::feed(std::span<const std::uint8_t> in, std::string& fo
     // Not eager: put() stops at the end of the head, so the head's bytes are known exactly.
     p.eager(false);
     const std::size_t n = p.put(in.data(), in.size(), ec);
-    if (ec == http::error::need_more) return 0;
+    // Beast may take a complete start line before the rest of the head has come.
+    if (ec == http::error::need_more) return n;
     if (ec) return fail(ec);
     consumed = n;
     in = in.subspan(n);

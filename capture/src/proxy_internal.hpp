@@ -63,6 +63,7 @@ struct UpstreamConnection {
   explicit UpstreamConnection(asio::io_context& io) : stream(io) {}
   ProxyStream stream;
   std::int64_t idle_since_ns = 0;
+  std::uint32_t uses = 0;  // requests sent on it
 };
 
 class ClientSession;

@@ -178,7 +178,31 @@ void ClientSession::on_upstream(std::shared_ptr<UpstreamConnection> c, const err
   if (ec) return fail_upstream(502, "cannot connect to the upstream: " + ec.message(),
                                proxy_.stats.upstream_connect_failures);
   upstream_ = std::move(c);
+  reused_ = upstream_->uses++ > 0;
+  // A pooled connection the upstream may have closed while it idled: keep what is sent so it
+  // can go again on a fresh one (only when the whole request is in hand).
+  if (reused_ && !retried_ && request_.state() == MessageRelay::State::Done) resend_ = out_;
+  else resend_.clear();
   send_upstream();
+}
+
+bool ClientSession::retry_on_fresh_connection() {
+  if (!reused_ || retried_ || resend_.empty() || response_first_ != 0) return false;
+  retried_ = true;
+  ++proxy_.stats.upstream_retries;
+  worker_.release(std::move(upstream_), false);
+  upstream_.reset();
+  out_ = std::move(resend_);
+  resend_.clear();
+  answer_.reset(request_.request().method == "HEAD");
+  up_in_.clear();
+  upstream_closed_ = false;
+  phase_ = Phase::Upstream;
+  request_sent_ = false;
+  worker_.connect([self = shared_from_this()](std::shared_ptr<UpstreamConnection> c, error_code ec) {
+    self->on_upstream(std::move(c), ec);
+  });
+  return true;
 }
 
 void ClientSession::send_upstream() {
@@ -190,8 +214,11 @@ void ClientSession::send_upstream() {
 
 void ClientSession::on_upstream_written(const error_code& ec) {
   if (phase_ == Phase::Closed || !upstream_) return;  // answered locally meanwhile (timeout)
-  if (ec) return fail_upstream(502, "the upstream closed the connection: " + ec.message(),
-                               proxy_.stats.upstream_resets);
+  if (ec) {
+    if (retry_on_fresh_connection()) return;
+    return fail_upstream(502, "the upstream closed the connection: " + ec.message(),
+                         proxy_.stats.upstream_resets);
+  }
   out_.clear();
   if (request_.state() == MessageRelay::State::Done) {
     request_sent_ = true;
@@ -234,9 +261,11 @@ void ClientSession::on_upstream_read(const error_code& ec, std::size_t n) {
     if (answer_.state() == MessageRelay::State::Done) return write_client(true);
     if (answer_.state() == MessageRelay::State::Head ||
         (answer_.state() == MessageRelay::State::Error && out_.empty() && response_first_ == 0) ||
-        (answer_.state() == MessageRelay::State::Error && answer_.response().status == 0))
+        (answer_.state() == MessageRelay::State::Error && answer_.response().status == 0)) {
+      if (retry_on_fresh_connection()) return;
       return fail_upstream(502, "the upstream closed the connection without answering",
                            proxy_.stats.upstream_resets);
+    }
     // Part of the answer already went to the client: all it can be told is the close.
     ++proxy_.stats.upstream_resets;
     flags_ |= ExchangeFlags::ResponseIncomplete;
@@ -324,7 +353,8 @@ void ClientSession::exchange_done() {
   request_.reset();
   answer_.reset();
   phase_ = Phase::Head;
-  request_sent_ = upstream_closed_ = false;
+  request_sent_ = upstream_closed_ = reused_ = retried_ = false;
+  resend_.clear();
   ++index_;
   read_client();
 }

@@ -5,7 +5,10 @@
 //   check     refuse a foreign absolute-form target (400), Upgrade/CONNECT (501), a head
 //             over the limit (431) or bytes that are not HTTP (400)
 //   upstream  borrow a pooled connection, write the head and stream the body; with
-//             "Expect: 100-continue" wait for the upstream's interim answer first
+//             "Expect: 100-continue" wait for the upstream's interim answer first. A pooled
+//             connection the upstream closed while it idled (its keep-alive timeout shorter
+//             than ours) fails before any answer byte: the request, if whole in hand, goes
+//             again once on a fresh connection (counted)
 //   answer    stream the answer back (interim 1xx answers forwarded as they come)
 //   record    hand the exchange to the recorder, return the upstream connection, and go back
 //             to head unless either side asked to close or the proxy is draining
@@ -46,6 +49,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void on_answer_bytes(std::size_t n);
   void write_client(bool then_done);
   void exchange_done();
+  // A reused connection failed before any answer byte: send again on a fresh one (once).
+  bool retry_on_fresh_connection();
   void fail_upstream(unsigned status, const std::string& why, std::atomic<std::uint64_t>& counter);
   void refuse(unsigned status, const std::string& why);
   void respond_locally(unsigned status, const std::string& reason, const std::string& body);
@@ -70,6 +75,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool request_sent_ = false;           // the whole request went upstream
   bool waiting_continue_ = false;       // head sent with Expect: 100-continue, body held
   bool upstream_closed_ = false;        // the upstream connection ended with this answer
+  bool reused_ = false;                 // the request went on a pooled connection
+  bool retried_ = false;                // ... which failed, and it went again on a fresh one
+  std::string resend_;                  // the whole request, kept while a retry is possible
 
   std::uint64_t connection_id_ = 0;
   std::uint32_t index_ = 0;

@@ -10,9 +10,13 @@
 #include <csignal>
 #include <thread>
 
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
+
 #include "reprise/capture/recording_proxy.hpp"
 #include "reprise/format/reader.hpp"
 #include "support/http_client.hpp"
+#include "support/nginx.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 #include "support/test_server.hpp"
@@ -139,6 +143,52 @@ TEST_CASE("proxy: bodies pass byte for byte both ways and the trace holds exactl
   for (const auto& r : trace) CHECK(r.connection == trace[0].connection);
 }
 
+TEST_CASE("proxy: in front of nginx the trace holds exactly what nginx logged, and X-Forwarded-For is added",
+          "[capture][proxy][integration]") {
+  if (!Nginx::available()) {
+    WARN("skipped: needs nginx (tests/run.sh installs it)");
+    return;
+  }
+  Nginx nginx;
+  capture::ProxyOptions o;
+  o.x_forwarded_for = true;
+  Rig rig(nginx.url(""), o);
+  std::vector<std::pair<std::string, std::string>> asked = {
+      {"GET", "/static/1000000"}, {"HEAD", "/static/10000"}, {"POST", "/echo"},
+      {"GET", "/status/404"},     {"GET", "/status/500"},    {"GET", "/static/0"}};
+  {
+    HttpClient c(rig.port);
+    for (const auto& [method, target] : asked) {
+      const auto a = c.request(method, target, {}, method == "POST" ? pattern(50000) : "");
+      if (target == "/static/1000000") CHECK(a.body.size() == 1000000);
+    }
+  }
+  const auto trace = rig.finish();
+  const auto log = nginx.access_log();
+  REQUIRE(log.size() == asked.size());
+  REQUIRE(trace.size() == asked.size());
+  for (std::size_t i = 0; i < asked.size(); ++i) {
+    INFO(asked[i].second);
+    CHECK(trace[i].method == log[i].method);
+    CHECK(trace[i].target == log[i].uri);
+    CHECK(static_cast<int>(trace[i].status) == log[i].status);
+    if (trace[i].method != "HEAD") CHECK(static_cast<long>(trace[i].response_body.size()) == log[i].body_bytes_sent);
+  }
+  CHECK(trace[2].request_body == pattern(50000));
+}
+
+TEST_CASE("proxy: X-Forwarded-For carries the client's address when asked", "[capture][proxy][integration]") {
+  TestServer upstream;
+  capture::ProxyOptions o;
+  o.x_forwarded_for = true;
+  Rig rig(upstream.url(""), o);
+  HttpClient c(rig.port);
+  CHECK(c.request("GET", "/who").status == 200);
+  REQUIRE(upstream.requests().size() == 1);
+  CHECK(upstream.requests()[0].header("X-Forwarded-For") == std::optional<std::string>("127.0.0.1"));
+  rig.finish();
+}
+
 TEST_CASE("proxy: pipelined requests are answered in order, a HEAD among them",
           "[capture][proxy][integration]") {
   TestServer upstream;
@@ -219,6 +269,41 @@ TEST_CASE("proxy: an upstream that fails answers 502 or 504, recorded and counte
   HttpClient c(refused.port);
   CHECK(c.request("GET", "/").status == 502);
   CHECK(refused.proxy->stats().upstream_connect_failures == 1);
+}
+
+TEST_CASE("proxy: a pooled connection the upstream closed while idle is retried on a fresh one",
+          "[capture][proxy][integration]") {
+  // An upstream whose keep-alive timeout is shorter than the proxy's: it answers with
+  // keep-alive, then closes the idle connection 50 ms later.
+  namespace asio = boost::asio;
+  asio::io_context io;
+  asio::ip::tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
+  const int port = acceptor.local_endpoint().port();
+  std::atomic<int> served{0};
+  std::thread server([&] {
+    for (int i = 0; i < 2; ++i) {
+      asio::ip::tcp::socket s(io);
+      acceptor.accept(s);
+      char buf[4096];
+      boost::system::error_code ec;
+      s.read_some(asio::buffer(buf), ec);
+      const std::string answer = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+      asio::write(s, asio::buffer(answer), ec);
+      ++served;
+      std::this_thread::sleep_for(50ms);
+    }  // the socket closes here: the proxy's pooled connection is now stale
+  });
+  Rig rig("http://127.0.0.1:" + std::to_string(port));
+  {
+    HttpClient c(rig.port);
+    CHECK(c.request("GET", "/first").status == 200);
+    std::this_thread::sleep_for(200ms);
+    CHECK(c.request("GET", "/second").status == 200);
+  }
+  server.join();
+  CHECK(served == 2);
+  CHECK(rig.proxy->stats().upstream_retries == 1);
+  CHECK(rig.finish().size() == 2);
 }
 
 TEST_CASE("proxy: Expect 100-continue is relayed before the body goes", "[capture][proxy][integration]") {

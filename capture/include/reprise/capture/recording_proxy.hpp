@@ -73,6 +73,7 @@ struct ProxyStats {
   std::atomic<std::uint64_t> client_aborts{0};        // client gone before its answer was sent
   std::atomic<std::uint64_t> upstream_connections{0}; // opened
   std::atomic<std::uint64_t> upstream_waits{0};       // requests that waited for a pooled one
+  std::atomic<std::uint64_t> upstream_retries{0};     // sent again: a pooled one had closed
   std::atomic<std::uint64_t> bytes_from_clients{0};
   std::atomic<std::uint64_t> bytes_to_clients{0};
   std::atomic<std::uint64_t> record_queue_waits{0};   // a thread waited for the recorder
@@ -95,6 +96,7 @@ struct ProxyStats {
     f("proxy.client_aborts", client_aborts.load());
     f("proxy.upstream_connections", upstream_connections.load());
     f("proxy.upstream_waits", upstream_waits.load());
+    f("proxy.upstream_retries", upstream_retries.load());
     f("proxy.bytes_from_clients", bytes_from_clients.load());
     f("proxy.bytes_to_clients", bytes_to_clients.load());
     f("proxy.record_queue_waits", record_queue_waits.load());
