@@ -125,6 +125,9 @@ void Worker::housekeep() {
       ++it;
     }
   }
+  // Not re-armed once draining: a wait that already fired cannot be cancelled, and a timer
+  // that keeps re-arming would keep io.run() from returning.
+  if (draining) return;
   housekeeping.expires_after(std::chrono::milliseconds(kHousekeepMs));
   housekeeping.async_wait([this](const error_code& ec) {
     if (!ec) housekeep();
