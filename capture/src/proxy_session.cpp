@@ -89,7 +89,6 @@ void ClientSession::start() {
 
 void ClientSession::read_client() {
   if (phase_ == Phase::Closed) return;
-  if (phase_ == Phase::Head && !in_.empty()) return on_request_bytes();
   // Between requests the idle timeout applies; once a request has begun, the request timeout.
   const bool between = phase_ == Phase::Head && request_first_ == 0;
   arm(between ? proxy_.options.idle_timeout_ns : proxy_.options.request_timeout_ns, phase_);
@@ -356,6 +355,8 @@ void ClientSession::exchange_done() {
   request_sent_ = upstream_closed_ = reused_ = retried_ = false;
   resend_.clear();
   ++index_;
+  // A pipelined request may already be buffered; else wait for the next one.
+  if (!in_.empty()) return on_request_bytes();
   read_client();
 }
 

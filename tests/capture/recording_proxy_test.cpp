@@ -206,6 +206,20 @@ TEST_CASE("proxy: pipelined requests are answered in order, a HEAD among them",
   CHECK(trace[2].response_body == "ok /3");
 }
 
+TEST_CASE("regression: a request whose first bytes arrive alone does not spin the proxy",
+          "[capture][proxy][integration]") {
+  TestServer upstream;
+  Rig rig(upstream.url(""));
+  HttpClient c(rig.port);
+  CHECK(c.request("GET", "/one").status == 200);
+  for (const std::string part : {"G", "ET /tw", "o HTTP/1.1\r\nHo", "st: a\r\n", "\r\n"}) {
+    c.send_raw(part);
+    std::this_thread::sleep_for(30ms);
+  }
+  CHECK(c.read_answer().body == "ok /two");
+  CHECK(rig.finish().size() == 2);
+}
+
 TEST_CASE("proxy: never an open proxy, no tunnels, limits answered with a status",
           "[capture][proxy][integration]") {
   TestServer upstream;
@@ -376,8 +390,9 @@ TEST_CASE("proxy: after SIGTERM under load every answered request is in the trac
   TempDir dir;
   const int port = free_port();
   const auto trace = dir.file("load.rtrace");
+  const auto stats = dir.file("stats.json");
   Background proxy({reprise_bin(), "proxy", "--listen", "127.0.0.1:" + std::to_string(port), "--upstream",
-                    upstream.url(""), "-o", trace, "--threads", "2"});
+                    upstream.url(""), "-o", trace, "--threads", "2", "--stats-json", stats});
   for (int i = 0; i < 100; ++i) {
     try {
       HttpClient probe(port);
@@ -414,6 +429,7 @@ TEST_CASE("proxy: after SIGTERM under load every answered request is in the trac
   REQUIRE(answered > 100);
   const auto recorded = read_trace(trace);
   INFO(not_ok << " answers were not 200");
+  INFO(run({"/bin/cat", stats}).out);  // the proxy's counters, should this fail
   CHECK(recorded.size() == answered);
   CHECK(not_ok * 20 < answered);
 }
