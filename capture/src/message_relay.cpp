@@ -115,17 +115,8 @@ struct RelayParser final : http::basic_parser<isRequest>, RelayParserBase {
 // "close, X-A" -> {"close", "X-A"}
 std::vector<std::string> connection_options(const HttpHeaders& headers) {
   std::vector<std::string> out;
-  for (const auto& [name, value] : headers) {
-    if (!iequals(name, "connection")) continue;
-    std::string_view v = value;
-    while (!v.empty()) {
-      const auto comma = v.find(',');
-      const std::string_view item = trim_ows(v.substr(0, comma));
-      if (!item.empty()) out.emplace_back(item);
-      if (comma == std::string_view::npos) break;
-      v.remove_prefix(comma + 1);
-    }
-  }
+  for (const auto& [name, value] : headers)
+    if (iequals(name, "connection")) for_each_list_item(value, [&](std::string_view item) { out.emplace_back(item); });
   return out;
 }
 

@@ -49,10 +49,15 @@ std::string_view absolute_authority(std::string_view target, std::string_view& p
   return target.substr(start, (slash == std::string_view::npos ? target.size() : slash) - start);
 }
 
-// Thread-local read buffers: one read is in flight per direction per session at a time, and a
-// handler copies out before the next read starts.
-thread_local std::array<std::uint8_t, kReadSize> t_client_buf;
-thread_local std::array<std::uint8_t, kReadSize> t_upstream_buf;
+// Reads go straight into the tail of a session's own buffer (grown by kReadSize, cut back to
+// what arrived). Not a buffer shared by a thread's sessions: the reactor performs a read when
+// its socket is ready, before the handler runs, so two sessions' reads would land in one
+// buffer before either handler copied it out.
+asio::mutable_buffer tail_of(std::vector<std::uint8_t>& buffer) {
+  const std::size_t used = buffer.size();
+  buffer.resize(used + kReadSize);
+  return asio::buffer(buffer.data() + used, kReadSize);
+}
 
 }  // namespace
 
@@ -92,17 +97,17 @@ void ClientSession::read_client() {
   // Between requests the idle timeout applies; once a request has begun, the request timeout.
   const bool between = phase_ == Phase::Head && request_first_ == 0;
   arm(between ? proxy_.options.idle_timeout_ns : proxy_.options.request_timeout_ns, phase_);
-  client_.async_read_some(asio::buffer(t_client_buf),
-                          [self = shared_from_this()](const error_code& ec, std::size_t n) {
-                            self->on_client_read(ec, n);
-                          });
+  const std::size_t before = in_.size();
+  client_.async_read_some(tail_of(in_), [self = shared_from_this(), before](const error_code& ec, std::size_t n) {
+    self->in_.resize(before + n);
+    self->on_client_read(ec, n);
+  });
 }
 
 void ClientSession::on_client_read(const error_code& ec, std::size_t n) {
   if (phase_ == Phase::Closed) return;
   if (n > 0) {
     proxy_.stats.bytes_from_clients += n;
-    in_.insert(in_.end(), t_client_buf.begin(), t_client_buf.begin() + static_cast<std::ptrdiff_t>(n));
     if (request_first_ == 0) {
       request_first_ = proxy_.now_ns();
       worker_.started(request_first_);
@@ -238,18 +243,16 @@ void ClientSession::on_upstream_written(const error_code& ec) {
 void ClientSession::read_upstream() {
   if (!up_in_.empty()) return on_answer_bytes(0);
   arm(proxy_.options.response_timeout_ns, phase_);
-  upstream_->stream.async_read_some(asio::buffer(t_upstream_buf),
-                                    [self = shared_from_this()](const error_code& ec, std::size_t n) {
-                                      self->on_upstream_read(ec, n);
-                                    });
+  const std::size_t before = up_in_.size();
+  upstream_->stream.async_read_some(tail_of(up_in_), [self = shared_from_this(), before](const error_code& ec, std::size_t n) {
+    self->up_in_.resize(before + n);
+    self->on_upstream_read(ec, n);
+  });
 }
 
 void ClientSession::on_upstream_read(const error_code& ec, std::size_t n) {
   if (phase_ == Phase::Closed || !upstream_) return;  // answered locally meanwhile (timeout)
-  if (n > 0) {
-    if (response_first_ == 0) response_first_ = proxy_.now_ns();
-    up_in_.insert(up_in_.end(), t_upstream_buf.begin(), t_upstream_buf.begin() + static_cast<std::ptrdiff_t>(n));
-  }
+  if (n > 0 && response_first_ == 0) response_first_ = proxy_.now_ns();
   if (ec) {
     // The upstream closed: what it sent may complete the answer (a body delimited by the close).
     upstream_closed_ = true;
@@ -257,7 +260,7 @@ void ClientSession::on_upstream_read(const error_code& ec, std::size_t n) {
     up_in_.erase(up_in_.begin(), up_in_.begin() + static_cast<std::ptrdiff_t>(used));
     const bool eof = ec == asio::error::eof || ec == ssl::error::stream_truncated;
     if (eof) answer_.eof();
-    if (answer_.state() == MessageRelay::State::Done) return write_client(true);
+    if (answer_.state() == MessageRelay::State::Done) return write_client(After::Done);
     if (answer_.state() == MessageRelay::State::Head ||
         (answer_.state() == MessageRelay::State::Error && out_.empty() && response_first_ == 0) ||
         (answer_.state() == MessageRelay::State::Error && answer_.response().status == 0)) {
@@ -291,31 +294,19 @@ void ClientSession::on_answer_bytes(std::size_t) {
     case MessageRelay::State::Head:
       return read_upstream();
     case MessageRelay::State::Body:
-      return out_.empty() ? read_upstream() : write_client(false);
+      return out_.empty() ? read_upstream() : write_client(After::ReadUpstream);
     case MessageRelay::State::Done:
       break;
   }
   const unsigned status = answer_.response().status;
   if (status >= 100 && status < 200 && status != 101) {
     // An interim answer: forward it; the final one follows.
-    const bool release_body = waiting_continue_;
+    const After after = waiting_continue_ ? After::ReadClient : After::ReadUpstream;  // the body may go now
     waiting_continue_ = false;
-    const bool head = request_.request().method == "HEAD";
-    std::vector<std::string> extra = answer_.extra;
-    client_.async_write(asio::buffer(out_), [self = shared_from_this(), release_body, head, extra](const error_code& ec, std::size_t n) {
-      if (self->phase_ == Phase::Closed) return;
-      if (ec) {
-        ++self->proxy_.stats.client_aborts;
-        return self->close();
-      }
-      self->proxy_.stats.bytes_to_clients += n;
-      self->out_.clear();
-      self->answer_.reset(head);
-      self->answer_.extra = extra;
-      if (release_body) return self->read_client();  // the body may go now
-      self->read_upstream();
-    });
-    return;
+    std::vector<std::string> extra = std::move(answer_.extra);
+    answer_.reset(request_.request().method == "HEAD");
+    answer_.extra = std::move(extra);
+    return write_client(after);
   }
   if (waiting_continue_) {
     // A final answer before the body: the body is never sent, neither connection can be reused.
@@ -323,12 +314,12 @@ void ClientSession::on_answer_bytes(std::size_t) {
     close_after_ = true;
     answer_.response().headers.emplace_back("Connection", "close");
   }
-  write_client(true);
+  write_client(After::Done);
 }
 
-void ClientSession::write_client(bool then_done) {
+void ClientSession::write_client(After after) {
   arm(proxy_.options.response_timeout_ns, phase_);
-  client_.async_write(asio::buffer(out_), [self = shared_from_this(), then_done](const error_code& ec, std::size_t n) {
+  client_.async_write(asio::buffer(out_), [self = shared_from_this(), after](const error_code& ec, std::size_t n) {
     if (self->phase_ == Phase::Closed) return;
     if (ec) {
       ++self->proxy_.stats.client_aborts;
@@ -336,8 +327,11 @@ void ClientSession::write_client(bool then_done) {
     }
     self->proxy_.stats.bytes_to_clients += n;
     self->out_.clear();
-    if (then_done) return self->exchange_done();
-    self->read_upstream();
+    switch (after) {
+      case After::Done: return self->exchange_done();
+      case After::ReadUpstream: return self->read_upstream();
+      case After::ReadClient: return self->read_client();
+    }
   });
 }
 

@@ -47,7 +47,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void read_upstream();
   void on_upstream_read(const error_code& ec, std::size_t n);
   void on_answer_bytes(std::size_t n);
-  void write_client(bool then_done);
+  // Writes out_ to the client, then: the exchange is done, more answer, or (after a 100
+  // Continue) the request body.
+  enum class After { Done, ReadUpstream, ReadClient };
+  void write_client(After after);
   void exchange_done();
   // A reused connection failed before any answer byte: send again on a fresh one (once).
   bool retry_on_fresh_connection();

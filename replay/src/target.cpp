@@ -29,17 +29,9 @@ bool hop_by_hop(std::string_view name, const std::vector<std::string>& named_by_
 std::vector<std::string> connection_options(const format::fb::Request& r) {
   std::vector<std::string> out;
   if (r.headers() == nullptr) return out;
-  for (const auto* h : *r.headers()) {
-    if (!iequals(view(h->name()), "connection")) continue;
-    std::string_view v = view(h->value());
-    while (!v.empty()) {
-      const auto comma = v.find(',');
-      const std::string_view item = trim_ows(v.substr(0, comma));
-      if (!item.empty()) out.emplace_back(item);
-      if (comma == std::string_view::npos) break;
-      v.remove_prefix(comma + 1);
-    }
-  }
+  for (const auto* h : *r.headers())
+    if (iequals(view(h->name()), "connection"))
+      for_each_list_item(view(h->value()), [&](std::string_view item) { out.emplace_back(item); });
   return out;
 }
 

@@ -18,4 +18,17 @@ inline std::string_view trim_ows(std::string_view s) {
   return s;
 }
 
+// Calls f(item) for each non-empty item of a comma-separated field value ("close, X-A"),
+// trimmed of optional whitespace (RFC 9110 5.6.1 lists).
+template <typename F>
+void for_each_list_item(std::string_view value, F&& f) {
+  while (!value.empty()) {
+    const auto comma = value.find(',');
+    const std::string_view item = trim_ows(value.substr(0, comma));
+    if (!item.empty()) f(item);
+    if (comma == std::string_view::npos) break;
+    value.remove_prefix(comma + 1);
+  }
+}
+
 }  // namespace reprise
