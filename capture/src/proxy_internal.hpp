@@ -142,6 +142,7 @@ struct RecordingProxy::Impl {
   std::condition_variable queue_cv;
   std::deque<HttpExchange> queue;
   std::size_t queued_bytes = 0;
+  std::size_t producers_waiting = 0;  // workers blocked on a full queue
   bool recorder_stop = false;
   std::thread recorder_thread;
   std::unique_ptr<TraceRecorder> recorder;

@@ -49,15 +49,6 @@ std::string_view absolute_authority(std::string_view target, std::string_view& p
   return target.substr(start, (slash == std::string_view::npos ? target.size() : slash) - start);
 }
 
-// Reads go straight into the tail of a session's own buffer (grown by kReadSize, cut back to
-// what arrived). Not a buffer shared by a thread's sessions: the reactor performs a read when
-// its socket is ready, before the handler runs, so two sessions' reads would land in one
-// buffer before either handler copied it out.
-asio::mutable_buffer tail_of(std::vector<std::uint8_t>& buffer) {
-  const std::size_t used = buffer.size();
-  buffer.resize(used + kReadSize);
-  return asio::buffer(buffer.data() + used, kReadSize);
-}
 
 }  // namespace
 
@@ -67,7 +58,12 @@ ClientSession::ClientSession(Worker& worker, tcp::socket socket)
       client_(worker.io),
       timer_(worker.io),
       request_(true, worker.proxy.options.header_limit, worker.proxy.options.max_body),
-      answer_(false, worker.proxy.options.header_limit, worker.proxy.options.max_body) {
+      answer_(false, worker.proxy.options.header_limit, worker.proxy.options.max_body),
+      // Not zeroed (a read overwrites what it uses), and the session's own: the reactor performs
+      // a ready socket's read before its handler runs, so sessions sharing a buffer would
+      // overwrite each other's bytes.
+      client_buf_(new std::uint8_t[kReadSize]),
+      upstream_buf_(new std::uint8_t[kReadSize]) {
   client_.socket() = std::move(socket);
   connection_id_ = proxy_.next_connection++;
   error_code ec;
@@ -97,11 +93,11 @@ void ClientSession::read_client() {
   // Between requests the idle timeout applies; once a request has begun, the request timeout.
   const bool between = phase_ == Phase::Head && request_first_ == 0;
   arm(between ? proxy_.options.idle_timeout_ns : proxy_.options.request_timeout_ns, phase_);
-  const std::size_t before = in_.size();
-  client_.async_read_some(tail_of(in_), [self = shared_from_this(), before](const error_code& ec, std::size_t n) {
-    self->in_.resize(before + n);
-    self->on_client_read(ec, n);
-  });
+  client_.async_read_some(asio::buffer(client_buf_.get(), kReadSize),
+                          [self = shared_from_this()](const error_code& ec, std::size_t n) {
+                            self->in_.insert(self->in_.end(), self->client_buf_.get(), self->client_buf_.get() + n);
+                            self->on_client_read(ec, n);
+                          });
 }
 
 void ClientSession::on_client_read(const error_code& ec, std::size_t n) {
@@ -243,11 +239,12 @@ void ClientSession::on_upstream_written(const error_code& ec) {
 void ClientSession::read_upstream() {
   if (!up_in_.empty()) return on_answer_bytes(0);
   arm(proxy_.options.response_timeout_ns, phase_);
-  const std::size_t before = up_in_.size();
-  upstream_->stream.async_read_some(tail_of(up_in_), [self = shared_from_this(), before](const error_code& ec, std::size_t n) {
-    self->up_in_.resize(before + n);
-    self->on_upstream_read(ec, n);
-  });
+  upstream_->stream.async_read_some(asio::buffer(upstream_buf_.get(), kReadSize),
+                                    [self = shared_from_this()](const error_code& ec, std::size_t n) {
+                                      self->up_in_.insert(self->up_in_.end(), self->upstream_buf_.get(),
+                                                          self->upstream_buf_.get() + n);
+                                      self->on_upstream_read(ec, n);
+                                    });
 }
 
 void ClientSession::on_upstream_read(const error_code& ec, std::size_t n) {

@@ -74,6 +74,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::string out_;                     // bytes being written (to upstream or client)
   MessageRelay request_;
   MessageRelay answer_;
+  std::unique_ptr<std::uint8_t[]> client_buf_, upstream_buf_;  // what one read brings
   std::shared_ptr<UpstreamConnection> upstream_;
   bool request_sent_ = false;           // the whole request went upstream
   bool waiting_continue_ = false;       // head sent with Expect: 100-continue, body held
