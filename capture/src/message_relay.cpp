@@ -137,10 +137,9 @@ MessageRelay::MessageRelay(bool request, std::size_t header_limit, std::size_t m
 MessageRelay::~MessageRelay() = default;
 
 void MessageRelay::reset(bool head_request) {
-  head_request_ = head_request;
   state_ = State::Head;
   error_.clear();
-  too_large_ = keep_alive_ = upgrade_ = expect_continue_ = truncated_ = has_body_ = false;
+  too_large_ = keep_alive_ = upgrade_ = expect_continue_ = truncated_ = false;
   request_ = HttpRequest{};
   response_ = HttpResponse{};
   extra.clear();
@@ -184,7 +183,6 @@ void MessageRelay::head_done(std::string& forward) {
     forward += "\r\n";
   }
   forward += "\r\n";
-  has_body_ = !p.is_done();
 }
 
 std::size_t MessageRelay::feed(std::span<const std::uint8_t> in, std::string& forward) {

@@ -1,7 +1,5 @@
 #include "proxy_session.hpp"
 
-#include <array>
-
 #include "reprise/text.hpp"
 
 namespace reprise::capture {
@@ -237,7 +235,7 @@ void ClientSession::on_upstream_written(const error_code& ec) {
 }
 
 void ClientSession::read_upstream() {
-  if (!up_in_.empty()) return on_answer_bytes(0);
+  if (!up_in_.empty()) return on_answer_bytes();
   arm(proxy_.options.response_timeout_ns, phase_);
   upstream_->stream.async_read_some(asio::buffer(upstream_buf_.get(), kReadSize),
                                     [self = shared_from_this()](const error_code& ec, std::size_t n) {
@@ -272,10 +270,10 @@ void ClientSession::on_upstream_read(const error_code& ec, std::size_t n) {
     record(false);
     return close();
   }
-  on_answer_bytes(n);
+  on_answer_bytes();
 }
 
-void ClientSession::on_answer_bytes(std::size_t) {
+void ClientSession::on_answer_bytes() {
   const bool head_sent = answer_.state() != MessageRelay::State::Head;
   const std::size_t used = answer_.feed(up_in_, out_);
   up_in_.erase(up_in_.begin(), up_in_.begin() + static_cast<std::ptrdiff_t>(used));

@@ -46,7 +46,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void on_upstream_written(const error_code& ec);
   void read_upstream();
   void on_upstream_read(const error_code& ec, std::size_t n);
-  void on_answer_bytes(std::size_t n);
+  void on_answer_bytes();
   // Writes out_ to the client, then: the exchange is done, more answer, or (after a 100
   // Continue) the request body.
   enum class After { Done, ReadUpstream, ReadClient };

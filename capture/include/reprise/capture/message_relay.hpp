@@ -64,7 +64,6 @@ class MessageRelay {
   bool upgrade() const { return upgrade_; }           // Upgrade asked / 101, or CONNECT
   bool expects_continue() const { return expect_continue_; }
   bool body_truncated() const { return truncated_; }  // recorded body cut at max_body
-  bool has_body() const { return has_body_; }         // framing says a body follows the head
 
  private:
   struct Parser;
@@ -76,7 +75,7 @@ class MessageRelay {
   State state_ = State::Head;
   std::string error_;
   bool too_large_ = false, keep_alive_ = false, upgrade_ = false, expect_continue_ = false,
-       truncated_ = false, has_body_ = false, head_request_ = false;
+       truncated_ = false;
   HttpRequest request_;
   HttpResponse response_;
 };
