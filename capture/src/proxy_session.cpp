@@ -1,5 +1,7 @@
 #include "proxy_session.hpp"
 
+#include <boost/beast/http/status.hpp>
+
 #include "reprise/text.hpp"
 
 namespace reprise::capture {
@@ -25,16 +27,9 @@ IpEndpoint to_endpoint(const tcp::endpoint& e) {
   return out;
 }
 
+// The standard reason phrase (Beast keeps the table).
 std::string reason_of(unsigned status) {
-  switch (status) {
-    case 400: return "Bad Request";
-    case 408: return "Request Timeout";
-    case 431: return "Request Header Fields Too Large";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 504: return "Gateway Timeout";
-    default: return "Error";
-  }
+  return std::string(boost::beast::http::obsolete_reason(boost::beast::http::int_to_status(status)));
 }
 
 // The authority of an absolute-form target ("http://a:1/x" -> "a:1"), empty for origin-form.

@@ -5,11 +5,15 @@
 
 namespace reprise::replay {
 
-void request_host_path(std::string_view wire, std::string& host, std::string& path) {
-  host.clear();
-  path.clear();
+namespace {
+
+// One pass over a request as sent: the path of its target, then f(name, value) for each field
+// of its head.
+template <typename F>
+std::string_view path_and_fields(std::string_view wire, F&& f) {
   const auto line_end = wire.find("\r\n");
   const std::string_view line = wire.substr(0, line_end);
+  std::string_view path;
   const auto sp1 = line.find(' ');
   const auto sp2 = line.rfind(' ');
   if (sp1 != std::string_view::npos && sp2 > sp1) {
@@ -18,45 +22,40 @@ void request_host_path(std::string_view wire, std::string& host, std::string& pa
       const auto slash = target.find('/', scheme + 3);
       target = slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
     }
-    path.assign(target.substr(0, target.find('?')));
+    path = target.substr(0, target.find('?'));
   }
-  if (line_end == std::string_view::npos) return;
+  if (line_end == std::string_view::npos) return path;
   std::string_view rest = wire.substr(line_end + 2);
   while (!rest.empty() && rest.substr(0, 2) != "\r\n") {
     const auto end = rest.find("\r\n");
     const std::string_view field = rest.substr(0, end);
-    const auto colon = field.find(':');
-    if (colon != std::string_view::npos && iequals(field.substr(0, colon), "host")) {
-      std::string_view h = trim_ows(field.substr(colon + 1));
-      if (!h.empty() && h.front() == '[') {
-        h = h.substr(1, h.find(']') - 1);
-      } else if (const auto c = h.rfind(':'); c != std::string_view::npos) {
-        h = h.substr(0, c);
-      }
-      host.assign(h);
-      return;
-    }
-    if (end == std::string_view::npos) return;
+    if (const auto colon = field.find(':'); colon != std::string_view::npos)
+      f(field.substr(0, colon), trim_ows(field.substr(colon + 1)));
+    if (end == std::string_view::npos) break;
     rest.remove_prefix(end + 2);
   }
+  return path;
 }
 
-namespace {
-
-// The value of the first field `name` in the head of `wire` is present.
-bool has_field(std::string_view wire, std::string_view name) {
-  const std::string_view head = wire.substr(0, wire.find("\r\n\r\n"));
-  std::size_t at = head.find("\r\n");
-  while (at != std::string_view::npos) {
-    const std::string_view line = head.substr(at + 2, head.find("\r\n", at + 2) - at - 2);
-    if (line.size() > name.size() && line[name.size()] == ':' && iequals(line.substr(0, name.size()), name))
-      return true;
-    at = head.find("\r\n", at + 2);
-  }
-  return false;
+// A Host value without its port ("[::1]:8080" -> "::1").
+std::string_view host_only(std::string_view h) {
+  if (!h.empty() && h.front() == '[') return h.substr(1, h.find(']') - 1);
+  if (const auto c = h.rfind(':'); c != std::string_view::npos) return h.substr(0, c);
+  return h;
 }
 
 }  // namespace
+
+void request_host_path(std::string_view wire, std::string& host, std::string& path) {
+  host.clear();
+  bool found = false;
+  path.assign(path_and_fields(wire, [&](std::string_view name, std::string_view value) {
+    if (!found && iequals(name, "host")) {
+      host.assign(host_only(value));
+      found = true;
+    }
+  }));
+}
 
 CorrelationTracker::CorrelationTracker(const CorrelationSettings& settings)
     : settings_(settings),
@@ -84,15 +83,23 @@ std::shared_ptr<const RequestCorrelation> CorrelationTracker::observe(
   }
   const std::string_view head = wire.substr(0, wire.find("\r\n\r\n"));
   c->clone_placeholder = head.find("{clone}") != std::string_view::npos;
+  // The jar learns from every response, so every request needs its host and path; the clone
+  // rewrites need to know which of their fields it carries. One pass over the head for all.
+  bool host = false;
+  c->path.assign(path_and_fields(wire, [&](std::string_view name, std::string_view value) {
+    if (!host && iequals(name, "host")) {
+      c->host.assign(host_only(value));
+      host = true;
+    }
+    if (iequals(name, "cookie")) c->cookie_header = true;
+    for (const auto& r : settings_.clone_rewrites)
+      if (r.field == CloneField::Header && iequals(name, r.name)) c->clone_fields = true;
+  }));
   for (const auto& r : settings_.clone_rewrites) {
-    const bool present = r.field == CloneField::Header   ? has_field(wire, r.name)
-                         : r.field == CloneField::Cookie ? has_field(wire, "cookie")
-                                                         : head.substr(0, head.find("\r\n")).find('?') != std::string_view::npos;
-    c->clone_fields = c->clone_fields || present;
+    if (r.field == CloneField::Cookie && c->cookie_header) c->clone_fields = true;
+    if (r.field == CloneField::Query && head.substr(0, head.find("\r\n")).find('?') != std::string_view::npos)
+      c->clone_fields = true;
   }
-  c->cookie_header = has_field(wire, "cookie");
-  // The jar learns from every response, so every request needs its host and path.
-  request_host_path(wire, c->host, c->path);
   return c;
 }
 
