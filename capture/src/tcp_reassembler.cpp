@@ -1,6 +1,7 @@
 #include "reprise/capture/tcp_reassembler.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <stdexcept>
 #include <tuple>
 #include <utility>
@@ -74,17 +75,22 @@ Status TcpReassembler::Options::validate() const {
 }
 
 std::size_t TcpReassembler::FlowKeyHash::operator()(const FlowKey& key) const {
-  std::uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a
-  const auto mix = [&h](std::uint8_t byte) {
-    h ^= byte;
-    h *= 0x100000001b3ull;
+  // Runs for every packet: whole words through a multiply-xorshift mix, not a byte-wise hash.
+  const auto word = [](const std::uint8_t* p) {
+    std::uint64_t w;
+    std::memcpy(&w, p, sizeof w);
+    return w;
   };
-  for (const std::uint8_t b : key.address_a) mix(b);
-  for (const std::uint8_t b : key.address_b) mix(b);
-  for (const std::uint16_t port : {key.port_a, key.port_b}) {
-    mix(static_cast<std::uint8_t>(port >> 8));
-    mix(static_cast<std::uint8_t>(port));
-  }
+  std::uint64_t h = 0x9E3779B97F4A7C15ull;
+  const auto mix = [&h](std::uint64_t w) {
+    h = (h ^ w) * 0xBF58476D1CE4E5B9ull;
+    h ^= h >> 31;
+  };
+  mix(word(key.address_a.data()));
+  mix(word(key.address_a.data() + 8));
+  mix(word(key.address_b.data()));
+  mix(word(key.address_b.data() + 8));
+  mix((std::uint64_t{key.port_a} << 16) | key.port_b);
   return static_cast<std::size_t>(h);
 }
 
