@@ -15,6 +15,7 @@ packages=(
   libcli11-dev nlohmann-json3-dev           # command line, JSON output
   libboost-dev libpcap-dev                  # HTTP parsing (Beast), packet capture
   libssl-dev openssl                        # the proxy's HTTPS (and test certificates)
+  libjemalloc-dev                           # the reprise executable's allocator (CMakeLists.txt)
   catch2                                    # tests
   nginx-light tcpdump curl apache2-utils    # integration tests: a real server, real packets
   tshark                                    # a second opinion on captures

@@ -115,7 +115,7 @@ int run_capture(const CaptureFlags& f) {
     header.source = "pcap:";
     for (std::size_t i = 0; i < f.pcaps.size(); ++i) header.source += (i ? "," : "") + f.pcaps[i];
   }
-  auto writer = format::Writer::open(f.output, std::move(header));
+  auto writer = format::Writer::open(f.output, std::move(header), recording_writer_options());
   if (!writer) return report(writer.error());
   auto capture = capture::PacketCapture::open(std::move(options), **writer);
   if (!capture) {

@@ -73,7 +73,7 @@ int run_proxy(const ProxyFlags& f) {
     header.kind = format::FileKind::Trace;
     header.epoch_unix_ns = 0;  // the proxy stamps exchanges with unix ns
     header.source = "proxy:" + f.listen + "->" + f.upstream;
-    auto opened = format::Writer::open(f.output, std::move(header));
+    auto opened = format::Writer::open(f.output, std::move(header), recording_writer_options());
     if (!opened) return report(opened.error());
     writer = std::move(*opened);
   }

@@ -25,6 +25,12 @@ std::size_t max_body_bytes(const RecorderFlags& f) {
   return *max_body;
 }
 
+format::WriterOptions recording_writer_options() {
+  format::WriterOptions o;
+  o.level = 1;
+  return o;
+}
+
 capture::RecorderOptions to_recorder_options(const RecorderFlags& f) {
   capture::RecorderOptions o;
   if (!f.session_key.empty()) {

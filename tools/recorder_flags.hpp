@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 
 #include "reprise/capture/trace_recorder.hpp"
+#include "reprise/format/writer.hpp"
 
 namespace reprise::tools {
 
@@ -22,5 +23,9 @@ void add_recorder_flags(CLI::App& cmd, RecorderFlags& f);
 // Throws UsageError naming the flag on a bad value.
 capture::RecorderOptions to_recorder_options(const RecorderFlags& f);
 std::size_t max_body_bytes(const RecorderFlags& f);
+// How a recording writes its trace. A recorder runs beside the traffic it records, so it
+// compresses at zstd level 1: on the capture benchmark's trace about 40 % less compression CPU
+// than level 3 for a file no larger (20.0 MB against 20.9 MB: HTTP records repeat within a block).
+format::WriterOptions recording_writer_options();
 
 }  // namespace reprise::tools
