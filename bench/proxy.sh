@@ -7,7 +7,7 @@
 #   3. `reprise proxy --no-record` (the cost of recording is the difference);
 # each driven by wrk (64 connections, 10 s). Printed: requests/s, p50 and p99 latency from wrk,
 # their ratios to nginx's, and the trace's exchange count against wrk's request count.
-#   bench/proxy.sh [SECONDS]       (default 10)
+#   bench/proxy.sh [SECONDS] [ROUNDS]    (default 10 s, 3 rounds; the median is the result)
 # REPRISE_BUILD_LOCK=FILE builds under `flock FILE` (a checkout shared by several builders).
 # Targets (issue 4): throughput >= 1.0x nginx proxy_pass, p50 added latency <= nginx's, every
 # request recorded.
@@ -15,6 +15,7 @@ set -euo pipefail
 shopt -s inherit_errexit
 here=$(cd "$(dirname "$0")/.." && pwd)
 seconds=${1:-10}
+rounds=${2:-3}
 lock=()
 [ -z "${REPRISE_BUILD_LOCK:-}" ] || lock=(flock "$REPRISE_BUILD_LOCK")
 build=$("${lock[@]}" "$here/.ci/setup.sh")
@@ -74,34 +75,57 @@ ms() {  # wrk's "1.23ms" / "456.00us" / "1.02s" -> milliseconds
   case $1 in *us) echo "${1%us} / 1000" | bc -l ;; *ms) echo "${1%ms}" ;; *s) echo "${1%s} * 1000" | bc -l ;; esac
 }
 
-load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-/usr/sbin/nginx -c "$work/front.conf" -p "$work" & front_pid=$!
-wait_up "$front"
-wrk_run nginx "$front"
-kill "$front_pid"; wait "$front_pid" 2>/dev/null || true
+# One round: the three fronts in turn, each result in $work/NAME.ROUND.
+round() {
+  local r=$1
+  /usr/sbin/nginx -c "$work/front.conf" -p "$work" & local front_pid=$!; pids+=("$front_pid")
+  wait_up "$front"
+  wrk_run "nginx.$r" "$front"
+  kill "$front_pid"; wait "$front_pid" 2>/dev/null || true
 
-proxy_port=$(free_port)
-"$reprise" proxy --listen "127.0.0.1:$proxy_port" --upstream "http://127.0.0.1:$upstream" \
-  -o "$work/bench.rtrace" --threads "$cores" 2>"$work/proxy.err" & proxy_pid=$!
-wait_up "$proxy_port"
-wrk_run reprise "$proxy_port"
-kill -TERM "$proxy_pid"; wait "$proxy_pid"
-recorded=$("$reprise" trace info --json "$work/bench.rtrace" | jq -r .records)
+  local proxy_port; proxy_port=$(free_port)
+  "$reprise" proxy --listen "127.0.0.1:$proxy_port" --upstream "http://127.0.0.1:$upstream" \
+    -o "$work/bench.rtrace" --threads "$cores" 2>"$work/proxy.err" & local proxy_pid=$!; pids+=("$proxy_pid")
+  wait_up "$proxy_port"
+  wrk_run "reprise.$r" "$proxy_port"
+  kill -TERM "$proxy_pid"; wait "$proxy_pid"
+  "$reprise" trace info --json "$work/bench.rtrace" | jq -r .records > "$work/recorded.$r"
 
-plain_port=$(free_port)
-"$reprise" proxy --listen "127.0.0.1:$plain_port" --upstream "http://127.0.0.1:$upstream" \
-  --no-record --threads "$cores" 2>"$work/plain.err" & plain_pid=$!
-wait_up "$plain_port"
-wrk_run plain "$plain_port"
-kill -TERM "$plain_pid"; wait "$plain_pid"
+  local plain_port; plain_port=$(free_port)
+  "$reprise" proxy --listen "127.0.0.1:$plain_port" --upstream "http://127.0.0.1:$upstream" \
+    --no-record --threads "$cores" 2>"$work/plain.err" & local plain_pid=$!; pids+=("$plain_pid")
+  wait_up "$plain_port"
+  wrk_run "plain.$r" "$plain_port"
+  kill -TERM "$plain_pid"; wait "$plain_pid"
+}
 
-read -r n_rps n_p50 n_p99 n_n < "$work/nginx"
-read -r r_rps r_p50 r_p99 r_n < "$work/reprise"
-read -r p_rps p_p50 p_p99 p_n < "$work/plain"
-printf 'proxy benchmark: wrk -t1 -c64 -d%ss, upstream nginx (1 worker), %s cores, load before %s\n' \
-  "$seconds" "$cores" "$load_before"
-printf '  %-34s %10s %10s %10s %8s\n' "front" "req/s" "p50 ms" "p99 ms" "x nginx"
-printf '  %-34s %10.0f %10.3f %10.3f %8s\n' "nginx proxy_pass (records nothing)" "$n_rps" "$(ms "$n_p50")" "$(ms "$n_p99")" "1.00"
-printf '  %-34s %10.0f %10.3f %10.3f %8.2f\n' "reprise proxy (recording)" "$r_rps" "$(ms "$r_p50")" "$(ms "$r_p99")" "$(echo "$r_rps / $n_rps" | bc -l)"
-printf '  %-34s %10.0f %10.3f %10.3f %8.2f\n' "reprise proxy --no-record" "$p_rps" "$(ms "$p_p50")" "$(ms "$p_p99")" "$(echo "$p_rps / $n_rps" | bc -l)"
-printf '  recorded: %s exchanges in the trace for %s requests wrk counted as answered\n' "$recorded" "$r_n"
+median() { sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+
+printf 'proxy benchmark: wrk -t1 -c64 -d%ss, upstream nginx (1 worker), %s cores, %s rounds, load before %s\n' \
+  "$seconds" "$cores" "$rounds" "$(cut -d' ' -f1-3 /proc/loadavg)"
+printf '  %-6s %-34s %10s %10s %10s %8s\n' "round" "front" "req/s" "p50 ms" "p99 ms" "x nginx"
+for r in $(seq "$rounds"); do
+  round "$r"
+  read -r n_rps n_p50 n_p99 n_n < "$work/nginx.$r"
+  for name in nginx reprise plain; do
+    read -r rps p50 p99 n < "$work/$name.$r"
+    case $name in
+      nginx) label="nginx proxy_pass (records nothing)" ;;
+      reprise) label="reprise proxy (recording)" ;;
+      plain) label="reprise proxy --no-record" ;;
+    esac
+    ratio=$(echo "$rps / $n_rps" | bc -l)
+    p50_ratio=$(echo "$(ms "$p50") / $(ms "$n_p50")" | bc -l)
+    printf '  %-6s %-34s %10.0f %10.3f %10.3f %8.2f\n' "$r" "$label" "$rps" "$(ms "$p50")" "$(ms "$p99")" "$ratio"
+    echo "$ratio" >> "$work/$name.ratios"
+    echo "$p50_ratio" >> "$work/$name.p50ratios"
+  done
+  read -r _ _ _ r_n < "$work/reprise.$r"
+  printf '  %-6s recorded: %s exchanges in the trace for %s requests wrk counted as answered\n' \
+    "$r" "$(cat "$work/recorded.$r")" "$r_n"
+done
+# The VM's noise moves single runs by +-10 %: each round compares fronts measured minutes apart
+# at most, and the summary is the median over rounds.
+printf '  median over %s rounds: recording %.2fx nginx req/s (p50 %.2fx), --no-record %.2fx (p50 %.2fx)\n' \
+  "$rounds" "$(median < "$work/reprise.ratios")" "$(median < "$work/reprise.p50ratios")" \
+  "$(median < "$work/plain.ratios")" "$(median < "$work/plain.p50ratios")"
