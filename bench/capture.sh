@@ -10,10 +10,8 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 requests=${1:-500000}
 build=$("$here/.ci/setup.sh")
 cmake --build "$build" --target pcap_read_loop -j"$(nproc)" >/dev/null
-for p in wrk time; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$p" >/dev/null
-done
+source "$here/.ci/ensure_packages.sh"
+ensure_packages wrk time
 source "$here/.ci/free_port.sh"
 work=$(mktemp -d)
 trap 'kill $(cat "$work/nginx.pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$work"' EXIT

@@ -20,10 +20,8 @@ lock=()
 [ -z "${REPRISE_BUILD_LOCK:-}" ] || lock=(flock "$REPRISE_BUILD_LOCK")
 build=$("${lock[@]}" "$here/.ci/setup.sh")
 "${lock[@]}" cmake --build "$build" --target reprise -j"$(nproc)" >/dev/null
-for p in wrk jq; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$p" >/dev/null
-done
+source "$here/.ci/ensure_packages.sh"
+ensure_packages wrk jq
 source "$here/.ci/free_port.sh"
 reprise=$build/tools/reprise
 work=$(mktemp -d)
@@ -83,20 +81,21 @@ round() {
   wrk_run "nginx.$r" "$front"
   kill "$front_pid"; wait "$front_pid" 2>/dev/null || true
 
-  local proxy_port; proxy_port=$(free_port)
-  "$reprise" proxy --listen "127.0.0.1:$proxy_port" --upstream "http://127.0.0.1:$upstream" \
-    -o "$work/bench.rtrace" --threads "$cores" 2>"$work/proxy.err" & local proxy_pid=$!; pids+=("$proxy_pid")
-  wait_up "$proxy_port"
-  wrk_run "reprise.$r" "$proxy_port"
-  kill -TERM "$proxy_pid"; wait "$proxy_pid"
+  proxy_front "reprise.$r" -o "$work/bench.rtrace"
   "$reprise" trace info --json "$work/bench.rtrace" | jq -r .records > "$work/recorded.$r"
+  proxy_front "plain.$r" --no-record
+}
 
-  local plain_port; plain_port=$(free_port)
-  "$reprise" proxy --listen "127.0.0.1:$plain_port" --upstream "http://127.0.0.1:$upstream" \
-    --no-record --threads "$cores" 2>"$work/plain.err" & local plain_pid=$!; pids+=("$plain_pid")
-  wait_up "$plain_port"
-  wrk_run "plain.$r" "$plain_port"
-  kill -TERM "$plain_pid"; wait "$plain_pid"
+# proxy_front NAME FLAGS...: wrk against `reprise proxy FLAGS`, the result in $work/NAME.
+proxy_front() {
+  local name=$1 port pid
+  shift
+  port=$(free_port)
+  "$reprise" proxy --listen "127.0.0.1:$port" --upstream "http://127.0.0.1:$upstream" \
+    --threads "$cores" "$@" 2>"$work/$name.err" & pid=$!; pids+=("$pid")
+  wait_up "$port"
+  wrk_run "$name" "$port"
+  kill -TERM "$pid"; wait "$pid"
 }
 
 median() { sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }

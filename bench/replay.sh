@@ -19,10 +19,8 @@ lock=()
 build=$("${lock[@]}" "$here/.ci/setup.sh")
 "${lock[@]}" cmake --build "$build" --target reprise reprise_make_get_trace deadline_loop \
   -j"$(nproc)" >/dev/null
-for p in wrk time bc jq; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$p" >/dev/null
-done
+source "$here/.ci/ensure_packages.sh"
+ensure_packages wrk time bc jq
 source "$here/.ci/free_port.sh"
 reprise=$build/tools/reprise
 work=$(mktemp -d)
