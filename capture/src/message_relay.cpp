@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <optional>
 
 #include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/http/error.hpp>
@@ -71,6 +72,7 @@ struct RelayParser final : http::basic_parser<isRequest>, RelayParserBase {
   void on_field_impl(http::field, string_view name, string_view value, error_code&) override {
     auto& fields = isRequest ? (header_seen ? req.trailers : req.headers)
                              : (header_seen ? res.trailers : res.headers);
+    if (fields.empty()) fields.reserve(8);  // most heads: one allocation, not four
     fields.emplace_back(std::string(name), std::string(value));
   }
   void on_header_impl(error_code&) override { header_seen = true; }
@@ -122,8 +124,12 @@ std::vector<std::string> connection_options(const HttpHeaders& headers) {
 
 }  // namespace
 
+// Both directions' parsers live here, rebuilt in place for each message (no allocation per
+// message); `impl` is the one in use.
 struct MessageRelay::Parser {
-  std::unique_ptr<RelayParserBase> impl;
+  std::optional<RelayParser<true>> request;
+  std::optional<RelayParser<false>> response;
+  RelayParserBase* impl = nullptr;
 };
 
 MessageRelay::MessageRelay(bool request, std::size_t header_limit, std::size_t max_body)
@@ -144,10 +150,10 @@ void MessageRelay::reset(bool head_request) {
   response_ = HttpResponse{};
   extra.clear();
   if (request_mode_)
-    parser_->impl = std::make_unique<RelayParser<true>>(request_, response_, header_limit_, max_body_, truncated_, false);
+    parser_->impl = &parser_->request.emplace(request_, response_, header_limit_, max_body_, truncated_, false);
   else
-    parser_->impl = std::make_unique<RelayParser<false>>(request_, response_, header_limit_, max_body_, truncated_,
-                                                         head_request);
+    parser_->impl = &parser_->response.emplace(request_, response_, header_limit_, max_body_, truncated_,
+                                               head_request);
 }
 
 void MessageRelay::head_done(std::string& forward) {

@@ -1,5 +1,7 @@
 #include "proxy_session.hpp"
 
+#include <time.h>
+
 #include <boost/beast/http/status.hpp>
 
 #include "reprise/text.hpp"
@@ -25,6 +27,15 @@ IpEndpoint to_endpoint(const tcp::endpoint& e) {
     out.family = 6;
   }
   return out;
+}
+
+// steady_clock's time to within a few milliseconds (the kernel's tick) at a fraction of the
+// cost: enough for deadlines of seconds, set five times per exchange. A deadline it makes early
+// by a tick fires early by a tick; on_deadline() compares with the precise clock.
+std::chrono::steady_clock::time_point coarse_now() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return std::chrono::steady_clock::time_point(std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec));
 }
 
 // The standard reason phrase (Beast keeps the table).
@@ -409,29 +420,49 @@ void ClientSession::record(bool locally_answered) {
 }
 
 void ClientSession::arm(std::int64_t timeout_ns, Phase expected) {
-  timer_.expires_after(std::chrono::nanoseconds(timeout_ns));
-  timer_.async_wait([self = shared_from_this(), expected](const error_code& ec) {
-    if (ec || self->phase_ == Phase::Closed || self->phase_ != expected) return;
-    switch (self->phase_) {
-      case Phase::Head:
-        if (self->request_first_ == 0) return self->close();  // idle keep-alive connection
-        ++self->proxy_.stats.client_timeouts;
-        return self->refuse(408, "the request did not arrive whole in time");
-      case Phase::Upstream:
-        if (self->request_sent_ || self->waiting_continue_ || !self->upstream_)
-          return self->fail_upstream(504, "no connection to the upstream in time", self->proxy_.stats.upstream_timeouts);
-        ++self->proxy_.stats.client_timeouts;
-        return self->close();  // the client stopped sending its body
-      case Phase::Answer:
-        if (self->response_first_ == 0)
-          return self->fail_upstream(504, "the upstream did not answer in time", self->proxy_.stats.upstream_timeouts);
-        ++self->proxy_.stats.upstream_timeouts;
-        self->flags_ |= ExchangeFlags::ResponseIncomplete;
-        self->record(false);
-        return self->close();
-      case Phase::Closed:
-        return;
-    }
+  deadline_ = coarse_now() + std::chrono::nanoseconds(timeout_ns);
+  deadline_phase_ = expected;
+  // Most phases move the deadline later: the wait already pending fires early and re-arms
+  // (on_deadline), so an exchange costs no timer operation. Only an earlier deadline re-arms now.
+  if (!timer_pending_ || deadline_ < timer_at_) arm_at_deadline();
+}
+
+void ClientSession::on_deadline() {
+  if (phase_ == Phase::Closed || phase_ != deadline_phase_) return;
+  if (std::chrono::steady_clock::now() < deadline_) {
+    arm_at_deadline();
+    return;
+  }
+  switch (phase_) {
+    case Phase::Head:
+      if (request_first_ == 0) return close();  // idle keep-alive connection
+      ++proxy_.stats.client_timeouts;
+      return refuse(408, "the request did not arrive whole in time");
+    case Phase::Upstream:
+      if (request_sent_ || waiting_continue_ || !upstream_)
+        return fail_upstream(504, "no connection to the upstream in time", proxy_.stats.upstream_timeouts);
+      ++proxy_.stats.client_timeouts;
+      return close();  // the client stopped sending its body
+    case Phase::Answer:
+      if (response_first_ == 0)
+        return fail_upstream(504, "the upstream did not answer in time", proxy_.stats.upstream_timeouts);
+      ++proxy_.stats.upstream_timeouts;
+      flags_ |= ExchangeFlags::ResponseIncomplete;
+      record(false);
+      return close();
+    case Phase::Closed:
+      return;
+  }
+}
+
+void ClientSession::arm_at_deadline() {
+  timer_at_ = deadline_;
+  timer_pending_ = true;
+  timer_.expires_at(timer_at_);
+  timer_.async_wait([self = shared_from_this()](const error_code& ec) {
+    if (ec == asio::error::operation_aborted) return;
+    self->timer_pending_ = false;
+    self->on_deadline();
   });
 }
 

@@ -12,7 +12,10 @@
 //   answer    stream the answer back (interim 1xx answers forwarded as they come)
 //   record    hand the exchange to the recorder, return the upstream connection, and go back
 //             to head unless either side asked to close or the proxy is draining
-// One timer bounds each phase: idle keep-alive, the client's request, the upstream's answer.
+// One deadline bounds each phase: idle keep-alive, the client's request, the upstream's answer.
+// Its timer is lazy: a phase that moves the deadline later leaves the pending wait alone, and a
+// wait that fires before the deadline re-arms for it — so an exchange costs no timer operation
+// (five per exchange were about 2 % of the proxy's CPU).
 
 #include <memory>
 #include <string>
@@ -58,13 +61,19 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void refuse(unsigned status, const std::string& why);
   void respond_locally(unsigned status, const std::string& reason, const std::string& body);
   void record(bool locally_answered);
+  // The phase `expected` must end within timeout_ns from now.
   void arm(std::int64_t timeout_ns, Phase expected);
+  void arm_at_deadline();
+  void on_deadline();
   void close();
 
   Worker& worker_;
   RecordingProxy::Impl& proxy_;
   ProxyStream client_;
   asio::steady_timer timer_;
+  std::chrono::steady_clock::time_point deadline_{}, timer_at_{};
+  Phase deadline_phase_ = Phase::Head;
+  bool timer_pending_ = false;  // a wait on timer_ is pending, due at timer_at_
   Phase phase_ = Phase::Head;
   bool draining_ = false;
   bool close_after_ = false;
