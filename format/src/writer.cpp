@@ -1,5 +1,6 @@
 #include "reprise/format/writer.hpp"
 
+#include <atomic>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
@@ -82,7 +83,9 @@ struct Writer::Impl {
   std::uint64_t next_write = 0;                  // seq of the next block to reach the sink
   bool stop = false;
   Error error;
-  bool failed = false;
+  // Set (under mu) after `error`; read without the lock on the append path, where a block
+  // that failed a moment ago is caught by the next record.
+  std::atomic<bool> failed{false};
   WriterStats stats;
   std::vector<fb::BlockEntry> index;
   std::vector<std::thread> threads;
@@ -96,9 +99,9 @@ struct Writer::Impl {
   }
 
   Status sticky() {
+    if (!failed.load(std::memory_order_acquire)) return {};
     std::lock_guard lock(mu);
-    if (failed) return error;
-    return {};
+    return error;
   }
 
   void fail_locked(Error e) {
@@ -184,10 +187,7 @@ struct Writer::Impl {
     }
   }
 
-  bool failed_now() {
-    std::lock_guard lock(mu);
-    return failed;
-  }
+  bool failed_now() const { return failed.load(std::memory_order_acquire); }
 
   // Hands the open block to the compressors (or compresses and writes it here).
   Status close_block() {
