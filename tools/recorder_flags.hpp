@@ -23,9 +23,10 @@ void add_recorder_flags(CLI::App& cmd, RecorderFlags& f);
 // Throws UsageError naming the flag on a bad value.
 capture::RecorderOptions to_recorder_options(const RecorderFlags& f);
 std::size_t max_body_bytes(const RecorderFlags& f);
-// How a recording writes its trace. A recorder runs beside the traffic it records, so it
-// compresses at zstd level 1: on the capture benchmark's pcap a third less compression CPU than
-// level 3 (0.36 s against 0.56 s) for a file no larger (20.0 MB against 20.9 MB).
+// How a recording writes its file: a trace (capture, proxy) or a run (replay). A recorder runs
+// beside the traffic it records, so it compresses at zstd level 1: on the capture benchmark's
+// pcap a third less compression CPU than level 3 (0.36 s against 0.56 s) for a file no larger
+// (20.0 MB against 20.9 MB).
 format::WriterOptions recording_writer_options();
 
 }  // namespace reprise::tools

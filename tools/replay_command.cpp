@@ -9,6 +9,7 @@
 #include <ctime>
 
 #include "cli_support.hpp"
+#include "recorder_flags.hpp"
 #include "replay_output.hpp"
 #include "reprise/replay/dry_run.hpp"
 #include "reprise/replay/replayer.hpp"
@@ -155,6 +156,7 @@ int run_replay_command(const ReplayFlags& f) {
   replay::ReplayOptions o;
   o.trace_path = f.trace;
   o.run_path = f.output;
+  o.writer = recording_writer_options();
   o.plan = plan;
   o.target = *target;
   // A rule given for a metric replaces the default rule for that metric.

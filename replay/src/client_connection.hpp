@@ -41,10 +41,10 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
   ClientConnection(boost::asio::io_context& io, const Endpoints& endpoints, Timeouts timeouts,
                    Clock clock, DoneHandler on_done);
 
-  // What of the response the outcome carries (ResponseReader's keep_body and keep_headers).
+  // What of the response the outcome carries (ResponseReader's keep_body and headers).
   struct Keep {
     std::size_t body = 0;
-    bool headers = false;
+    ResponseReader::Headers headers = ResponseReader::Headers::None;
   };
 
   // The outcome starts filled with the request's identity and intended time; `abort_error` is

@@ -162,20 +162,34 @@ struct Engine::Impl {
     emit(std::move(o));
   }
 
-  // Takes what the reader thread handed over, keeping at most max_queued_requests here.
+  // Takes what the reader thread handed over, keeping at most max_queued_requests here. The
+  // lock is held for a swap of the two queues when all of it fits (the usual case), so the
+  // reader thread is never kept waiting for a copy.
   void pull_incoming() {
-    std::lock_guard lock(in_mu);
-    const std::size_t cap = options.max_queued_requests;
-    while (!incoming.empty() && pending.size() + ready.size() + parked < cap) {
-      ScheduledRequest& r = incoming.front();
-      if (clones && r.request.correlation && r.request.correlation->producer)
-        clones->expect(r.session_key(), r.request.exchange_id);
-      pending.push_back(std::move(r));
-      incoming.pop_front();
+    const std::size_t first_new = pending.size();
+    {
+      std::lock_guard lock(in_mu);
+      const std::size_t cap = options.max_queued_requests;
+      const std::size_t held = pending.size() + ready.size() + parked;
+      const std::size_t room = cap - std::min(cap, held);
+      if (pending.empty() && incoming.size() <= room) {
+        pending.swap(incoming);
+      } else {
+        for (std::size_t n = std::min(room, incoming.size()); n > 0; --n) {
+          pending.push_back(std::move(incoming.front()));
+          incoming.pop_front();
+        }
+      }
+      ended = input_ended && incoming.empty();
+      starved = incoming.empty() && !input_ended && pending.size() + ready.size() + parked < cap;
+      if (reader_waiting && incoming.size() <= cap / 2) in_cv.notify_one();
     }
-    ended = input_ended && incoming.empty();
-    starved = incoming.empty() && !input_ended && pending.size() + ready.size() + parked < cap;
-    if (reader_waiting && incoming.size() <= cap / 2) in_cv.notify_one();
+    if (!clones) return;
+    for (std::size_t i = first_new; i < pending.size(); ++i) {
+      const ScheduledRequest& r = pending[i];
+      if (r.request.correlation && r.request.correlation->producer)
+        clones->expect(r.session_key(), r.request.exchange_id);
+    }
   }
 
   // ---- admission -------------------------------------------------------------------------
@@ -391,11 +405,14 @@ struct Engine::Impl {
     const std::uint32_t in = ++counters.inflight;
     raise_max(counters.max_inflight_seen, in);
     EngineOutcome o = outcome_for(r);
-    // The clone reads values and cookies from the answer: keep what it needs even when the run
-    // file keeps less (emit() trims to keep_body).
-    ClientConnection::Keep keep{options.keep_body, clones != nullptr};
-    if (clones && r.request.correlation && r.request.correlation->producer)
+    // The clone reads cookies from every answer and values from a producer's: keep what it
+    // needs even when the run file keeps less (emit() trims to keep_body).
+    using Headers = ResponseReader::Headers;
+    ClientConnection::Keep keep{options.keep_body, clones ? Headers::SetCookie : Headers::None};
+    if (clones && r.request.correlation && r.request.correlation->producer) {
       keep.body = std::max(keep.body, plan.correlation.max_response_bytes);
+      keep.headers = Headers::All;
+    }
     conn->start(r, std::move(o), keep);
     // Strict order releases the session on completion; remember which one.
     if (plan.strict_session_order) conn_sessions[conn.get()] = r;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <optional>
 
 #include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/http/error.hpp>
@@ -21,8 +22,10 @@ struct ResponseReader::Parser final : http::basic_parser<false> {
   void on_response_impl(int code, string_view, int, error_code&) override {
     out.status_ = static_cast<std::uint16_t>(code);
   }
-  void on_field_impl(http::field, string_view name, string_view value, error_code&) override {
-    if (out.keep_headers_) out.headers_.emplace_back(std::string(name), std::string(value));
+  void on_field_impl(http::field field, string_view name, string_view value, error_code&) override {
+    if (out.keep_headers_ == Headers::All ||
+        (out.keep_headers_ == Headers::SetCookie && field == http::field::set_cookie))
+      out.headers_.emplace_back(std::string(name), std::string(value));
   }
   void on_header_impl(error_code&) override {}
   void on_body_init_impl(const boost::optional<std::uint64_t>&, error_code&) override {}
@@ -45,14 +48,20 @@ struct ResponseReader::Parser final : http::basic_parser<false> {
   }
 };
 
-ResponseReader::ResponseReader(bool head, std::size_t keep_body, bool keep_headers)
-    : head_(head), keep_body_(keep_body), keep_headers_(keep_headers || keep_body > 0) {
+// Beast's parser cannot be reset: a new one is built in place for each response, in storage
+// the reader keeps (no allocation per response).
+struct ResponseReader::ParserSlot {
+  std::optional<Parser> parser;
+};
+
+ResponseReader::ResponseReader(bool head, std::size_t keep_body, Headers headers)
+    : head_(head), keep_body_(keep_body), keep_headers_(keep_body > 0 ? Headers::All : headers) {
   reset_parser();
 }
 
-void ResponseReader::reset(bool head, std::size_t keep_body, bool keep_headers) {
+void ResponseReader::reset(bool head, std::size_t keep_body, Headers headers) {
   keep_body_ = keep_body;
-  keep_headers_ = keep_headers || keep_body > 0;
+  keep_headers_ = keep_body > 0 ? Headers::All : headers;
   reset(head);
 }
 
@@ -71,7 +80,8 @@ void ResponseReader::reset(bool head) {
 }
 
 void ResponseReader::reset_parser() {
-  parser_ = std::make_unique<Parser>(*this);
+  if (!slot_) slot_ = std::make_unique<ParserSlot>();
+  parser_ = &slot_->parser.emplace(*this);
   parser_->header_limit(64 * 1024);
   parser_->body_limit(std::numeric_limits<std::uint64_t>::max());  // streamed, never held whole
   parser_->eager(true);

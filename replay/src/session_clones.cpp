@@ -103,6 +103,8 @@ SessionClones::Prepared SessionClones::prepare(const ScheduledRequest& r, bool g
   out.wire = r.request.wire;
   const RequestCorrelation* c = r.request.correlation.get();
   if (c == nullptr) return out;
+  // Nothing in it differs between clones: sent as recorded, without a lookup.
+  if (c->needs.empty() && !c->cookie_header && !c->clone_placeholder && !c->clone_fields) return out;
   Clone* clone = find(r.session_key());
   auto learned = [&](const Need& need) -> const std::string* {
     if (clone == nullptr) return nullptr;
@@ -247,8 +249,8 @@ void SessionClones::received(const EngineOutcome& o, std::int64_t unix_now_ns) {
   const bool sets_cookies = ok && std::any_of(headers.begin(), headers.end(), [](const auto& h) {
     return iequals(h.first, "set-cookie");
   });
-  Clone* clone = c->producer || sets_cookies ? &get(key) : find(key);
-  if (clone == nullptr) return;
+  if (!c->producer && !sets_cookies) return;  // nothing for the clone to learn
+  Clone* clone = &get(key);
   if (c->producer) {
     auto& pending = clone->in_flight;
     if (auto it = std::find(pending.begin(), pending.end(), exchange); it != pending.end())

@@ -22,14 +22,22 @@ class ResponseReader {
  public:
   enum class State : std::uint8_t { NeedMore, Done, Error };
 
+  // Which header fields to keep besides what keep_body asks for.
+  enum class Headers : std::uint8_t {
+    None,
+    SetCookie,  // Set-Cookie only: all a cookie jar reads from an answer
+    All,
+  };
+
   // `head`: the request was HEAD (the response has no body whatever its headers say).
-  // `keep_body`: bytes of body (and the headers) to keep; 0 keeps none. `keep_headers`: keep
-  // the headers even with keep_body 0 (the cookie jar needs Set-Cookie from every response).
-  ResponseReader(bool head, std::size_t keep_body, bool keep_headers = false);
+  // `keep_body`: bytes of body (and all the headers) to keep; 0 keeps none. `headers`: fields
+  // to keep even with keep_body 0 (the cookie jar needs Set-Cookie from every response, value
+  // extraction every field of a producer's).
+  ResponseReader(bool head, std::size_t keep_body, Headers headers = Headers::None);
   ~ResponseReader();
   // Ready for the next response on the same connection (no reallocation of the reader).
   void reset(bool head);
-  void reset(bool head, std::size_t keep_body, bool keep_headers);
+  void reset(bool head, std::size_t keep_body, Headers headers);
   ResponseReader(const ResponseReader&) = delete;
   ResponseReader& operator=(const ResponseReader&) = delete;
 
@@ -54,14 +62,16 @@ class ResponseReader {
  private:
   struct Parser;
   void reset_parser();
-  std::unique_ptr<Parser> parser_;
+  struct ParserSlot;
+  std::unique_ptr<ParserSlot> slot_;
+  Parser* parser_ = nullptr;  // in slot_
   bool head_ = false;
   State state_ = State::NeedMore;
   std::uint16_t status_ = 0;
   bool keep_alive_ = false;
   std::uint64_t received_ = 0;
   std::size_t keep_body_ = 0;
-  bool keep_headers_ = false;
+  Headers keep_headers_ = Headers::None;
   format::BodyDigest digest_;
   std::vector<std::uint8_t> body_;
   std::vector<std::pair<std::string, std::string>> headers_;
