@@ -85,3 +85,31 @@ TEST_CASE("responses: HEAD, 100 Continue, close-delimited, errors", "[replay][re
     CHECK_FALSE(r.keep_alive());
   }
 }
+
+TEST_CASE("responses: which header fields are kept", "[replay][response]") {
+  using Headers = ResponseReader::Headers;
+  const std::string wire =
+      "HTTP/1.1 200 OK\r\nset-cookie: a=1\r\nContent-Length: 2\r\nX-Token: t\r\n"
+      "Set-Cookie: b=2; Path=/\r\n\r\nok";
+  auto names = [&](ResponseReader& r) {
+    r.feed(bytes(wire));
+    REQUIRE(r.state() == ResponseReader::State::Done);
+    std::vector<std::string> out;
+    for (const auto& [name, value] : r.kept_headers()) out.push_back(name + "=" + value);
+    return out;
+  };
+  const std::vector<std::string> all = {"set-cookie=a=1", "Content-Length=2", "X-Token=t",
+                                        "Set-Cookie=b=2; Path=/"};
+  ResponseReader none(false, 0, Headers::None);
+  CHECK(names(none).empty());
+  ResponseReader cookies(false, 0, Headers::SetCookie);
+  CHECK(names(cookies) == std::vector<std::string>{"set-cookie=a=1", "Set-Cookie=b=2; Path=/"});
+  ResponseReader every(false, 0, Headers::All);
+  CHECK(names(every) == all);
+  // A kept body keeps every field, for the run file.
+  ResponseReader body(false, 16, Headers::SetCookie);
+  CHECK(names(body) == all);
+  // The mode is per response: reset() changes it on the same reader.
+  cookies.reset(false, 0, Headers::None);
+  CHECK(names(cookies).empty());
+}
