@@ -140,7 +140,7 @@ struct RecordingProxy::Impl {
   // Finished exchanges -> the recorder thread.
   std::mutex queue_mu;
   std::condition_variable queue_cv;
-  std::deque<HttpExchange> queue;
+  std::vector<HttpExchange> queue;  // swapped whole with the recorder's batch: no allocation per exchange
   std::size_t queued_bytes = 0;
   std::size_t producers_waiting = 0;  // workers blocked on a full queue
   bool recorder_stop = false;

@@ -202,7 +202,7 @@ void RecordingProxy::Impl::record(HttpExchange&& x) {
 }
 
 void RecordingProxy::Impl::record_loop() {
-  std::deque<HttpExchange> batch;
+  std::vector<HttpExchange> batch;
   for (;;) {
     // The watermark is read before the queue is taken: an exchange handed over before its
     // start left a worker's set is in this batch (SPEC: written in start order).
