@@ -15,7 +15,7 @@
 // One deadline bounds each phase: idle keep-alive, the client's request, the upstream's answer.
 // Its timer is lazy: a phase that moves the deadline later leaves the pending wait alone, and a
 // wait that fires before the deadline re-arms for it — so an exchange costs no timer operation
-// (five per exchange were about 2 % of the proxy's CPU).
+// (five per exchange were about 1.5 % of the proxy's CPU in a profile).
 
 #include <memory>
 #include <string>

@@ -162,9 +162,9 @@ struct Engine::Impl {
     emit(std::move(o));
   }
 
-  // Takes what the reader thread handed over, keeping at most max_queued_requests here. The
-  // lock is held for a swap of the two queues when all of it fits (the usual case), so the
-  // reader thread is never kept waiting for a copy.
+  // Takes what the reader thread handed over, keeping at most max_queued_requests here. When
+  // nothing is pending and all of it fits, the two queues are swapped under the lock instead
+  // of moved request by request; producers are announced to the clones after it is released.
   void pull_incoming() {
     const std::size_t first_new = pending.size();
     {
