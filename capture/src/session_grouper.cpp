@@ -110,70 +110,78 @@ void SessionGrouper::remember_connection(std::uint64_t connection, std::uint64_t
   }
 }
 
-std::uint64_t SessionGrouper::assign(const HttpExchange& x) {
-  std::uint64_t session = 0;
-
+SessionMarks SessionGrouper::marks(const HttpExchange& x) const {
+  SessionMarks m;
+  m.connection_id = x.connection_id;
   if (options_.key == SessionKey::ClientIp) {
-    const std::string mark = "ip:" + client_address(x.client);
-    session = lookup(mark);
-    if (session == 0) {
-      session = ++stats_.sessions;
-      remember(mark, session);
-    }
-    return session;
+    m.request.push_back("ip:" + client_address(x.client));
+    return m;
   }
-
-  // The request's marks, in header order.
-  std::vector<std::string> marks;
   for (const auto& [name, value] : x.request.headers) {
     switch (options_.key) {
       case SessionKey::Linked:
         if (iequals(name, "Cookie")) {
           for_each_cookie(value, [&](std::string_view n, std::string_view v) {
-            if (identifier_like(v)) marks.push_back("k:" + std::string(n) + "=" + std::string(v));
+            if (identifier_like(v)) m.request.push_back("k:" + std::string(n) + "=" + std::string(v));
           });
         } else if (iequals(name, "Authorization") && value.size() > 7 &&
                    iequals(std::string_view(value).substr(0, 7), "Bearer ")) {
-          marks.push_back("b:" + value.substr(7));
+          m.request.push_back("b:" + value.substr(7));
         }
         break;
       case SessionKey::Cookie:
         if (iequals(name, "Cookie")) {
           for_each_cookie(value, [&](std::string_view n, std::string_view v) {
-            if (n == options_.name) marks.push_back("k:" + std::string(n) + "=" + std::string(v));
+            if (n == options_.name) m.request.push_back("k:" + std::string(n) + "=" + std::string(v));
           });
         }
         break;
       case SessionKey::Header:
-        if (iequals(name, options_.name)) marks.push_back("h:" + value);
+        if (iequals(name, options_.name)) m.request.push_back("h:" + value);
         break;
       case SessionKey::ClientIp: break;
     }
   }
-  for (const auto& m : marks) {
-    session = lookup(m);
+  if (options_.key == SessionKey::Header) return m;
+  for (const auto& [name, value] : x.response.headers) {
+    if (!iequals(name, "Set-Cookie")) continue;
+    std::string_view n, v;
+    if (!set_cookie_pair(value, n, v)) continue;
+    const bool wanted = options_.key == SessionKey::Cookie ? n == options_.name : identifier_like(v);
+    if (wanted) m.response.push_back("k:" + std::string(n) + "=" + std::string(v));
+  }
+  return m;
+}
+
+std::uint64_t SessionGrouper::assign(const SessionMarks& m) {
+  std::uint64_t session = 0;
+  if (options_.key == SessionKey::ClientIp) {
+    // One mark, the client's address; connections play no part.
+    for (const auto& mark : m.request) {
+      session = lookup(mark);
+      if (session == 0) {
+        session = ++stats_.sessions;
+        remember(mark, session);
+      }
+    }
+    return session;
+  }
+  for (const auto& mark : m.request) {
+    session = lookup(mark);
     if (session != 0) {
       ++stats_.linked_by_cookie;
       break;
     }
   }
   if (session == 0) {
-    const auto it = connections_.find(x.connection_id);
+    const auto it = connections_.find(m.connection_id);
     if (it != connections_.end()) session = it->second;
   }
   if (session == 0) session = ++stats_.sessions;
 
-  remember_connection(x.connection_id, session);
-  for (const auto& m : marks) remember(m, session);
-  if (options_.key != SessionKey::Header) {
-    for (const auto& [name, value] : x.response.headers) {
-      if (!iequals(name, "Set-Cookie")) continue;
-      std::string_view n, v;
-      if (!set_cookie_pair(value, n, v)) continue;
-      const bool wanted = options_.key == SessionKey::Cookie ? n == options_.name : identifier_like(v);
-      if (wanted) remember("k:" + std::string(n) + "=" + std::string(v), session);
-    }
-  }
+  remember_connection(m.connection_id, session);
+  for (const auto& mark : m.request) remember(mark, session);
+  for (const auto& mark : m.response) remember(mark, session);
   return session;
 }
 

@@ -26,6 +26,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "reprise/capture/http_exchange.hpp"
 #include "reprise/result.hpp"
@@ -49,12 +50,24 @@ struct SessionStats {
 // Parses "cookie:NAME", "header:NAME" or "client-ip" (the --session-key flag).
 Result<SessionOptions> parse_session_key(std::string_view text);
 
+// What of an exchange its session depends on, taken out of it by SessionGrouper::marks() so the
+// exchange itself need not travel to the thread that assigns sessions.
+struct SessionMarks {
+  std::uint64_t connection_id = 0;
+  std::vector<std::string> request;   // the request's marks, in header order
+  std::vector<std::string> response;  // marks the response sets (Set-Cookie)
+};
+
 class SessionGrouper {
  public:
   explicit SessionGrouper(SessionOptions options = {});
 
-  // The session of `x`; learns its marks. Call in the order exchanges are written.
-  std::uint64_t assign(const HttpExchange& x);
+  // The marks of `x` under these options. Pure: any thread may call it.
+  SessionMarks marks(const HttpExchange& x) const;
+  // The session of an exchange with these marks; learns them. Call in the order exchanges are
+  // written.
+  std::uint64_t assign(const SessionMarks& m);
+  std::uint64_t assign(const HttpExchange& x) { return assign(marks(x)); }
 
   const SessionStats& stats() const { return stats_; }
 
