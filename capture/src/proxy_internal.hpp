@@ -86,6 +86,7 @@ struct Worker {
   std::deque<Ready> waiting;  // requests waiting for a connection, in arrival order
   std::unordered_set<ClientSession*> sessions;
   bool draining = false;
+  flatbuffers::FlatBufferBuilder fbb{16 * 1024};  // trace records of this worker's exchanges
 
   // Starts of requests in progress, for the recorder's watermark (oldest published atomically).
   std::multiset<std::int64_t> starts;
@@ -140,7 +141,7 @@ struct RecordingProxy::Impl {
   // Finished exchanges -> the recorder thread.
   std::mutex queue_mu;
   std::condition_variable queue_cv;
-  std::vector<HttpExchange> queue;  // swapped whole with the recorder's batch: no allocation per exchange
+  std::vector<PreparedExchange> queue;  // swapped whole with the recorder's batch
   std::size_t queued_bytes = 0;
   std::size_t producers_waiting = 0;  // workers blocked on a full queue
   bool recorder_stop = false;
@@ -149,7 +150,9 @@ struct RecordingProxy::Impl {
   Status recorder_status;
 
   void accept();
-  void record(HttpExchange&& x);
+  // A worker's finished exchange: prepared for the trace on that worker (in `w`'s builder,
+  // while it is in the worker's cache), then queued for the recorder thread.
+  void record(Worker& w, HttpExchange&& x);
   void record_loop();
 };
 

@@ -412,7 +412,7 @@ void ClientSession::record(bool locally_answered) {
     x.flags = flags_;
     if (request_.body_truncated()) x.flags |= ExchangeFlags::RequestBodyTruncated;
     if (!locally_answered && answer_.body_truncated()) x.flags |= ExchangeFlags::ResponseBodyTruncated;
-    proxy_.record(std::move(x));
+    proxy_.record(worker_, std::move(x));
   }
   worker_.ended(request_first_);
   request_first_ = request_last_ = response_first_ = response_last_ = 0;

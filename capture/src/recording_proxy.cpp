@@ -40,10 +40,6 @@ bool split_host_port(std::string_view text, std::string& host, std::uint16_t& po
   return true;
 }
 
-std::size_t exchange_bytes(const HttpExchange& x) {
-  return 256 + x.request.body.size() + x.response.body.size() + x.request.target.size();
-}
-
 }  // namespace
 
 // ---- the upstream pool (one per worker thread) -------------------------------------------
@@ -185,8 +181,9 @@ void RecordingProxy::Impl::accept() {
   });
 }
 
-void RecordingProxy::Impl::record(HttpExchange&& x) {
-  const std::size_t bytes = exchange_bytes(x);
+void RecordingProxy::Impl::record(Worker& w, HttpExchange&& x) {
+  PreparedExchange p = recorder->prepare(std::move(x), w.fbb);
+  const std::size_t bytes = p.bytes;
   std::unique_lock lock(queue_mu);
   if (queued_bytes + bytes > options.max_queued_bytes && !queue.empty()) {
     ++stats.record_queue_waits;
@@ -196,13 +193,13 @@ void RecordingProxy::Impl::record(HttpExchange&& x) {
     --producers_waiting;
   }
   queued_bytes += bytes;
-  queue.push_back(std::move(x));
+  queue.push_back(std::move(p));
   // No wake-up per exchange: the recorder takes the queue every kRecordEveryMs, which costs a
   // few milliseconds of recording delay instead of a context switch per request.
 }
 
 void RecordingProxy::Impl::record_loop() {
-  std::vector<HttpExchange> batch;
+  std::vector<PreparedExchange> batch;
   for (;;) {
     // The watermark is read before the queue is taken: an exchange handed over before its
     // start left a worker's set is in this batch (SPEC: written in start order).
@@ -218,8 +215,8 @@ void RecordingProxy::Impl::record_loop() {
       stop = recorder_stop && batch.empty();
       if (producers_waiting > 0) queue_cv.notify_all();
     }
-    for (auto& x : batch)
-      if (recorder_status) recorder_status = recorder->add(std::move(x));
+    for (auto& p : batch)
+      if (recorder_status) recorder_status = recorder->add(std::move(p));
     batch.clear();
     if (recorder_status) recorder_status = recorder->release(watermark);
     if (recorder_status && writer != nullptr) recorder_status = writer->poll();

@@ -13,11 +13,10 @@ namespace {
 
 namespace fb = format::fb;
 
-std::size_t approx_bytes(const HttpExchange& x) {
-  std::size_t n = sizeof(HttpExchange) + x.request.target.size() + x.request.body.size() +
-                  x.response.body.size();
-  for (const auto& [k, v] : x.request.headers) n += k.size() + v.size() + 64;
-  for (const auto& [k, v] : x.response.headers) n += k.size() + v.size() + 64;
+std::size_t approx_bytes(const PreparedExchange& p) {
+  std::size_t n = sizeof(PreparedExchange) + p.record.size();
+  for (const auto& m : p.marks.request) n += m.size() + 32;
+  for (const auto& m : p.marks.response) n += m.size() + 32;
   return n;
 }
 
@@ -132,6 +131,7 @@ void build_exchange_record(flatbuffers::FlatBufferBuilder& fbb, const HttpExchan
   std::uint32_t flags = static_cast<std::uint32_t>(x.flags);
   if (!x.has_request) flags |= static_cast<std::uint32_t>(fb::ExchangeFlags::NoRequest);
   const fb::Endpoint client = endpoint_of(x.client), server = endpoint_of(x.server);
+  fbb.ForceDefaults(true);  // every scalar present: patch_exchange_record() rewrites some
   fb::ExchangeBuilder b(fbb);
   b.add_id(id);
   b.add_session_id(session_id);
@@ -146,7 +146,19 @@ void build_exchange_record(flatbuffers::FlatBufferBuilder& fbb, const HttpExchan
   if (x.has_request) b.add_request(request);
   if (x.has_response()) b.add_response(response);
   b.add_flags(static_cast<fb::ExchangeFlags>(flags));
-  fbb.FinishSizePrefixed(b.Finish());
+  const auto exchange = b.Finish();
+  fbb.ForceDefaults(false);
+  fbb.FinishSizePrefixed(exchange);
+}
+
+void patch_exchange_record(std::span<std::uint8_t> record, std::uint64_t id, std::uint64_t session_id,
+                           std::int64_t request_first_ns, std::uint32_t flags) {
+  auto* e = flatbuffers::GetMutableSizePrefixedRoot<fb::Exchange>(record.data());
+  // Cannot fail on a record build_exchange_record() made: it stores all four.
+  e->mutate_id(id);
+  e->mutate_session_id(session_id);
+  e->mutate_request_first_ns(request_first_ns);
+  e->mutate_flags(static_cast<fb::ExchangeFlags>(flags));
 }
 
 TraceRecorder::TraceRecorder(format::Writer& writer, RecorderOptions options)
@@ -162,9 +174,9 @@ const TraceRecorder::Entry& TraceRecorder::oldest() const {
   return Later()(in_order_.front(), heap_.top()) ? heap_.top() : in_order_.front();
 }
 
-std::unique_ptr<TraceRecorder::Held> TraceRecorder::pop() {
+std::unique_ptr<PreparedExchange> TraceRecorder::pop() {
   const Entry& e = oldest();
-  std::unique_ptr<Held> h(e.held);
+  std::unique_ptr<PreparedExchange> h(e.held);
   if (!in_order_.empty() && &e == &in_order_.front()) {
     in_order_.pop_front();
   } else {
@@ -174,13 +186,33 @@ std::unique_ptr<TraceRecorder::Held> TraceRecorder::pop() {
   return h;
 }
 
-Status TraceRecorder::write_oldest() { return write_one(pop()->x); }
+Status TraceRecorder::write_oldest() { return write_one(*pop()); }
 
-Status TraceRecorder::add(HttpExchange&& x) {
+PreparedExchange TraceRecorder::prepare(HttpExchange&& x, flatbuffers::FlatBufferBuilder& fbb) const {
+  PreparedExchange p;
+  p.marks = sessions_.marks(x);
+  p.start = x.request_first_ns;
+  p.has_request = x.has_request;
+  p.has_response = x.has_response();
+  p.filtered = filtered(x);
+  if (p.filtered == PreparedExchange::Filtered::No) {
+    p.redacted = redact(x);
+    if (p.redacted) x.flags |= ExchangeFlags::Redacted;
+    p.flags = static_cast<std::uint32_t>(x.flags);
+    if (!x.has_request) p.flags |= static_cast<std::uint32_t>(fb::ExchangeFlags::NoRequest);
+    build_exchange_record(fbb, x, 0, 0);
+    const auto bytes = fbb.GetBufferSpan();
+    p.record.assign(bytes.begin(), bytes.end());
+  }
+  p.bytes = approx_bytes(p);
+  return p;
+}
+
+Status TraceRecorder::add(PreparedExchange&& p) {
   ++stats_.exchanges_in;
-  const std::size_t bytes = approx_bytes(x);
-  const std::int64_t start = x.request_first_ns;
-  const Entry e{start, seq_++, new Held{std::move(x), bytes}};
+  const std::size_t bytes = p.bytes;
+  const std::int64_t start = p.start;
+  const Entry e{start, seq_++, new PreparedExchange(std::move(p))};
   if (in_order_.empty() || start >= in_order_.back().start) {
     in_order_.push_back(e);
   } else {
@@ -208,13 +240,12 @@ Status TraceRecorder::finish() {
   return {};
 }
 
-bool TraceRecorder::keep(const HttpExchange& x) {
+PreparedExchange::Filtered TraceRecorder::filtered(const HttpExchange& x) const {
+  using Filtered = PreparedExchange::Filtered;
   if (!options_.methods.empty() && x.has_request &&
       std::none_of(options_.methods.begin(), options_.methods.end(),
-                   [&](const std::string& m) { return iequals(m, x.request.method); })) {
-    ++stats_.filtered_method;
-    return false;
-  }
+                   [&](const std::string& m) { return iequals(m, x.request.method); }))
+    return Filtered::Method;
   if (!options_.hosts.empty()) {
     std::string_view host;
     for (const auto& [k, v] : x.request.headers)
@@ -222,19 +253,14 @@ bool TraceRecorder::keep(const HttpExchange& x) {
     if (const auto colon = host.rfind(':'); colon != std::string_view::npos && host.find(']') == std::string_view::npos)
       host = host.substr(0, colon);
     if (std::none_of(options_.hosts.begin(), options_.hosts.end(),
-                     [&](const std::string& h) { return iequals(h, host); })) {
-      ++stats_.filtered_host;
-      return false;
-    }
+                     [&](const std::string& h) { return iequals(h, host); }))
+      return Filtered::Host;
   }
-  if (options_.path && !std::regex_search(x.request.target, *options_.path)) {
-    ++stats_.filtered_path;
-    return false;
-  }
-  return true;
+  if (options_.path && !std::regex_search(x.request.target, *options_.path)) return Filtered::Path;
+  return Filtered::No;
 }
 
-bool TraceRecorder::redact(HttpExchange& x) {
+bool TraceRecorder::redact(HttpExchange& x) const {
   bool changed = redact_headers(x.request.headers, options_.redact_headers);
   changed |= redact_headers(x.response.headers, options_.redact_headers);
   changed |= redact_body(x.request.body, x.request.body_size, options_.redact_body);
@@ -242,8 +268,8 @@ bool TraceRecorder::redact(HttpExchange& x) {
   return changed;
 }
 
-Status TraceRecorder::write_one(HttpExchange& x) {
-  const std::uint64_t session = sessions_.assign(x);
+Status TraceRecorder::write_one(PreparedExchange& p) {
+  const std::uint64_t session = sessions_.assign(p.marks);
   if (options_.sample < 1.0) {
     // A session's fate depends only on its id and the seed: whole sessions are kept or dropped.
     const std::uint64_t h = format::digest64({}, session ^ (options_.sample_seed * 0x9E3779B97F4A7C15ull));
@@ -252,24 +278,24 @@ Status TraceRecorder::write_one(HttpExchange& x) {
       return {};
     }
   }
-  if (!keep(x)) return {};
-  if (redact(x)) {
-    x.flags |= ExchangeFlags::Redacted;
-    ++stats_.redacted;
+  switch (p.filtered) {
+    case PreparedExchange::Filtered::Method: ++stats_.filtered_method; return {};
+    case PreparedExchange::Filtered::Host: ++stats_.filtered_host; return {};
+    case PreparedExchange::Filtered::Path: ++stats_.filtered_path; return {};
+    case PreparedExchange::Filtered::No: break;
   }
-  if (x.request_first_ns < last_written_ns_) {
-    x.request_first_ns = last_written_ns_;
-    x.flags = static_cast<ExchangeFlags>(static_cast<std::uint32_t>(x.flags) |
-                                         static_cast<std::uint32_t>(fb::ExchangeFlags::Late));
+  if (p.redacted) ++stats_.redacted;
+  std::uint32_t flags = p.flags;
+  if (p.start < last_written_ns_) {
+    p.start = last_written_ns_;
+    flags |= static_cast<std::uint32_t>(fb::ExchangeFlags::Late);
     ++stats_.late;
   }
-  last_written_ns_ = x.request_first_ns;
-  if (!x.has_request) ++stats_.orphan_responses;
-  if (!x.has_response()) ++stats_.no_response;
-  build_exchange_record(fbb_, x, next_id_++, session);
-  const auto bytes = fbb_.GetBufferSpan();
-  Status st = writer_.append_record({bytes.data(), bytes.size()},
-                                    {x.request_first_ns, session, x.connection_id});
+  last_written_ns_ = p.start;
+  if (!p.has_request) ++stats_.orphan_responses;
+  if (!p.has_response) ++stats_.no_response;
+  patch_exchange_record(p.record, next_id_++, session, p.start, flags);
+  Status st = writer_.append_record(p.record, {p.start, session, p.marks.connection_id});
   if (!st) return fail(errc::output_error, writer_.name(), st.error().message());
   ++stats_.written;
   return {};

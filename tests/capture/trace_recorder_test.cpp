@@ -3,6 +3,9 @@
 #include "reprise/capture/trace_recorder.hpp"
 #include "reprise/format/reader.hpp"
 
+#include <map>
+#include <thread>
+
 using namespace reprise;
 using namespace reprise::capture;
 
@@ -149,4 +152,47 @@ TEST_CASE("recorder: sampling keeps or drops whole sessions", "[capture][recorde
   CHECK(per_session.size() > 70);
   CHECK(per_session.size() < 130);
   CHECK(t.recorder->stats().sampled_out == 600 - xs.size());
+}
+
+TEST_CASE("recorder: exchanges prepared on other threads make the same trace", "[capture][recorder]") {
+  // A login whose Set-Cookie links a later request on another connection, a filtered method, a
+  // redacted header and a late arrival: everything the recorder's thread decides from what
+  // prepare() took out of the exchange.
+  auto mix = [] {
+    std::vector<HttpExchange> xs;
+    HttpExchange login = exchange(1, 100, "/login");
+    login.response.headers = {{"Set-Cookie", "sid=ab12cd34ef56; Path=/"}};
+    xs.push_back(std::move(login));
+    xs.push_back(exchange(2, 200, "/cart", {{"Cookie", "sid=ab12cd34ef56"}, {"Authorization", "Basic x"}}));
+    HttpExchange post = exchange(3, 300, "/skipped");
+    post.request.method = "POST";
+    xs.push_back(std::move(post));
+    xs.push_back(exchange(4, 50, "/late"));
+    return xs;
+  };
+  RecorderOptions o;
+  o.methods = {"GET"};
+  o.redact_headers = {"Authorization"};
+  o.reorder_max_bytes = 1;  // write at once: the last exchange arrives late
+  Recorded direct(o), threaded(o);
+  for (auto& x : mix()) REQUIRE(direct.recorder->add(std::move(x)).ok());
+  std::vector<PreparedExchange> prepared;
+  std::thread worker([&] {
+    flatbuffers::FlatBufferBuilder fbb;
+    for (auto& x : mix()) prepared.push_back(threaded.recorder->prepare(std::move(x), fbb));
+  });
+  worker.join();
+  for (auto& p : prepared) REQUIRE(threaded.recorder->add(std::move(p)).ok());
+  const auto a = direct.read(), b = threaded.read();
+  REQUIRE(a.size() == 3);
+  REQUIRE(b.size() == a.size());
+  for (std::size_t i = 0; i < a.size(); ++i) CHECK(a[i] == b[i]);
+  CHECK(a[0].session_id == a[1].session_id);  // the cookie the login set links /cart
+  CHECK(a[1].request->headers[1]->value.rfind("redacted:", 0) == 0);
+  CHECK(a[2].request->target == "/late");
+  CHECK((a[2].flags & format::fb::ExchangeFlags::Late) == format::fb::ExchangeFlags::Late);
+  CHECK(a[2].id == 3);
+  CHECK(threaded.recorder->stats().filtered_method == 1);
+  CHECK(threaded.recorder->stats().late == 1);
+  CHECK(threaded.recorder->stats().redacted == 1);
 }

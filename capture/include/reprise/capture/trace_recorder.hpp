@@ -13,6 +13,11 @@
 // Per exchange, in this order: session (SessionGrouper, which sees every exchange so that a
 // filtered-out login still links its session), sampling by session, filters, redaction, then the
 // record. Ids count from 1 in write order.
+//
+// Two halves: prepare() does what depends on the exchange alone — its session marks, the
+// filters, redaction and the serialized record — and may run on any thread (the proxy's
+// workers, while the exchange is in their cache); add(PreparedExchange) does the rest on the
+// recorder's thread (session, sampling, order, id). add(HttpExchange) is both in one call.
 
 #include <cstdint>
 #include <deque>
@@ -20,6 +25,7 @@
 #include <optional>
 #include <queue>
 #include <regex>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -73,6 +79,20 @@ struct RecorderStats {
   }
 };
 
+// An exchange ready for the trace: the record is built, what its session depends on taken out.
+struct PreparedExchange {
+  enum class Filtered : std::uint8_t { No, Method, Host, Path };
+  // The size-prefixed Exchange record (empty when filtered out); its id, session_id,
+  // request_first_ns and flags are set when it is written.
+  std::vector<std::uint8_t> record;
+  SessionMarks marks;
+  std::int64_t start = 0;   // request_first_ns
+  std::uint32_t flags = 0;  // the record's ExchangeFlags
+  Filtered filtered = Filtered::No;
+  bool redacted = false, has_request = false, has_response = false;
+  std::size_t bytes = 0;    // memory it holds, for the reorder limit
+};
+
 class TraceRecorder {
  public:
   // `writer` must be a trace writer and outlive the recorder.
@@ -81,8 +101,12 @@ class TraceRecorder {
   TraceRecorder(const TraceRecorder&) = delete;
   TraceRecorder& operator=(const TraceRecorder&) = delete;
 
+  // Any thread, concurrently with the calls below: reads only the options. `fbb` is the
+  // caller's scratch builder.
+  PreparedExchange prepare(HttpExchange&& x, flatbuffers::FlatBufferBuilder& fbb) const;
   // Takes one finished exchange; it is written by a later release() or finish().
-  Status add(HttpExchange&& x);
+  Status add(PreparedExchange&& p);
+  Status add(HttpExchange&& x) { return add(prepare(std::move(x), fbb_)); }
   // Writes every held exchange that started before `watermark_ns`.
   Status release(std::int64_t watermark_ns);
   // Writes everything held (end of input).
@@ -92,15 +116,11 @@ class TraceRecorder {
   const SessionStats& session_stats() const { return sessions_.stats(); }
 
  private:
-  struct Held {
-    HttpExchange x;
-    std::size_t bytes;
-  };
   // The heap orders on keys stored inline, so sifting does not chase pointers.
   struct Entry {
     std::int64_t start;
     std::uint64_t seq;  // arrival order, to keep ties stable
-    Held* held;
+    PreparedExchange* held;
   };
   struct Later {
     bool operator()(const Entry& a, const Entry& b) const {
@@ -111,12 +131,12 @@ class TraceRecorder {
   std::size_t held_count() const { return heap_.size() + in_order_.size(); }
   // The oldest held exchange (smallest start, then arrival). Precondition: !held_empty().
   const Entry& oldest() const;
-  std::unique_ptr<Held> pop();
+  std::unique_ptr<PreparedExchange> pop();
   Status write_oldest();  // pops the oldest and writes it
 
-  Status write_one(HttpExchange& x);
-  bool keep(const HttpExchange& x);
-  bool redact(HttpExchange& x);
+  Status write_one(PreparedExchange& p);
+  PreparedExchange::Filtered filtered(const HttpExchange& x) const;
+  bool redact(HttpExchange& x) const;
 
   format::Writer& writer_;
   RecorderOptions options_;
@@ -134,8 +154,12 @@ class TraceRecorder {
   flatbuffers::FlatBufferBuilder fbb_{16 * 1024};
 };
 
-// Builds the trace record for `x` into `fbb` (size-prefixed, the builder cleared first).
+// Builds the trace record for `x` into `fbb` (size-prefixed, the builder cleared first). Every
+// scalar of the Exchange table is stored, defaults included, so patch_exchange_record() can set
+// the fields known only at write time.
 void build_exchange_record(flatbuffers::FlatBufferBuilder& fbb, const HttpExchange& x,
                            std::uint64_t id, std::uint64_t session_id);
+void patch_exchange_record(std::span<std::uint8_t> record, std::uint64_t id, std::uint64_t session_id,
+                           std::int64_t request_first_ns, std::uint32_t flags);
 
 }  // namespace reprise::capture
