@@ -3,7 +3,6 @@
 #include <zstd.h>
 
 #include <algorithm>
-#include <cstring>
 
 #include "reprise/format/error.hpp"
 #include "reprise/format/frame.hpp"
@@ -13,9 +12,9 @@ namespace reprise::format {
 void BlockBuilder::add(std::span<const std::uint8_t> record, std::int64_t time_ns) {
   const std::size_t at = content_.size();
   const std::size_t padded = align_up(record.size(), kRecordAlign);
+  // Appended, then padded with zeros: the record's bytes are written once.
+  content_.insert(content_.end(), record.begin(), record.end());
   content_.resize(at + padded);
-  std::memcpy(content_.data() + at, record.data(), record.size());
-  std::memset(content_.data() + at + record.size(), 0, padded - record.size());
   if (summary_.records == 0) {
     summary_.first_ns = summary_.last_ns = time_ns;
   } else {
