@@ -166,6 +166,10 @@ struct Engine::Impl {
   // nothing is pending and all of it fits, the two queues are swapped under the lock instead
   // of moved request by request; producers are announced to the clones after it is released.
   void pull_incoming() {
+    // With more than half the limit already here, the next pull waits: requests then come over
+    // in batches of at least half the limit, not one per answer (a lock and two cache misses
+    // each). Something held always leads to another pump: an answer, a timer or a release.
+    if (pending.size() + ready.size() + parked > options.max_queued_requests / 2) return;
     const std::size_t first_new = pending.size();
     {
       std::lock_guard lock(in_mu);
