@@ -19,7 +19,6 @@ ClientConnection::ClientConnection(asio::io_context& io, const Endpoints& endpoi
 
 void ClientConnection::start(const ScheduledRequest& request, EngineOutcome outcome, Keep keep) {
   busy_ = true;
-  wire_ = request.request.wire;
   outcome_ = std::move(outcome);
   if (reader_) reader_->reset(request.request.head, keep.body, keep.headers);
   else reader_ = std::make_unique<ResponseReader>(request.request.head, keep.body, keep.headers);
@@ -55,7 +54,7 @@ void ClientConnection::do_write() {
   outcome_.facts.sent_ns = clock_();
   deadline_ns_ = outcome_.facts.sent_ns + timeouts_.request.count();
   outcome_.connection_reused = reused_;
-  asio::async_write(socket_, asio::buffer(*wire_),
+  asio::async_write(socket_, asio::buffer(*outcome_.wire),  // the outcome holds the bytes sent
                     [self = shared_from_this()](const error_code& ec, std::size_t n) {
                       self->on_write(ec, n);
                     });
@@ -120,7 +119,6 @@ void ClientConnection::finish(OutcomeError error, bool reusable) {
     out.headers = std::move(reader_->kept_headers());
   }
   if (error == OutcomeError::Connect) out.facts.sent_ns = 0;
-  wire_.reset();
   if (!reusable) {
     closed_ = true;
     error_code ignored;

@@ -47,8 +47,9 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
     ResponseReader::Headers headers = ResponseReader::Headers::None;
   };
 
-  // The outcome starts filled with the request's identity and intended time; `abort_error` is
-  // what a close() during this request reports (Aborted).
+  // The outcome starts filled with the request's identity, intended time and the bytes to send
+  // (`outcome.wire`, written from there); `abort_error` is what a close() during this request
+  // reports (Aborted).
   void start(const ScheduledRequest& request, EngineOutcome outcome, Keep keep);
   void close(OutcomeError abort_error = OutcomeError::Aborted);
   void expire(std::int64_t now_ns);
@@ -83,7 +84,6 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
   OutcomeError timeout_kind_ = OutcomeError::Timeout;
   std::int64_t deadline_ns_ = INT64_MAX;
 
-  std::shared_ptr<const std::string> wire_;
   std::unique_ptr<ResponseReader> reader_;
   EngineOutcome outcome_;
   std::vector<std::uint8_t> buffer_;
