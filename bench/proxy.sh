@@ -56,8 +56,14 @@ http {
 }
 CONF
 /usr/sbin/nginx -c "$work/nginx.conf" -p "$work" & pids+=($!)
-wait_up() { for _ in $(seq 100); do curl -sf "http://127.0.0.1:$1/" >/dev/null && return 0; sleep 0.05; done; return 1; }
-wait_up "$upstream"
+# wait_up PORT LOG: until something answers on PORT; else says so, with LOG, and fails.
+wait_up() {
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$1/" >/dev/null && return 0; sleep 0.05; done
+  echo "bench/proxy.sh: nothing answers on 127.0.0.1:$1 after 5 s; $2:" >&2
+  cat "$2" >&2 2>/dev/null || true
+  return 1
+}
+wait_up "$upstream" "$work/error.log"
 
 # wrk_run NAME PORT: requests/s, p50 ms, p99 ms and the request count, into $work/NAME.
 wrk_run() {
@@ -77,7 +83,7 @@ ms() {  # wrk's "1.23ms" / "456.00us" / "1.02s" -> milliseconds
 round() {
   local r=$1
   /usr/sbin/nginx -c "$work/front.conf" -p "$work" & local front_pid=$!; pids+=("$front_pid")
-  wait_up "$front"
+  wait_up "$front" "$work/front-error.log"
   wrk_run "nginx.$r" "$front"
   kill "$front_pid"; wait "$front_pid" 2>/dev/null || true
 
@@ -93,7 +99,7 @@ proxy_front() {
   port=$(free_port)
   "$reprise" proxy --listen "127.0.0.1:$port" --upstream "http://127.0.0.1:$upstream" \
     --threads "$cores" "$@" 2>"$work/$name.err" & pid=$!; pids+=("$pid")
-  wait_up "$port"
+  wait_up "$port" "$work/$name.err"
   wrk_run "$name" "$port"
   kill -TERM "$pid"; wait "$pid"
 }
