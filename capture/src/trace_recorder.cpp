@@ -152,13 +152,13 @@ void build_exchange_record(flatbuffers::FlatBufferBuilder& fbb, const HttpExchan
 }
 
 void patch_exchange_record(std::span<std::uint8_t> record, std::uint64_t id, std::uint64_t session_id,
-                           std::int64_t request_first_ns, std::uint32_t flags) {
+                           std::int64_t request_first_ns, bool late) {
   auto* e = flatbuffers::GetMutableSizePrefixedRoot<fb::Exchange>(record.data());
-  // Cannot fail on a record build_exchange_record() made: it stores all four.
+  // Cannot fail on a record build_exchange_record() made: it stores every scalar.
   e->mutate_id(id);
   e->mutate_session_id(session_id);
   e->mutate_request_first_ns(request_first_ns);
-  e->mutate_flags(static_cast<fb::ExchangeFlags>(flags));
+  if (late) e->mutate_flags(e->flags() | fb::ExchangeFlags::Late);
 }
 
 TraceRecorder::TraceRecorder(format::Writer& writer, RecorderOptions options)
@@ -198,8 +198,6 @@ PreparedExchange TraceRecorder::prepare(HttpExchange&& x, flatbuffers::FlatBuffe
   if (p.filtered == PreparedExchange::Filtered::No) {
     p.redacted = redact(x);
     if (p.redacted) x.flags |= ExchangeFlags::Redacted;
-    p.flags = static_cast<std::uint32_t>(x.flags);
-    if (!x.has_request) p.flags |= static_cast<std::uint32_t>(fb::ExchangeFlags::NoRequest);
     build_exchange_record(fbb, x, 0, 0);
     const auto bytes = fbb.GetBufferSpan();
     p.record.assign(bytes.begin(), bytes.end());
@@ -285,16 +283,15 @@ Status TraceRecorder::write_one(PreparedExchange& p) {
     case PreparedExchange::Filtered::No: break;
   }
   if (p.redacted) ++stats_.redacted;
-  std::uint32_t flags = p.flags;
-  if (p.start < last_written_ns_) {
+  const bool late = p.start < last_written_ns_;
+  if (late) {
     p.start = last_written_ns_;
-    flags |= static_cast<std::uint32_t>(fb::ExchangeFlags::Late);
     ++stats_.late;
   }
   last_written_ns_ = p.start;
   if (!p.has_request) ++stats_.orphan_responses;
   if (!p.has_response) ++stats_.no_response;
-  patch_exchange_record(p.record, next_id_++, session, p.start, flags);
+  patch_exchange_record(p.record, next_id_++, session, p.start, late);
   Status st = writer_.append_record(p.record, {p.start, session, p.marks.connection_id});
   if (!st) return fail(errc::output_error, writer_.name(), st.error().message());
   ++stats_.written;

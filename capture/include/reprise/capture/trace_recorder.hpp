@@ -82,12 +82,11 @@ struct RecorderStats {
 // An exchange ready for the trace: the record is built, what its session depends on taken out.
 struct PreparedExchange {
   enum class Filtered : std::uint8_t { No, Method, Host, Path };
-  // The size-prefixed Exchange record (empty when filtered out); its id, session_id,
-  // request_first_ns and flags are set when it is written.
+  // The size-prefixed Exchange record (empty when filtered out); its id, session_id and
+  // request_first_ns are set when it is written, and the Late flag when it is late.
   std::vector<std::uint8_t> record;
   SessionMarks marks;
-  std::int64_t start = 0;   // request_first_ns
-  std::uint32_t flags = 0;  // the record's ExchangeFlags
+  std::int64_t start = 0;  // request_first_ns
   Filtered filtered = Filtered::No;
   bool redacted = false, has_request = false, has_response = false;
   std::size_t bytes = 0;    // memory it holds, for the reorder limit
@@ -160,6 +159,6 @@ class TraceRecorder {
 void build_exchange_record(flatbuffers::FlatBufferBuilder& fbb, const HttpExchange& x,
                            std::uint64_t id, std::uint64_t session_id);
 void patch_exchange_record(std::span<std::uint8_t> record, std::uint64_t id, std::uint64_t session_id,
-                           std::int64_t request_first_ns, std::uint32_t flags);
+                           std::int64_t request_first_ns, bool late);
 
 }  // namespace reprise::capture
