@@ -24,17 +24,8 @@ packages=(
   chromium                                  # tests: HTML reports open in a headless browser
 )
 
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  echo "setup: installing ${missing[*]}" >&2
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
-fi
+source "$here/.ci/ensure_packages.sh"
+ensure_packages "${packages[@]}"
 
 sanitize=${REPRISE_SANITIZE:-}
 default_dir=$here/build

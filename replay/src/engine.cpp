@@ -162,6 +162,9 @@ struct Engine::Impl {
     emit(std::move(o));
   }
 
+  // Requests on this thread: handed over, due and waiting, parked.
+  std::size_t held() const { return pending.size() + ready.size() + parked; }
+
   // Takes what the reader thread handed over, keeping at most max_queued_requests here. When
   // nothing is pending and all of it fits, the two queues are swapped under the lock instead
   // of moved request by request; producers are announced to the clones after it is released.
@@ -169,13 +172,12 @@ struct Engine::Impl {
     // With more than half the limit already here, the next pull waits: requests then come over
     // in batches of at least half the limit, not one per answer (a lock and two cache misses
     // each). Something held always leads to another pump: an answer, a timer or a release.
-    if (pending.size() + ready.size() + parked > options.max_queued_requests / 2) return;
+    if (held() > options.max_queued_requests / 2) return;
     const std::size_t first_new = pending.size();
     {
       std::lock_guard lock(in_mu);
       const std::size_t cap = options.max_queued_requests;
-      const std::size_t held = pending.size() + ready.size() + parked;
-      const std::size_t room = cap - std::min(cap, held);
+      const std::size_t room = cap - std::min(cap, held());
       if (pending.empty() && incoming.size() <= room) {
         pending.swap(incoming);
       } else {
@@ -185,7 +187,7 @@ struct Engine::Impl {
         }
       }
       ended = input_ended && incoming.empty();
-      starved = incoming.empty() && !input_ended && pending.size() + ready.size() + parked < cap;
+      starved = incoming.empty() && !input_ended && held() < cap;
       if (reader_waiting && incoming.size() <= cap / 2) in_cv.notify_one();
     }
     if (!clones) return;

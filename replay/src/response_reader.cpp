@@ -54,9 +54,8 @@ struct ResponseReader::ParserSlot {
   std::optional<Parser> parser;
 };
 
-ResponseReader::ResponseReader(bool head, std::size_t keep_body, Headers headers)
-    : head_(head), keep_body_(keep_body), keep_headers_(keep_body > 0 ? Headers::All : headers) {
-  reset_parser();
+ResponseReader::ResponseReader(bool head, std::size_t keep_body, Headers headers) {
+  reset(head, keep_body, headers);
 }
 
 void ResponseReader::reset(bool head, std::size_t keep_body, Headers headers) {
