@@ -82,10 +82,13 @@ void ClientConnection::do_read() {
 void ClientConnection::on_read(const error_code& ec, std::size_t n) {
   if (closed_ || !busy_) return;
   if (n > 0) {
-    if (outcome_.facts.first_byte_ns == 0) outcome_.facts.first_byte_ns = clock_();
+    // An answer that arrives in one read has its first and last byte at the same instant: one
+    // clock reading serves as both.
+    std::int64_t arrived = 0;
+    if (outcome_.facts.first_byte_ns == 0) outcome_.facts.first_byte_ns = arrived = clock_();
     const std::size_t used = reader_->feed({buffer_.data(), n});
     if (reader_->state() == ResponseReader::State::Done)
-      return finish(OutcomeError::None, reader_->keep_alive() && used == n);
+      return finish(OutcomeError::None, reader_->keep_alive() && used == n, arrived);
     if (reader_->state() == ResponseReader::State::Error)
       return finish(OutcomeError::Protocol, false);
   }
@@ -105,11 +108,11 @@ void ClientConnection::expire(std::int64_t now_ns) {
   finish(timeout_kind_, false);
 }
 
-void ClientConnection::finish(OutcomeError error, bool reusable) {
+void ClientConnection::finish(OutcomeError error, bool reusable, std::int64_t now_ns) {
   busy_ = false;
   deadline_ns_ = INT64_MAX;
   EngineOutcome out = std::move(outcome_);
-  out.facts.done_ns = clock_();
+  out.facts.done_ns = now_ns != 0 ? now_ns : clock_();
   out.facts.error = error;
   out.facts.bytes_received = reader_ ? reader_->bytes_received() : 0;
   if (error == OutcomeError::None) {

@@ -59,6 +59,7 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
   bool closed() const { return closed_; }
   std::int64_t idle_since_ns() const { return idle_since_; }
   std::uint64_t key = 0;  // the per-recorded connection it serves (0 in the pool)
+  std::size_t busy_slot = SIZE_MAX;  // its index in the engine's in-flight list (engine-owned)
 
  private:
   void do_connect();
@@ -67,7 +68,8 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
   void on_write(const boost::system::error_code& ec, std::size_t n);
   void do_read();
   void on_read(const boost::system::error_code& ec, std::size_t n);
-  void finish(OutcomeError error, bool reusable);
+  // now_ns: the clock read in this handler already (0: read it).
+  void finish(OutcomeError error, bool reusable, std::int64_t now_ns = 0);
 
   boost::asio::ip::tcp::socket socket_;
   const Endpoints& endpoints_;

@@ -1,5 +1,6 @@
 #include "reprise/replay/correlation_tracker.hpp"
 
+#include "reprise/replay/schedule.hpp"
 #include "reprise/text.hpp"
 #include "session_values.hpp"
 
@@ -45,6 +46,12 @@ std::string_view host_only(std::string_view h) {
 }
 
 }  // namespace
+
+void attach_correlation(TraceRequest& r, std::shared_ptr<const RequestCorrelation> c) {
+  r.producer = c != nullptr && c->producer;
+  r.clone_invariant = c == nullptr || c->clone_invariant();
+  r.correlation = std::move(c);
+}
 
 void request_host_path(std::string_view wire, std::string& host, std::string& path) {
   host.clear();

@@ -43,7 +43,9 @@ struct Engine::Impl {
   std::atomic<bool>* finished = nullptr;
   EngineCounters counters;
 
-  asio::io_context io{1};
+  // Sockets and timers are used on the network thread only (other threads just post to it),
+  // so the reactor runs without per-descriptor locks: two lock/unlock pairs per I/O saved.
+  asio::io_context io{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
   asio::executor_work_guard<asio::io_context::executor_type> work = asio::make_work_guard(io);
   tcp::resolver::results_type endpoints;
   std::thread thread;
@@ -60,10 +62,14 @@ struct Engine::Impl {
   bool reader_waiting = false;
   bool starved = false;
 
-  // Network thread -> recorder.
+  // Network thread -> recorder. Outcomes gather in `finished_outcomes` and are published under
+  // the lock once per turn of the event loop (a posted flush), not once per request: the lock
+  // and the backlog count sit on cache lines the recorder thread writes too.
   std::mutex out_mu;
   std::vector<EngineOutcome> outcomes;
-  std::atomic<std::size_t> outcome_backlog{0};
+  std::atomic<std::size_t> outcome_backlog{0};  // published, not yet taken
+  std::vector<EngineOutcome> finished_outcomes;  // network thread only: not yet published
+  bool flush_posted = false;
 
   // Network thread only.
   struct SessionGate {
@@ -76,7 +82,9 @@ struct Engine::Impl {
   std::unordered_map<std::uint64_t, std::shared_ptr<ClientConnection>> per_recorded;
   std::unordered_map<std::uint64_t, std::deque<ScheduledRequest>> connection_waits;
   std::vector<std::shared_ptr<ClientConnection>> idle;  // pool mode, most recent last
-  std::unordered_map<ClientConnection*, std::shared_ptr<ClientConnection>> busy;
+  // Connections with a request in flight; each knows its index (busy_slot): held and released
+  // per request without a hash-map node.
+  std::vector<std::shared_ptr<ClientConnection>> busy;
   std::unordered_map<ClientConnection*, ScheduledRequest> conn_sessions;  // strict: who is where
   // Correlation: the clones' state, and requests waiting for a producer's answer, by
   // (clone, producer) and in deadline order (one timeout for all, so arrival order is
@@ -113,6 +121,26 @@ struct Engine::Impl {
 
   std::int64_t unix_ns(std::int64_t run_ns) const { return options.epoch_unix_ns + run_ns; }
 
+  void hold_busy(const std::shared_ptr<ClientConnection>& c) {
+    c->busy_slot = busy.size();
+    busy.push_back(c);
+  }
+
+  // Takes the connection out of the in-flight list (swapping the last one into its place);
+  // null when it was not in it.
+  std::shared_ptr<ClientConnection> release_busy(ClientConnection& c) {
+    const std::size_t slot = c.busy_slot;
+    if (slot >= busy.size() || busy[slot].get() != &c) return nullptr;
+    std::shared_ptr<ClientConnection> self = std::move(busy[slot]);
+    if (slot + 1 != busy.size()) {
+      busy[slot] = std::move(busy.back());
+      busy[slot]->busy_slot = slot;
+    }
+    busy.pop_back();
+    c.busy_slot = SIZE_MAX;
+    return self;
+  }
+
   static std::uint64_t wait_key(std::uint64_t clone_key, std::uint64_t producer) {
     return clone_key ^ (producer * 0x9e3779b97f4a7c15ULL + 0x632be59bd9b4e019ULL);
   }
@@ -136,20 +164,54 @@ struct Engine::Impl {
       if (o.body.size() > options.keep_body) o.body.resize(options.keep_body);
       if (options.keep_body == 0) o.headers.clear();
     }
-    std::lock_guard lock(out_mu);
-    outcomes.push_back(std::move(o));
-    ++outcome_backlog;
+    finished_outcomes.push_back(std::move(o));
+    if (!flush_posted) {
+      flush_posted = true;
+      asio::post(io, [this] { publish_outcomes(); });
+    }
   }
 
-  EngineOutcome outcome_for(const ScheduledRequest& r) const {
+  void publish_outcomes() {
+    flush_posted = false;
+    if (finished_outcomes.empty()) return;
+    std::lock_guard lock(out_mu);
+    outcome_backlog += finished_outcomes.size();
+    if (outcomes.empty()) {
+      outcomes.swap(finished_outcomes);
+    } else {
+      for (auto& o : finished_outcomes) outcomes.push_back(std::move(o));
+      finished_outcomes.clear();
+    }
+  }
+
+  // Outcomes the recorder has not taken yet: the limit on them holds new sends back.
+  bool outcome_queue_full() const {
+    return outcome_backlog.load(std::memory_order_relaxed) + finished_outcomes.size() >=
+           options.max_queued_outcomes;
+  }
+
+  // The outcome of r, sharing its request bytes and correlation; the rvalue form takes them
+  // over (r is done with them).
+  static EngineOutcome outcome_for(const ScheduledRequest& r) {
+    EngineOutcome o = identity_of(r);
+    o.wire = r.request.wire;
+    o.correlation = r.request.correlation;
+    return o;
+  }
+  static EngineOutcome outcome_for(ScheduledRequest&& r) {
+    EngineOutcome o = identity_of(r);
+    o.wire = std::move(r.request.wire);
+    o.correlation = std::move(r.request.correlation);
+    return o;
+  }
+  static EngineOutcome identity_of(const ScheduledRequest& r) {
     EngineOutcome o;
     o.exchange_id = r.request.exchange_id;
     o.session_id = r.request.session_id;
     o.clone = r.clone;
     o.iteration = r.iteration;
-    o.wire = r.request.wire;
-    o.correlation = r.request.correlation;
     o.correlation_flags = r.correlation_flags;
+    o.producer = r.request.producer;
     o.facts.intended_ns = r.due_ns;
     return o;
   }
@@ -193,7 +255,7 @@ struct Engine::Impl {
     if (!clones) return;
     for (std::size_t i = first_new; i < pending.size(); ++i) {
       const ScheduledRequest& r = pending[i];
-      if (r.request.correlation && r.request.correlation->producer)
+      if (r.request.producer)
         clones->expect(r.session_key(), r.request.exchange_id);
     }
   }
@@ -231,7 +293,7 @@ struct Engine::Impl {
 
   // Makes the head of ready its clone's own; false when it was parked to wait for a value.
   bool correlate(ScheduledRequest& r, std::int64_t t) {
-    if (!clones || r.prepared || !r.request.correlation) return true;
+    if (!clones || r.prepared || r.request.clone_invariant) return true;
     const bool give_up = (r.correlation_flags & kTimedOut) != 0;
     SessionClones::Prepared p = clones->prepare(r, give_up, unix_ns(t));
     if (p.wait) {
@@ -381,7 +443,7 @@ struct Engine::Impl {
         ++counters.held_by_inflight;
         break;
       }
-      if (outcome_backlog >= options.max_queued_outcomes) {
+      if (outcome_queue_full()) {
         ++counters.held_by_outcome_queue;
         break;
       }
@@ -406,29 +468,30 @@ struct Engine::Impl {
   void send(const std::shared_ptr<ClientConnection>& conn, ScheduledRequest& r, std::int64_t t) {
     if (plan.pacing == Pacing::Max) r.due_ns = t;  // no schedule: it is meant to go now
     if (rate_interval > 0) rate_next = std::max(rate_next, t - 10 * rate_interval) + rate_interval;
-    busy.emplace(conn.get(), conn);
+    hold_busy(conn);
     ++counters.sent;
     const std::uint32_t in = ++counters.inflight;
     raise_max(counters.max_inflight_seen, in);
-    EngineOutcome o = outcome_for(r);
     // The clone reads cookies from every answer and values from a producer's: keep what it
     // needs even when the run file keeps less (emit() trims to keep_body).
     using Headers = ResponseReader::Headers;
     ClientConnection::Keep keep{options.keep_body, clones ? Headers::SetCookie : Headers::None};
-    if (clones && r.request.correlation && r.request.correlation->producer) {
+    if (clones && r.request.producer) {
       keep.body = std::max(keep.body, plan.correlation.max_response_bytes);
       keep.headers = Headers::All;
     }
-    conn->start(r, std::move(o), keep);
     // Strict order releases the session on completion; remember which one.
-    if (plan.strict_session_order) conn_sessions[conn.get()] = r;
+    if (plan.strict_session_order) {
+      conn_sessions[conn.get()] = r;
+      conn->start(r, outcome_for(r), keep);
+    } else {
+      conn->start(r, outcome_for(std::move(r)), keep);  // start() reads only r's HEAD flag
+    }
   }
 
   void on_done(ClientConnection& conn, EngineOutcome o, bool reusable) {
     const std::int64_t t = o.facts.done_ns;
-    auto held = busy.find(&conn);
-    std::shared_ptr<ClientConnection> self = held != busy.end() ? held->second : nullptr;
-    if (held != busy.end()) busy.erase(held);
+    std::shared_ptr<ClientConnection> self = release_busy(conn);
     --counters.inflight;
     if (o.facts.error == OutcomeError::Connect) {
       ++counters.connect_failures;
@@ -466,13 +529,14 @@ struct Engine::Impl {
     }
     counters.connections_open = open;
     emit(std::move(o));
-    pump();
+    pump(t);  // the answer's done time is now to within the handler's own run
   }
 
   // ---- the loop --------------------------------------------------------------------------
 
-  void pump() {
-    const std::int64_t t = now();
+  void pump() { pump(now()); }
+
+  void pump(std::int64_t t) {
     if (!stopping) pull_incoming();
     expire_correlation_waits(t);
     while (!pending.empty() && (plan.pacing == Pacing::Max || pending.front().due_ns <= t)) {
@@ -484,7 +548,10 @@ struct Engine::Impl {
     if (ended || stopping) {
       const bool idle_now = pending.empty() && ready.empty() && parked == 0 &&
                             counters.inflight == 0;
-      if (idle_now) finished->store(true);
+      if (idle_now) {
+        publish_outcomes();  // all of them are out before the run is declared over
+        finished->store(true);
+      }
     }
     arm(t);
   }
@@ -496,7 +563,7 @@ struct Engine::Impl {
       if (plan.pacing != Pacing::Max) at = std::min(at, ready.front().due_ns + plan.max_lateness_ns + 1);
       if (rate_interval > 0 && rate_next > t) at = std::min(at, rate_next);
       if (backoff_until > t) at = std::min(at, backoff_until);
-      if (outcome_backlog >= options.max_queued_outcomes) at = std::min(at, t + 1'000'000);
+      if (outcome_queue_full()) at = std::min(at, t + 1'000'000);
     }
     if (!correlation_deadlines.empty()) at = std::min(at, correlation_deadlines.front().deadline);
     if (at == wake_at) return;
@@ -516,8 +583,7 @@ struct Engine::Impl {
   // Ends requests past their connect or request deadline (ClientConnection::expire).
   void sweep() {
     const std::int64_t t = now();
-    sweeping.clear();
-    for (auto& [ptr, c] : busy) sweeping.push_back(c);  // expiring changes `busy`
+    sweeping.assign(busy.begin(), busy.end());  // expiring changes `busy`
     for (auto& c : sweeping) c->expire(t);
     sweeping.clear();
     sweeper.expires_after(std::chrono::milliseconds(5));
@@ -600,8 +666,7 @@ struct Engine::Impl {
 
   void cancel() {
     stop();
-    std::vector<std::shared_ptr<ClientConnection>> running;
-    for (auto& [ptr, c] : busy) running.push_back(c);
+    const std::vector<std::shared_ptr<ClientConnection>> running = busy;  // closing changes `busy`
     for (auto& c : running) c->close(OutcomeError::Aborted);
     for (auto& [key, c] : per_recorded) {
       c->close();
@@ -633,7 +698,10 @@ Result<std::unique_ptr<Engine>> Engine::create(EngineOptions options, Clock::tim
     p->sweep();
     p->pump();
   });
-  p->thread = std::thread([p] { p->io.run(); });
+  p->thread = std::thread([p] {
+    p->io.run();
+    p->publish_outcomes();  // a stop() can leave the posted flush unrun
+  });
   return engine;
 }
 

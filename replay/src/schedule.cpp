@@ -119,7 +119,7 @@ void Schedule::forget_idle_sessions() {
   }
 }
 
-void Schedule::push(const TraceRequest& r) {
+void Schedule::push(TraceRequest r) {
   if (input_done()) return;
   ++stats_.input_requests;
   if (!have_first_) {
@@ -136,7 +136,8 @@ void Schedule::push(const TraceRequest& r) {
   }
   watermark_ = std::max(watermark_, base);
   const SessionState& s = session(r.session_id, base);
-  for (const std::uint32_t k : s.clones) {
+  for (std::size_t i = 0; i < s.clones.size(); ++i) {
+    const std::uint32_t k = s.clones[i];
     ScheduledRequest out;
     out.due_ns = base + clone_offset_ns(plan_.seed, r.session_id, k, iteration_,
                                         plan_.clone_spread_ns);
@@ -147,8 +148,10 @@ void Schedule::push(const TraceRequest& r) {
     out.order = next_order_++;
     out.clone = k;
     out.iteration = iteration_;
-    out.request = r;
-    heap_.push(std::move(out));
+    if (i + 1 == s.clones.size()) out.request = std::move(r);
+    else out.request = r;
+    heap_.push_back(std::move(out));
+    std::push_heap(heap_.begin(), heap_.end(), Later{});
   }
 }
 
@@ -185,15 +188,16 @@ bool Schedule::input_done() const { return finished_ || beyond_end_; }
 
 std::optional<ScheduledRequest> Schedule::pop() {
   if (heap_.empty()) return std::nullopt;
-  if (!input_done() && heap_.top().due_ns > watermark_) return std::nullopt;
-  ScheduledRequest out = heap_.top();
-  heap_.pop();
+  if (!input_done() && heap_.front().due_ns > watermark_) return std::nullopt;
+  std::pop_heap(heap_.begin(), heap_.end(), Later{});
+  ScheduledRequest out = std::move(heap_.back());
+  heap_.pop_back();
   if (plan_.pacing == Pacing::Rate) {
     const auto at = intensity_.arrival_ns(next_arrival_++);
     if (!at || (plan_.duration_ns > 0 && *at >= plan_.duration_ns)) {
       // Arrivals are increasing: this one and every later one fall after the end.
       stats_.past_end += 1 + heap_.size();
-      heap_ = {};
+      heap_.clear();
       beyond_end_ = true;
       return std::nullopt;
     }

@@ -102,9 +102,8 @@ SessionClones::Prepared SessionClones::prepare(const ScheduledRequest& r, bool g
   Prepared out;
   out.wire = r.request.wire;
   const RequestCorrelation* c = r.request.correlation.get();
-  if (c == nullptr) return out;
   // Nothing in it differs between clones: sent as recorded, without a lookup.
-  if (c->needs.empty() && !c->cookie_header && !c->clone_placeholder && !c->clone_fields) return out;
+  if (c == nullptr || r.request.clone_invariant) return out;
   Clone* clone = find(r.session_key());
   auto learned = [&](const Need& need) -> const std::string* {
     if (clone == nullptr) return nullptr;
@@ -239,19 +238,18 @@ CorrelationTotals SessionClones::totals() const {
 }
 
 void SessionClones::received(const EngineOutcome& o, std::int64_t unix_now_ns) {
-  const RequestCorrelation* c = o.correlation.get();
-  if (c == nullptr) return;
+  if (o.correlation == nullptr) return;
   const bool ok = o.facts.error == OutcomeError::None && o.facts.status != 0;
   const auto& headers = o.headers;
-  const std::string_view body(reinterpret_cast<const char*>(o.body.data()), o.body.size());
-  const std::uint64_t exchange = o.exchange_id;
-  const std::uint64_t key = session_clone_key(o.session_id, o.clone, o.iteration);
   const bool sets_cookies = ok && std::any_of(headers.begin(), headers.end(), [](const auto& h) {
     return iequals(h.first, "set-cookie");
   });
-  if (!c->producer && !sets_cookies) return;  // nothing for the clone to learn
-  Clone* clone = &get(key);
-  if (c->producer) {
+  if (!o.producer && !sets_cookies) return;  // nothing for the clone to learn
+  const RequestCorrelation* c = o.correlation.get();
+  const std::string_view body(reinterpret_cast<const char*>(o.body.data()), o.body.size());
+  const std::uint64_t exchange = o.exchange_id;
+  Clone* clone = &get(session_clone_key(o.session_id, o.clone, o.iteration));
+  if (o.producer) {
     auto& pending = clone->in_flight;
     if (auto it = std::find(pending.begin(), pending.end(), exchange); it != pending.end())
       pending.erase(it);
@@ -262,7 +260,7 @@ void SessionClones::received(const EngineOutcome& o, std::int64_t unix_now_ns) {
     if (clone->jar.set(value, c->host, c->path, unix_now_ns)) ++jar_.cookies_set;
     else ++jar_.cookies_rejected;
   }
-  if (!c->producer) return;
+  if (!o.producer) return;
   ResponseView view;
   view.body = body;
   for (const auto& [name, value] : headers) view.headers.emplace_back(name, value);

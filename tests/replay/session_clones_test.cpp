@@ -58,8 +58,8 @@ struct Trace {
     for (const auto& [n, value] : headers) v.headers.emplace_back(n, value);
     v.body = body;
     const bool answered = !headers.empty() || !body.empty();
-    t.correlation = tracker_.observe(session, t.exchange_id, t.recorded_ns, *t.wire, answered ? &v : nullptr,
-                                     t.recorded_ns + 10'000'000);
+    attach_correlation(t, tracker_.observe(session, t.exchange_id, t.recorded_ns, *t.wire,
+                                           answered ? &v : nullptr, t.recorded_ns + 10'000'000));
     return t;
   }
   CorrelationTracker tracker_;
@@ -86,6 +86,7 @@ EngineOutcome answer(const ScheduledRequest& r, std::uint16_t status, Fields hea
   o.headers = std::move(headers);
   o.body.assign(body.begin(), body.end());
   o.correlation = r.request.correlation;
+  o.producer = r.request.producer;
   return o;
 }
 

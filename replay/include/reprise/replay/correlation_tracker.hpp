@@ -34,6 +34,8 @@ struct Need {
 };
 
 // What the network thread needs to make one recorded request a clone's own.
+struct TraceRequest;  // schedule.hpp
+
 struct RequestCorrelation {
   bool producer = false;       // its response carries values (searched at replay)
   std::vector<Need> needs;
@@ -42,7 +44,16 @@ struct RequestCorrelation {
   bool cookie_header = false;      // it carries a Cookie header (the jar may rewrite it)
   std::string host;                // the Host it is sent with (port stripped) for the jar
   std::string path;                // its path, for the jar
+
+  // Nothing in it differs between clones: no values to substitute, no cookies for a jar to
+  // rewrite, no {clone} placeholder or --clone-rewrite field.
+  bool clone_invariant() const {
+    return needs.empty() && !cookie_header && !clone_placeholder && !clone_fields;
+  }
 };
+
+// Sets r.correlation and the facts TraceRequest copies from it.
+void attach_correlation(TraceRequest& r, std::shared_ptr<const RequestCorrelation> c);
 
 struct TrackerStats {
   std::uint64_t producers = 0;        // exchanges whose recorded response had values
@@ -66,6 +77,10 @@ class CorrelationTracker {
                                                     std::int64_t request_ns, std::string_view wire,
                                                     const ResponseView* response,
                                                     std::int64_t response_end_ns);
+
+  // Whether observe() reads recorded responses (value rules are set); when not, callers may
+  // pass null and spare building the view.
+  bool reads_responses() const { return settings_.enabled && !settings_.rules.empty(); }
 
   TrackerStats stats() const;
 

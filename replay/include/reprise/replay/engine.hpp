@@ -64,6 +64,7 @@ struct EngineOutcome {
   std::vector<std::pair<std::string, std::string>> headers;
   std::shared_ptr<const std::string> wire;  // the request as sent (shared, not copied)
   std::shared_ptr<const RequestCorrelation> correlation;  // from the request (null: none)
+  bool producer = false;                    // TraceRequest::producer
   std::uint8_t correlation_flags = 0;       // CorrelationFlag bits
 };
 

@@ -27,7 +27,6 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
-#include <queue>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -49,8 +48,13 @@ struct TraceRequest {
   std::int64_t recorded_latency_ns = 0;  // response last byte - request first byte (0: none)
   bool head = false;                     // a HEAD request: its response has no body
   std::shared_ptr<const std::string> wire;
-  // What makes it a clone's own (values, cookies, clone fields); null: sent as is.
+  // What makes it a clone's own (values, cookies, clone fields); null: sent as is. Set with
+  // attach_correlation() (correlation_tracker.hpp), which copies the two facts below: the
+  // network thread checks them for every request without reading the object, which the
+  // reader thread wrote on another core.
   std::shared_ptr<const RequestCorrelation> correlation;
+  bool producer = false;        // its answer carries values later requests need
+  bool clone_invariant = true;  // every clone sends it as is: nothing to substitute or rewrite
 };
 
 // The identity of a session clone: session `session`, clone `clone`, pass `iteration`.
@@ -89,8 +93,9 @@ class Schedule {
  public:
   explicit Schedule(const Plan& plan);
 
-  // Input: the trace's requests in trace order (non-decreasing recorded_ns).
-  void push(const TraceRequest& r);
+  // Input: the trace's requests in trace order (non-decreasing recorded_ns). Taken by value:
+  // the last clone gets the request moved in, the others a copy.
+  void push(TraceRequest r);
   // The trace has ended. With Plan::loop the caller feeds it again (the next pass) unless
   // input_done(); without loop this is the end of input.
   void end_pass();
@@ -155,7 +160,8 @@ class Schedule {
 
   std::uint64_t next_order_ = 0;
   std::uint64_t next_arrival_ = 0;
-  std::priority_queue<ScheduledRequest, std::vector<ScheduledRequest>, Later> heap_;
+  // A binary heap under Later (std::push_heap/pop_heap), so pop() can move the top out.
+  std::vector<ScheduledRequest> heap_;
   std::unordered_map<std::uint64_t, SessionState> sessions_;
   ScheduleStats stats_;
 };
