@@ -2,14 +2,23 @@
 // Small text helpers shared by every library (header names compare case-insensitively,
 // RFC 9110 5.1; optional whitespace is spaces and tabs, 5.6.3).
 
-#include <strings.h>
-
 #include <string_view>
 
 namespace reprise {
 
+// ASCII case-insensitive equality: HTTP names and tokens are ASCII, so no locale is consulted
+// (strncasecmp did, at some 20 ns a call on every field of every message) and a NUL byte is
+// compared like any other.
 inline bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && ::strncasecmp(a.data(), b.data(), a.size()) == 0;
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const unsigned char x = static_cast<unsigned char>(a[i]);
+    const unsigned char y = static_cast<unsigned char>(b[i]);
+    if (x == y) continue;
+    const unsigned char folded = x | 0x20;  // lower case, for letters
+    if (folded != (y | 0x20) || folded < 'a' || folded > 'z') return false;
+  }
+  return true;
 }
 
 inline std::string_view trim_ows(std::string_view s) {
