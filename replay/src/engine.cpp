@@ -44,7 +44,8 @@ struct Engine::Impl {
   EngineCounters counters;
 
   // Sockets and timers are used on the network thread only (other threads just post to it),
-  // so the reactor runs without per-descriptor locks: two lock/unlock pairs per I/O saved.
+  // so the reactor skips the descriptor lock it otherwise takes to start and to complete
+  // every read and write.
   asio::io_context io{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
   asio::executor_work_guard<asio::io_context::executor_type> work = asio::make_work_guard(io);
   tcp::resolver::results_type endpoints;

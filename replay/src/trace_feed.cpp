@@ -132,14 +132,11 @@ Status TraceFeed::run(const Sink& sink, const std::atomic<bool>* stop) {
         r.recorded_latency_ns = x->response_last_ns() - x->request_first_ns();
       r.head = method != nullptr && method->string_view() == "HEAD";
       r.wire = std::make_shared<const std::string>(request_wire(*x->request(), target_, plan_.rewrites));
-      if (x->response() != nullptr && tracker_.reads_responses()) {
-        const ResponseView response = response_view(*x->response());
-        attach_correlation(r, tracker_.observe(r.session_id, r.exchange_id, r.recorded_ns, *r.wire,
-                                               &response, x->response_last_ns()));
-      } else {
-        attach_correlation(r, tracker_.observe(r.session_id, r.exchange_id, r.recorded_ns, *r.wire,
-                                               nullptr, 0));
-      }
+      const bool with_response = x->response() != nullptr && tracker_.reads_responses();
+      const ResponseView response = with_response ? response_view(*x->response()) : ResponseView{};
+      attach_correlation(r, tracker_.observe(r.session_id, r.exchange_id, r.recorded_ns, *r.wire,
+                                             with_response ? &response : nullptr,
+                                             with_response ? x->response_last_ns() : 0));
       schedule_.push(std::move(r));
       drain();
     }
