@@ -183,10 +183,11 @@ void ClientSession::on_upstream(std::shared_ptr<UpstreamConnection> c, const err
                                proxy_.stats.upstream_connect_failures);
   upstream_ = std::move(c);
   reused_ = upstream_->uses++ > 0;
-  // A pooled connection the upstream may have closed while it idled: keep what is sent so it
-  // can go again on a fresh one (only when the whole request is in hand).
-  if (reused_ && !retried_ && request_.state() == MessageRelay::State::Done) resend_ = out_;
-  else resend_.clear();
+  // A pooled connection the upstream may have closed while it idled: what is sent is kept so it
+  // can go again on a fresh one (only when the whole request is in hand). It is kept by taking
+  // out_'s bytes once written (or failed), not by copying them first.
+  keep_for_resend_ = reused_ && !retried_ && request_.state() == MessageRelay::State::Done;
+  resend_.clear();
   send_upstream();
 }
 
@@ -218,6 +219,10 @@ void ClientSession::send_upstream() {
 
 void ClientSession::on_upstream_written(const error_code& ec) {
   if (phase_ == Phase::Closed || !upstream_) return;  // answered locally meanwhile (timeout)
+  if (keep_for_resend_) {
+    keep_for_resend_ = false;
+    resend_.swap(out_);
+  }
   if (ec) {
     if (retry_on_fresh_connection()) return;
     return fail_upstream(502, "the upstream closed the connection: " + ec.message(),

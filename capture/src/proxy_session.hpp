@@ -91,6 +91,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool reused_ = false;                 // the request went on a pooled connection
   bool retried_ = false;                // ... which failed, and it went again on a fresh one
   std::string resend_;                  // the whole request, kept while a retry is possible
+  bool keep_for_resend_ = false;        // out_ becomes resend_ once written
 
   std::uint64_t connection_id_ = 0;
   std::uint32_t index_ = 0;
