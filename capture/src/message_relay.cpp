@@ -1,6 +1,7 @@
 #include "reprise/capture/message_relay.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <limits>
 #include <optional>
 
@@ -15,14 +16,14 @@ namespace http = boost::beast::http;
 using boost::beast::error_code;
 using boost::beast::string_view;
 
-bool is_hop_by_hop(std::string_view name, const std::vector<std::string>& named) {
+bool is_hop_by_hop(std::string_view name, std::span<const std::string_view> named) {
   // Transfer-Encoding and Content-Length are hop-by-hop in principle, but the body is forwarded
   // with its framing as received, so they travel with it.
   static constexpr std::string_view kFields[] = {"connection", "keep-alive", "proxy-connection",
                                                  "te", "trailer", "upgrade"};
   for (auto f : kFields)
     if (iequals(name, f)) return true;
-  for (const auto& n : named)
+  for (const auto n : named)
     if (iequals(name, n)) return true;
   return false;
 }
@@ -114,12 +115,11 @@ struct RelayParser final : http::basic_parser<isRequest>, RelayParserBase {
   void eager(bool v) override { http::basic_parser<isRequest>::eager(v); }
 };
 
-// "close, X-A" -> {"close", "X-A"}
-std::vector<std::string> connection_options(const HttpHeaders& headers) {
-  std::vector<std::string> out;
+// "close, X-A" -> {"close", "X-A"}: views into `headers`, into `out` (cleared first).
+void connection_options(const HttpHeaders& headers, std::vector<std::string_view>& out) {
+  out.clear();
   for (const auto& [name, value] : headers)
-    if (iequals(name, "connection")) for_each_list_item(value, [&](std::string_view item) { out.emplace_back(item); });
-  return out;
+    if (iequals(name, "connection")) for_each_list_item(value, [&](std::string_view item) { out.push_back(item); });
 }
 
 }  // namespace
@@ -146,21 +146,23 @@ void MessageRelay::reset(bool head_request) {
   state_ = State::Head;
   error_.clear();
   too_large_ = keep_alive_ = upgrade_ = expect_continue_ = truncated_ = false;
-  request_ = HttpRequest{};
-  response_ = HttpResponse{};
   extra.clear();
-  if (request_mode_)
+  // A relay fills only the message of its direction.
+  if (request_mode_) {
+    request_ = HttpRequest{};
     parser_->impl = &parser_->request.emplace(request_, response_, header_limit_, max_body_, truncated_, false);
-  else
+  } else {
+    response_ = HttpResponse{};
     parser_->impl = &parser_->response.emplace(request_, response_, header_limit_, max_body_, truncated_,
                                                head_request);
+  }
 }
 
 void MessageRelay::head_done(std::string& forward) {
   RelayParserBase& p = *parser_->impl;
   keep_alive_ = p.keep_alive();
   const HttpHeaders& fields = request_mode_ ? request_.headers : response_.headers;
-  const auto named = connection_options(fields);
+  connection_options(fields, named_);
   if (request_mode_) {
     upgrade_ = p.upgrade() || request_.method == "CONNECT";
     for (const auto& [name, value] : fields)
@@ -172,13 +174,15 @@ void MessageRelay::head_done(std::string& forward) {
   } else {
     upgrade_ = response_.status == 101;
     forward += response_.version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
-    forward += std::to_string(response_.status);
+    char digits[8];
+    const auto end = std::to_chars(digits, digits + sizeof digits, response_.status).ptr;
+    forward.append(digits, end);
     forward += ' ';
     forward += response_.reason;
     forward += "\r\n";
   }
   for (const auto& [name, value] : fields) {
-    if (is_hop_by_hop(name, named)) continue;
+    if (is_hop_by_hop(name, named_)) continue;
     forward += name;
     forward += ": ";
     forward += value;

@@ -8,7 +8,6 @@
 #include <functional>
 #include <memory>
 #include <mutex>
-#include <set>
 #include <string>
 #include <thread>
 #include <unordered_set>
@@ -68,12 +67,51 @@ struct UpstreamConnection {
 
 class ClientSession;
 
+// A request in progress on a worker, linked into the worker's list of starts (oldest first).
+// Each client session owns one: it has at most one request in progress.
+struct RequestStart {
+  std::int64_t t = 0;
+  RequestStart* older = nullptr;
+  RequestStart* newer = nullptr;
+  bool linked = false;
+};
+
 // One thread: its io_context, its client sessions and its share of the upstream pool.
 struct Worker {
   using Ready = std::function<void(std::shared_ptr<UpstreamConnection>, error_code)>;
 
   explicit Worker(RecordingProxy::Impl& p) : proxy(p) {}
   RecordingProxy::Impl& proxy;
+
+  // Starts of requests in progress, for the recorder's watermark (oldest published atomically).
+  // Declared before io: sessions that io's destruction destroys still find them.
+  // A worker's clock never goes back, so a new start is the newest: the starts form a list in
+  // time order, joined and left in O(1) without an allocation (a multiset node per request
+  // was 2 % of the proxy's CPU).
+  RequestStart* oldest_start = nullptr;
+  RequestStart* newest_start = nullptr;
+  // Released after the exchange went to the recorder's queue: a recorder that sees a later
+  // value also sees that exchange when it takes the queue.
+  std::atomic<std::int64_t> oldest{INT64_MAX};
+  void started(RequestStart& s, std::int64_t t) {
+    if (s.linked) ended(s);
+    s.t = t;
+    s.older = newest_start;
+    s.newer = nullptr;
+    s.linked = true;
+    (newest_start != nullptr ? newest_start->newer : oldest_start) = &s;
+    newest_start = &s;
+    oldest.store(oldest_start->t, std::memory_order_release);
+  }
+  void ended(RequestStart& s) {
+    if (!s.linked) return;
+    (s.older != nullptr ? s.older->newer : oldest_start) = s.newer;
+    (s.newer != nullptr ? s.newer->older : newest_start) = s.older;
+    s.linked = false;
+    s.older = s.newer = nullptr;
+    oldest.store(oldest_start != nullptr ? oldest_start->t : INT64_MAX, std::memory_order_release);
+  }
+
   asio::io_context io{1};
   asio::executor_work_guard<asio::io_context::executor_type> work = asio::make_work_guard(io);
   std::thread thread;
@@ -87,18 +125,6 @@ struct Worker {
   std::unordered_set<ClientSession*> sessions;
   bool draining = false;
   flatbuffers::FlatBufferBuilder fbb{16 * 1024};  // trace records of this worker's exchanges
-
-  // Starts of requests in progress, for the recorder's watermark (oldest published atomically).
-  std::multiset<std::int64_t> starts;
-  std::atomic<std::int64_t> oldest{INT64_MAX};
-  void started(std::int64_t t) {
-    starts.insert(t);
-    oldest = *starts.begin();
-  }
-  void ended(std::int64_t t) {
-    if (auto it = starts.find(t); it != starts.end()) starts.erase(it);
-    oldest = starts.empty() ? INT64_MAX : *starts.begin();
-  }
 
   // A connection to the upstream: an idle one, a new one, or the next one released.
   void acquire(Ready ready);

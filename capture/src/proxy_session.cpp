@@ -110,7 +110,7 @@ void ClientSession::on_client_read(const error_code& ec, std::size_t n) {
     proxy_.stats.bytes_from_clients += n;
     if (request_first_ == 0) {
       request_first_ = proxy_.now_ns();
-      worker_.started(request_first_);
+      worker_.started(start_, request_first_);
     }
   }
   if (ec) {
@@ -124,7 +124,7 @@ void ClientSession::on_client_read(const error_code& ec, std::size_t n) {
 void ClientSession::on_request_bytes() {
   if (request_first_ == 0 && !in_.empty()) {  // a pipelined request already buffered
     request_first_ = proxy_.now_ns();
-    worker_.started(request_first_);
+    worker_.started(start_, request_first_);
   }
   const std::size_t used = request_.feed(in_, out_);
   in_.erase(in_.begin(), in_.begin() + static_cast<std::ptrdiff_t>(used));
@@ -349,8 +349,7 @@ void ClientSession::exchange_done() {
   upstream_.reset();
   up_in_.clear();
   if (close_after_ || draining_ || !answer_.keep_alive()) return close();
-  request_.reset();
-  answer_.reset();
+  request_.reset();  // answer_ is reset when the next request has gone upstream
   phase_ = Phase::Head;
   request_sent_ = upstream_closed_ = reused_ = retried_ = false;
   resend_.clear();
@@ -419,7 +418,7 @@ void ClientSession::record(bool locally_answered) {
     if (!locally_answered && answer_.body_truncated()) x.flags |= ExchangeFlags::ResponseBodyTruncated;
     proxy_.record(worker_, std::move(x));
   }
-  worker_.ended(request_first_);
+  worker_.ended(start_);
   request_first_ = request_last_ = response_first_ = response_last_ = 0;
   flags_ = ExchangeFlags::None;
 }
@@ -489,7 +488,7 @@ void ClientSession::close() {
   client_.close();
   if (upstream_) worker_.release(std::move(upstream_), false);
   upstream_.reset();
-  if (request_first_ != 0) worker_.ended(request_first_);
+  worker_.ended(start_);
   --proxy_.open_sessions;
   worker_.session_ended(this);
 }

@@ -31,6 +31,7 @@ namespace reprise::capture {
 class ClientSession : public std::enable_shared_from_this<ClientSession> {
  public:
   ClientSession(Worker& worker, tcp::socket socket);
+  ~ClientSession() { worker_.ended(start_); }  // close() unlinks it; this covers a session never closed
   void start();
   // Drain: close now if between requests, else after the current exchange.
   void drain();
@@ -97,6 +98,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::uint32_t index_ = 0;
   IpEndpoint client_ep_, server_ep_;
   std::int64_t request_first_ = 0, request_last_ = 0, response_first_ = 0, response_last_ = 0;
+  RequestStart start_;  // request_first_, in the worker's list while the request is in progress
   ExchangeFlags flags_ = ExchangeFlags::None;
 };
 

@@ -78,9 +78,10 @@ class MessageRelay {
        truncated_ = false;
   HttpRequest request_;
   HttpResponse response_;
+  std::vector<std::string_view> named_;  // head_done(): what Connection names (kept for its capacity)
 };
 
 // RFC 9110 7.6.1 hop-by-hop fields: the fixed ones and those `connection` names ("close, X-A").
-bool is_hop_by_hop(std::string_view name, const std::vector<std::string>& named);
+bool is_hop_by_hop(std::string_view name, std::span<const std::string_view> named);
 
 }  // namespace reprise::capture
