@@ -112,7 +112,10 @@ struct Worker {
     oldest.store(oldest_start != nullptr ? oldest_start->t : INT64_MAX, std::memory_order_release);
   }
 
-  asio::io_context io{1};
+  // Its sockets and timers are used on its own thread only (accepted descriptors come over as
+  // plain descriptors, RecordingProxy::Impl::accept), so the reactor skips the descriptor lock
+  // it otherwise takes to start and to complete every read and write.
+  asio::io_context io{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
   asio::executor_work_guard<asio::io_context::executor_type> work = asio::make_work_guard(io);
   std::thread thread;
   asio::steady_timer housekeeping{io};

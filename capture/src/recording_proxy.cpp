@@ -4,6 +4,9 @@
 
 #include <algorithm>
 #include <charconv>
+#include <utility>
+
+#include <unistd.h>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/post.hpp>
@@ -159,20 +162,55 @@ void Worker::session_ended(ClientSession* s) {
 
 // ---- the proxy ---------------------------------------------------------------------------
 
+// Accepts on the first worker's thread and hands the descriptor itself to the next worker,
+// which makes it a socket of its own io_context there: every socket is then registered, used
+// and closed on one thread, which lets the workers' reactors run without I/O locks.
+namespace {
+
+// An accepted descriptor on its way to a worker: closed if it never becomes a socket there.
+class AcceptedFd {
+ public:
+  explicit AcceptedFd(int fd) : fd_(fd) {}
+  AcceptedFd(AcceptedFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  AcceptedFd& operator=(AcceptedFd&&) = delete;
+  ~AcceptedFd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  int get() const { return fd_; }
+  void taken() { fd_ = -1; }
+
+ private:
+  int fd_;
+};
+
+}  // namespace
+
 void RecordingProxy::Impl::accept() {
-  Worker& target = *workers[next_worker];
-  next_worker = (next_worker + 1) % workers.size();
-  acceptor->async_accept(target.io, [this, &target](const error_code& ec, tcp::socket socket) {
+  acceptor->async_accept([this](const error_code& ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted || stopping) return;
     if (!ec) {
       ++stats.connections;
-      if (open_sessions >= options.max_client_connections) {
+      error_code released;
+      const tcp protocol = socket.local_endpoint(released).protocol();
+      if (released || open_sessions >= options.max_client_connections) {
         ++stats.connections_refused;
         error_code ignored;
         socket.close(ignored);
       } else {
+        AcceptedFd fd(socket.release(released));
         ++open_sessions;
-        asio::post(target.io, [&target, s = std::move(socket)]() mutable {
+        Worker& target = *workers[next_worker];
+        next_worker = (next_worker + 1) % workers.size();
+        asio::post(target.io, [this, &target, protocol, fd = std::move(fd)]() mutable {
+          tcp::socket s(target.io);
+          error_code assigned;
+          if (fd.get() >= 0) s.assign(protocol, fd.get(), assigned);
+          if (fd.get() < 0 || assigned) {
+            --open_sessions;
+            ++stats.connections_refused;
+            return;
+          }
+          fd.taken();
           std::make_shared<ClientSession>(target, std::move(s))->start();
         });
       }
