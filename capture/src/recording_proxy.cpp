@@ -162,9 +162,6 @@ void Worker::session_ended(ClientSession* s) {
 
 // ---- the proxy ---------------------------------------------------------------------------
 
-// Accepts on the first worker's thread and hands the descriptor itself to the next worker,
-// which makes it a socket of its own io_context there: every socket is then registered, used
-// and closed on one thread, which lets the workers' reactors run without I/O locks.
 namespace {
 
 // An accepted descriptor on its way to a worker: closed if it never becomes a socket there.
@@ -185,6 +182,9 @@ class AcceptedFd {
 
 }  // namespace
 
+// Accepts on the first worker's thread and hands the descriptor itself to the next worker,
+// which makes it a socket of its own io_context there: every socket is then registered, used
+// and closed on one thread, which lets the workers' reactors run without I/O locks.
 void RecordingProxy::Impl::accept() {
   acceptor->async_accept([this](const error_code& ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted || stopping) return;
