@@ -174,7 +174,7 @@ class AcceptedFd {
     if (fd_ >= 0) ::close(fd_);
   }
   int get() const { return fd_; }
-  void taken() { fd_ = -1; }
+  void taken() { fd_ = -1; }  // now a socket's
 
  private:
   int fd_;
@@ -190,30 +190,30 @@ void RecordingProxy::Impl::accept() {
     if (ec == asio::error::operation_aborted || stopping) return;
     if (!ec) {
       ++stats.connections;
-      error_code released;
-      const tcp protocol = socket.local_endpoint(released).protocol();
-      if (released || open_sessions >= options.max_client_connections) {
-        ++stats.connections_refused;
-        error_code ignored;
-        socket.close(ignored);
-      } else {
-        AcceptedFd fd(socket.release(released));
-        ++open_sessions;
-        Worker& target = *workers[next_worker];
-        next_worker = (next_worker + 1) % workers.size();
-        asio::post(target.io, [this, &target, protocol, fd = std::move(fd)]() mutable {
-          tcp::socket s(target.io);
-          error_code assigned;
-          if (fd.get() >= 0) s.assign(protocol, fd.get(), assigned);
-          if (fd.get() < 0 || assigned) {
-            --open_sessions;
-            ++stats.connections_refused;
-            return;
-          }
-          fd.taken();
-          std::make_shared<ClientSession>(target, std::move(s))->start();
-        });
+      error_code failed;
+      const tcp protocol = socket.local_endpoint(failed).protocol();
+      if (!failed && open_sessions < options.max_client_connections) {
+        AcceptedFd fd(socket.release(failed));
+        if (!failed) {
+          ++open_sessions;
+          Worker& target = *workers[next_worker];
+          next_worker = (next_worker + 1) % workers.size();
+          asio::post(target.io, [this, &target, protocol, fd = std::move(fd)]() mutable {
+            tcp::socket s(target.io);
+            error_code assigned;
+            s.assign(protocol, fd.get(), assigned);
+            if (assigned) {
+              --open_sessions;
+              ++stats.connections_refused;
+              return;
+            }
+            fd.taken();
+            std::make_shared<ClientSession>(target, std::move(s))->start();
+          });
+        }
       }
+      // Refused, or the descriptor could not be taken: the socket (if it still has it) closes.
+      if (failed || socket.is_open()) ++stats.connections_refused;
     }
     accept();
   });

@@ -90,8 +90,7 @@ fb::Endpoint endpoint_of(const IpEndpoint& e) { return format::make_endpoint(e.a
 
 }  // namespace
 
-void build_exchange_record(flatbuffers::FlatBufferBuilder& fbb, const HttpExchange& x,
-                           std::uint64_t id, std::uint64_t session_id) {
+void build_exchange_record(flatbuffers::FlatBufferBuilder& fbb, const HttpExchange& x) {
   fbb.Clear();
   flatbuffers::Offset<fb::Request> request;
   if (x.has_request) {
@@ -133,8 +132,8 @@ void build_exchange_record(flatbuffers::FlatBufferBuilder& fbb, const HttpExchan
   const fb::Endpoint client = endpoint_of(x.client), server = endpoint_of(x.server);
   fbb.ForceDefaults(true);  // every scalar present: patch_exchange_record() rewrites some
   fb::ExchangeBuilder b(fbb);
-  b.add_id(id);
-  b.add_session_id(session_id);
+  b.add_id(0);
+  b.add_session_id(0);
   b.add_connection_id(x.connection_id);
   b.add_connection_index(x.connection_index);
   b.add_client(&client);
@@ -198,7 +197,7 @@ PreparedExchange TraceRecorder::prepare(HttpExchange&& x, flatbuffers::FlatBuffe
   if (p.filtered == PreparedExchange::Filtered::No) {
     p.redacted = redact(x);
     if (p.redacted) x.flags |= ExchangeFlags::Redacted;
-    build_exchange_record(fbb, x, 0, 0);
+    build_exchange_record(fbb, x);
     const auto bytes = fbb.GetBufferSpan();
     p.record.assign(bytes.begin(), bytes.end());
   }

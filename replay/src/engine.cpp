@@ -191,22 +191,12 @@ struct Engine::Impl {
            options.max_queued_outcomes;
   }
 
-  // The outcome of r, sharing its request bytes and correlation; the rvalue form takes them
-  // over (r is done with them).
-  static EngineOutcome outcome_for(const ScheduledRequest& r) {
-    EngineOutcome o = identity_of(r);
-    o.wire = r.request.wire;
-    o.correlation = r.request.correlation;
-    return o;
-  }
+  // The outcome of r, taking over its request bytes and correlation (a caller that still needs
+  // them passes a copy: ScheduledRequest(r)).
   static EngineOutcome outcome_for(ScheduledRequest&& r) {
-    EngineOutcome o = identity_of(r);
+    EngineOutcome o;
     o.wire = std::move(r.request.wire);
     o.correlation = std::move(r.request.correlation);
-    return o;
-  }
-  static EngineOutcome identity_of(const ScheduledRequest& r) {
-    EngineOutcome o;
     o.exchange_id = r.request.exchange_id;
     o.session_id = r.request.session_id;
     o.clone = r.clone;
@@ -219,7 +209,7 @@ struct Engine::Impl {
 
   // An outcome for a request that was never sent (shed, or aborted while it waited).
   void emit_unsent(const ScheduledRequest& r, OutcomeError why, std::int64_t t) {
-    EngineOutcome o = outcome_for(r);
+    EngineOutcome o = outcome_for(ScheduledRequest(r));
     o.facts.done_ns = t;
     o.facts.error = why;
     emit(std::move(o));
@@ -484,7 +474,7 @@ struct Engine::Impl {
     // Strict order releases the session on completion; remember which one.
     if (plan.strict_session_order) {
       conn_sessions[conn.get()] = r;
-      conn->start(r, outcome_for(r), keep);
+      conn->start(r, outcome_for(ScheduledRequest(r)), keep);
     } else {
       conn->start(r, outcome_for(std::move(r)), keep);  // start() reads only r's HEAD flag
     }

@@ -153,11 +153,10 @@ class TraceRecorder {
   flatbuffers::FlatBufferBuilder fbb_{16 * 1024};
 };
 
-// Builds the trace record for `x` into `fbb` (size-prefixed, the builder cleared first). Every
-// scalar of the Exchange table is stored, defaults included, so patch_exchange_record() can set
-// the fields known only at write time.
-void build_exchange_record(flatbuffers::FlatBufferBuilder& fbb, const HttpExchange& x,
-                           std::uint64_t id, std::uint64_t session_id);
+// Builds the trace record for `x` into `fbb` (size-prefixed, the builder cleared first), with id
+// and session 0. Every scalar of the Exchange table is stored, defaults included, so
+// patch_exchange_record() can set the fields known only at write time.
+void build_exchange_record(flatbuffers::FlatBufferBuilder& fbb, const HttpExchange& x);
 void patch_exchange_record(std::span<std::uint8_t> record, std::uint64_t id, std::uint64_t session_id,
                            std::int64_t request_first_ns, bool late);
 
