@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <limits>
 #include <stdexcept>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -240,8 +241,8 @@ bool ConnectionAssembler::start_response() {
   s->x.response_first_ns = start.first_ns;
   response_slot_ = s;
   HttpMessageParser::Setup setup;
-  setup.skip_body = s->x.request.method == "HEAD";
-  setup.tunnel_on_2xx = s->x.request.method == "CONNECT";
+  setup.skip_body = std::string_view(s->x.request.method) == "HEAD";
+  setup.tunnel_on_2xx = std::string_view(s->x.request.method) == "CONNECT";
   responses_.begin(setup);
   return true;
 }

@@ -184,7 +184,7 @@ class BeastEngine final : public http::basic_parser<isRequest>, public HttpMessa
     in_trailers_ = true;  // fields after the header are chunked trailers
     if constexpr (isRequest) {
       // Beast's upgrade() is the `Connection: upgrade` token; an upgrade also names a protocol.
-      msg_.upgrade = msg_.request.method == "CONNECT" || (this->upgrade() && upgrade_field_);
+      msg_.upgrade = std::string_view(msg_.request.method) == "CONNECT" || (this->upgrade() && upgrade_field_);
     } else {
       const unsigned status = msg_.response.status;
       if (status == 101) msg_.upgrade = true;
@@ -384,7 +384,7 @@ void HttpMessageParser::begin(const Setup& setup) {
   state_ = State::InMessage;
 }
 
-HttpMessageParser::Message HttpMessageParser::take() {
+HttpMessageParser::Message&& HttpMessageParser::take() {
   const auto fields = (kind_ == Kind::Request ? msg_.request.headers : msg_.response.headers).size();
   fields_hint_ = std::clamp<std::size_t>(fields, 1, 64);  // 64: a freak message sets no trend
   // No reset here: start_message() resets before msg_ is read again.

@@ -164,7 +164,7 @@ void MessageRelay::head_done(std::string& forward) {
   const HttpHeaders& fields = request_mode_ ? request_.headers : response_.headers;
   connection_options(fields, named_);
   if (request_mode_) {
-    upgrade_ = p.upgrade() || request_.method == "CONNECT";
+    upgrade_ = p.upgrade() || std::string_view(request_.method) == "CONNECT";
     for (const auto& [name, value] : fields)
       if (iequals(name, "expect") && iequals(trim_ows(value), "100-continue")) expect_continue_ = true;
     forward += request_.method;

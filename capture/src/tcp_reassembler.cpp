@@ -74,6 +74,17 @@ Status TcpReassembler::Options::validate() const {
   return {};
 }
 
+bool TcpReassembler::FlowKey::operator==(const FlowKey& o) const {
+  static_assert(sizeof(FlowKey) == 36, "FlowKey has no padding: it is compared as bytes");
+  std::array<std::uint64_t, 4> x, y;
+  std::memcpy(x.data(), address_a.data(), 16);
+  std::memcpy(x.data() + 2, address_b.data(), 16);
+  std::memcpy(y.data(), o.address_a.data(), 16);
+  std::memcpy(y.data() + 2, o.address_b.data(), 16);
+  return ((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3])) == 0 &&
+         port_a == o.port_a && port_b == o.port_b;
+}
+
 std::size_t TcpReassembler::FlowKeyHash::operator()(const FlowKey& key) const {
   // Runs for every packet: whole words through a multiply-xorshift mix, not a byte-wise hash.
   const auto word = [](const std::uint8_t* p) {

@@ -129,8 +129,9 @@ class HttpMessageParser {
 
   const StartInfo& start() const { return start_; }
   const Message& current() const { return msg_; }
-  // After MessageDone or MessageBroken: the message, moved out.
-  Message take();
+  // After MessageDone or MessageBroken: the message, to be moved from (the parser resets it when
+  // the next message starts). Valid until the next call to next().
+  Message&& take();
 
   // Bytes buffered and not yet consumed by the parser.
   std::size_t buffered() const { return buf_.size() - rd_; }

@@ -104,7 +104,8 @@ class TcpReassembler {
     std::array<std::uint8_t, 16> address_b{};
     std::uint16_t port_a = 0;
     std::uint16_t port_b = 0;
-    bool operator==(const FlowKey&) const = default;
+    // Runs for every packet: whole words, not std::array's byte-wise compare (a memcmp call each).
+    bool operator==(const FlowKey& o) const;
   };
   struct FlowKeyHash {
     std::size_t operator()(const FlowKey& key) const;
