@@ -3,7 +3,10 @@
 #include <pcap/pcap.h>
 
 #include <atomic>
+#include <optional>
+#include <utility>
 
+#include "mapped_pcap_file.hpp"
 #include "reprise/capture/error.hpp"
 
 namespace reprise::capture {
@@ -13,9 +16,15 @@ struct Input {
   pcap_t* handle = nullptr;
   std::string name;
   std::uint32_t link_type = 0;
-  // The packet read ahead (files are merged by its timestamp).
+  // Set for a classic pcap file: its records are read from a map of the file, not by libpcap,
+  // which only opened it; `filter` is then applied here (pcap_offline_filter).
+  std::unique_ptr<MappedPcapFile> mapped;
+  std::optional<bpf_program> filter;
+  // The packet read ahead (files are merged by its timestamp); data == nullptr: none.
   const std::uint8_t* data = nullptr;
-  pcap_pkthdr* header = nullptr;
+  std::uint32_t caplen = 0;
+  std::uint32_t wire_length = 0;
+  std::int64_t ts_ns = 0;
   bool done = false;
 };
 
@@ -24,14 +33,20 @@ std::int64_t ts_ns(const pcap_pkthdr& h) {
   return static_cast<std::int64_t>(h.ts.tv_sec) * 1'000'000'000 + h.ts.tv_usec;
 }
 
-Status apply_filter(pcap_t* handle, const std::string& name, const std::string& filter) {
+// Compiles `filter` ("" for none) for `in`: set on the handle when libpcap reads the packets,
+// kept in `in.filter` when they are read from the map.
+Status apply_filter(Input& in, const std::string& filter) {
   if (filter.empty()) return {};
   bpf_program program{};
-  if (pcap_compile(handle, &program, filter.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0)
-    return fail(errc::bad_option, "--filter", "'" + filter + "': " + pcap_geterr(handle));
-  const int rc = pcap_setfilter(handle, &program);
+  if (pcap_compile(in.handle, &program, filter.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0)
+    return fail(errc::bad_option, "--filter", "'" + filter + "': " + pcap_geterr(in.handle));
+  if (in.mapped) {
+    in.filter = program;
+    return {};
+  }
+  const int rc = pcap_setfilter(in.handle, &program);
   pcap_freecode(&program);
-  if (rc != 0) return fail(errc::source_error, name, pcap_geterr(handle));
+  if (rc != 0) return fail(errc::source_error, in.name, pcap_geterr(in.handle));
   return {};
 }
 
@@ -42,27 +57,62 @@ struct PcapSource::Impl {
   bool live = false;
   std::atomic<bool> stopped{false};
   SourceStats stats;
+  Input* handed_out = nullptr;  // files: the input whose packet next() returned last
 
   ~Impl() {
-    for (auto& in : inputs)
+    for (auto& in : inputs) {
+      if (in.filter) pcap_freecode(&*in.filter);
       if (in.handle != nullptr) pcap_close(in.handle);
+    }
   }
 
-  // Reads the next packet of one input into its look-ahead slot. pcap_next_ex returns 1 for a
-  // packet, 0 for a live timeout, PCAP_ERROR_BREAK at the end of a file or after
-  // pcap_breakloop, PCAP_ERROR on failure.
+  // Reads the next packet of one input into its look-ahead slot (data == nullptr: none, which
+  // for a live source is a timeout). pcap_next_ex returns 1 for a packet, 0 for a live timeout,
+  // PCAP_ERROR_BREAK at the end of a file or after pcap_breakloop, PCAP_ERROR on failure.
   Status advance(Input& in) {
-    const int rc = pcap_next_ex(in.handle, &in.header, &in.data);
-    if (rc == 1) return {};
     in.data = nullptr;
+    if (in.mapped) return advance_mapped(in);
+    pcap_pkthdr* header = nullptr;
+    const std::uint8_t* data = nullptr;
+    const int rc = pcap_next_ex(in.handle, &header, &data);
+    if (rc == 1) {
+      in.data = data;
+      in.caplen = header->caplen;
+      in.wire_length = header->len;
+      in.ts_ns = ts_ns(*header);
+      return {};
+    }
     if (rc == 0) return {};
     in.done = true;
     if (rc == PCAP_ERROR_BREAK || stopped) return {};
     return fail(errc::source_error, in.name, std::string("reading packets: ") + pcap_geterr(in.handle));
   }
 
-  std::vector<std::uint8_t> current;  // the packet handed out, for merged files
-  bool pending_advance = false;       // one file: the packet handed out is still libpcap's
+  Status advance_mapped(Input& in) {
+    MappedPcapFile::Record r;
+    for (;;) {
+      auto next = in.mapped->next(r);
+      if (!next) {
+        in.done = true;
+        return next.take_error();
+      }
+      if (*next == MappedPcapFile::Next::End) {
+        in.done = true;
+        return {};
+      }
+      if (in.filter) {
+        pcap_pkthdr h{};
+        h.caplen = r.caplen;
+        h.len = r.wire_length;
+        if (pcap_offline_filter(&*in.filter, &h, r.data) == 0) continue;
+      }
+      in.data = r.data;
+      in.caplen = r.caplen;
+      in.wire_length = r.wire_length;
+      in.ts_ns = r.ts_ns;
+      return {};
+    }
+  }
 };
 
 PcapSource::PcapSource(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -71,20 +121,23 @@ PcapSource::~PcapSource() = default;
 Result<std::unique_ptr<PcapSource>> PcapSource::open_files(const std::vector<std::string>& paths,
                                                            const std::string& filter) {
   auto impl = std::make_unique<Impl>();
+  impl->inputs.reserve(paths.size());  // handed_out points into it
   for (const auto& path : paths) {
     char err[PCAP_ERRBUF_SIZE] = "";
     pcap_t* h = pcap_open_offline_with_tstamp_precision(path.c_str(), PCAP_TSTAMP_PRECISION_NANO, err);
     if (h == nullptr)
       return fail(errc::source_error, path, std::string(err) + " (is it a pcap or pcapng file?)");
-    Input in;
+    Input& in = impl->inputs.emplace_back();
     in.handle = h;
     in.name = path;
     in.link_type = static_cast<std::uint32_t>(pcap_datalink(h));
     const auto snap = static_cast<std::uint32_t>(pcap_snapshot(h));
     impl->stats.min_snaplen =
         impl->stats.min_snaplen == 0 ? snap : std::min(impl->stats.min_snaplen, snap);
-    impl->inputs.push_back(in);
-    if (Status st = apply_filter(h, path, filter); !st) return st.take_error();
+    auto mapped = MappedPcapFile::open(path);
+    if (!mapped) return mapped.take_error();
+    in.mapped = std::move(*mapped);
+    if (Status st = apply_filter(in, filter); !st) return st.take_error();
   }
   for (auto& in : impl->inputs)
     if (Status st = impl->advance(in); !st) return st.take_error();
@@ -99,10 +152,9 @@ Result<std::unique_ptr<PcapSource>> PcapSource::open_live(const std::string& int
   if (h == nullptr) return fail(errc::source_error, interface, err);
   auto impl = std::make_unique<Impl>();
   impl->live = true;
-  Input in;
+  Input& in = impl->inputs.emplace_back();
   in.handle = h;
   in.name = interface;
-  impl->inputs.push_back(in);
   pcap_set_snaplen(h, o.snaplen);
   pcap_set_buffer_size(h, o.buffer_bytes);
   pcap_set_immediate_mode(h, o.immediate ? 1 : 0);
@@ -116,7 +168,7 @@ Result<std::unique_ptr<PcapSource>> PcapSource::open_live(const std::string& int
     return fail(errc::source_error, interface, why);
   }
   impl->inputs[0].link_type = static_cast<std::uint32_t>(pcap_datalink(h));
-  if (Status st = apply_filter(h, interface, filter); !st) return st.take_error();
+  if (Status st = apply_filter(impl->inputs[0], filter); !st) return st.take_error();
   return std::unique_ptr<PcapSource>(new PcapSource(std::move(impl)));
 }
 
@@ -129,31 +181,23 @@ Result<PcapSource::Next> PcapSource::next(Packet& out) {
     if (Status st = s.advance(in); !st) return st.take_error();
     if (in.done) return Next::End;
     if (in.data == nullptr) return Next::Idle;
-    out = {in.link_type, {in.data, in.header->caplen}, in.header->len, ts_ns(*in.header)};
+    out = {in.link_type, {in.data, in.caplen}, in.wire_length, in.ts_ns};
     ++s.stats.packets;
     return Next::Packet;
   }
-  // Files: hand out the earliest look-ahead packet, then refill that input.
-  if (s.pending_advance) {
-    s.pending_advance = false;
-    if (Status st = s.advance(s.inputs[0]); !st) return st.take_error();
+  // Files: hand out the earliest look-ahead packet. Its input is refilled on the next call, so
+  // the packet's bytes (libpcap's buffer, or the map) stay valid until then without a copy.
+  if (s.handed_out != nullptr) {
+    Input& in = *std::exchange(s.handed_out, nullptr);
+    if (Status st = s.advance(in); !st) return st.take_error();
   }
   Input* best = nullptr;
   for (auto& in : s.inputs)
-    if (!in.done && in.data != nullptr && (best == nullptr || ts_ns(*in.header) < ts_ns(*best->header)))
-      best = &in;
+    if (!in.done && in.data != nullptr && (best == nullptr || in.ts_ns < best->ts_ns)) best = &in;
   if (best == nullptr) return Next::End;
   ++s.stats.packets;
-  if (s.inputs.size() == 1) {
-    // One file: hand out libpcap's buffer itself and read ahead on the next call.
-    out = {best->link_type, {best->data, best->header->caplen}, best->header->len, ts_ns(*best->header)};
-    s.pending_advance = true;
-    return Next::Packet;
-  }
-  // Several: copy out before advancing, as pcap_next_ex reuses the handle's buffer.
-  s.current.assign(best->data, best->data + best->header->caplen);
-  out = {best->link_type, s.current, best->header->len, ts_ns(*best->header)};
-  if (Status st = s.advance(*best); !st) return st.take_error();
+  out = {best->link_type, {best->data, best->caplen}, best->wire_length, best->ts_ns};
+  s.handed_out = best;
   return Next::Packet;
 }
 

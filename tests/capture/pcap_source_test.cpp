@@ -1,0 +1,240 @@
+// PcapSource on files written byte by byte here: classic pcap in both byte orders and both
+// timestamp resolutions (read from a map of the file), a format libpcap alone reads, several files
+// merged by time, BPF filters, snaplen, files larger than one map window, and cut-off files.
+
+#include "reprise/capture/pcap_source.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <cstdint>
+#include <cstring>
+#include <fstream>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "packet_builder.hpp"
+#include "support/temp_dir.hpp"
+
+namespace reprise::capture {
+namespace {
+
+using test::Bytes;
+
+constexpr std::uint32_t kLinkEthernet = 1;
+
+struct Rec {
+  std::int64_t ts_ns;
+  Bytes data;
+  std::uint32_t wire_length = 0;  // 0: data.size()
+};
+
+struct Format {
+  std::uint32_t magic = 0xa1b2c3d4;  // 0xa1b23c4d: nanoseconds; 0xa1b2cd34: Kuznetsov's
+  bool swapped = false;
+  std::uint32_t snaplen = 262144;
+};
+
+void put32(Bytes& out, std::uint32_t v, bool swapped) {
+  if (swapped) v = __builtin_bswap32(v);
+  const auto* p = reinterpret_cast<const std::uint8_t*>(&v);
+  out.insert(out.end(), p, p + 4);
+}
+void put16(Bytes& out, std::uint16_t v, bool swapped) {
+  if (swapped) v = __builtin_bswap16(v);
+  const auto* p = reinterpret_cast<const std::uint8_t*>(&v);
+  out.insert(out.end(), p, p + 2);
+}
+
+Bytes pcap_bytes(const Format& f, const std::vector<Rec>& records) {
+  Bytes out;
+  put32(out, f.magic, f.swapped);
+  put16(out, 2, f.swapped);
+  put16(out, 4, f.swapped);
+  put32(out, 0, f.swapped);
+  put32(out, 0, f.swapped);
+  put32(out, f.snaplen, f.swapped);
+  put32(out, kLinkEthernet, f.swapped);
+  const bool nano = f.magic == 0xa1b23c4d;
+  for (const auto& r : records) {
+    put32(out, static_cast<std::uint32_t>(r.ts_ns / 1'000'000'000), f.swapped);
+    const auto frac = r.ts_ns % 1'000'000'000;
+    put32(out, static_cast<std::uint32_t>(nano ? frac : frac / 1000), f.swapped);
+    put32(out, static_cast<std::uint32_t>(r.data.size()), f.swapped);
+    put32(out, r.wire_length != 0 ? r.wire_length : static_cast<std::uint32_t>(r.data.size()),
+          f.swapped);
+    if (f.magic == 0xa1b2cd34) {  // ifindex, protocol, pkt_type, pad
+      put32(out, 1, f.swapped);
+      put16(out, 0x0800, f.swapped);
+      out.push_back(0);
+      out.push_back(0);
+    }
+    out.insert(out.end(), r.data.begin(), r.data.end());
+  }
+  return out;
+}
+
+void write_file(const std::string& path, const Bytes& bytes) {
+  std::ofstream(path, std::ios::binary)
+      .write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+}
+
+Bytes frame(std::uint16_t port, std::string_view payload) {
+  return test::eth_tcp(test::ip("10.0.0.1"), test::ip("10.0.0.2"),
+                       {.src_port = 40000, .dst_port = port, .seq = 1, .flags = 0x18}, payload);
+}
+
+struct Got {
+  std::vector<Rec> packets;
+  std::optional<std::string> error;
+};
+
+Got read_all(const std::vector<std::string>& paths, const std::string& filter = "") {
+  auto source = PcapSource::open_files(paths, filter);
+  REQUIRE(source);
+  Got got;
+  Packet p;
+  for (;;) {
+    auto next = (*source)->next(p);
+    if (!next) {
+      got.error = next.error().message();
+      break;
+    }
+    if (*next == PcapSource::Next::End) break;
+    REQUIRE(p.link_type == kLinkEthernet);
+    got.packets.push_back({p.ts_ns, Bytes(p.data.begin(), p.data.end()), p.wire_length});
+  }
+  CHECK((*source)->stats().packets == got.packets.size());
+  return got;
+}
+
+std::vector<Rec> sample_records() {
+  return {{1'700'000'000'123'456'000, frame(80, "GET / HTTP/1.1\r\n\r\n")},
+          {1'700'000'000'123'457'000, frame(80, "HTTP/1.1 200 OK\r\n\r\n")},
+          {1'700'000'001'000'001'000, frame(81, "x")}};
+}
+
+}  // namespace
+
+TEST_CASE("pcap source: classic pcap in either byte order and timestamp resolution",
+          "[capture][pcap]") {
+  test::TempDir dir;
+  const auto records = sample_records();
+  for (const std::uint32_t magic : {0xa1b2c3d4u, 0xa1b23c4du, 0xa1b2cd34u}) {
+    for (const bool swapped : {false, true}) {
+      CAPTURE(magic, swapped);
+      const auto path = dir.file("f.pcap");
+      write_file(path, pcap_bytes({.magic = magic, .swapped = swapped}, records));
+      const Got got = read_all({path});
+      REQUIRE_FALSE(got.error);
+      REQUIRE(got.packets.size() == records.size());
+      for (std::size_t i = 0; i < records.size(); ++i) {
+        CHECK(got.packets[i].ts_ns == records[i].ts_ns);
+        CHECK(got.packets[i].data == records[i].data);
+        CHECK(got.packets[i].wire_length == records[i].data.size());
+      }
+    }
+  }
+}
+
+TEST_CASE("pcap source: several files are merged in time order", "[capture][pcap]") {
+  test::TempDir dir;
+  std::vector<Rec> a, b;
+  for (int i = 0; i < 50; ++i) {
+    auto& into = (i % 3 == 0) ? b : a;  // uneven interleaving
+    into.push_back({1'000'000'000LL + i * 1000, frame(80, std::to_string(i))});
+  }
+  write_file(dir.file("a.pcap"), pcap_bytes({}, a));
+  write_file(dir.file("b.pcap"), pcap_bytes({.magic = 0xa1b23c4d, .swapped = true}, b));
+  const Got got = read_all({dir.file("a.pcap"), dir.file("b.pcap")});
+  REQUIRE_FALSE(got.error);
+  REQUIRE(got.packets.size() == 50);
+  for (int i = 0; i < 50; ++i) {
+    CHECK(got.packets[static_cast<std::size_t>(i)].ts_ns == 1'000'000'000LL + i * 1000);
+    CHECK(got.packets[static_cast<std::size_t>(i)].data == frame(80, std::to_string(i)));
+  }
+}
+
+TEST_CASE("pcap source: a BPF filter keeps only matching packets", "[capture][pcap]") {
+  test::TempDir dir;
+  for (const std::uint32_t magic : {0xa1b2c3d4u, 0xa1b2cd34u}) {  // mapped, and libpcap's reader
+    CAPTURE(magic);
+    write_file(dir.file("f.pcap"), pcap_bytes({.magic = magic}, sample_records()));
+    const Got got = read_all({dir.file("f.pcap")}, "tcp dst port 80");
+    REQUIRE_FALSE(got.error);
+    CHECK(got.packets.size() == 2);
+  }
+}
+
+TEST_CASE("pcap source: packets longer than the snaplen are cut to it", "[capture][pcap]") {
+  test::TempDir dir;
+  auto records = sample_records();
+  write_file(dir.file("f.pcap"), pcap_bytes({.snaplen = 40}, records));
+  const Got got = read_all({dir.file("f.pcap")});
+  REQUIRE(got.packets.size() == 3);
+  CHECK(got.packets[0].data == Bytes(records[0].data.begin(), records[0].data.begin() + 40));
+  CHECK(got.packets[0].wire_length == records[0].data.size());
+}
+
+TEST_CASE("pcap source: a file larger than one map window is read whole", "[capture][pcap]") {
+  test::TempDir dir;
+  // 20 MiB of 1,500-byte packets, each filled with its own number: records straddle the 16 MiB
+  // window boundary.
+  std::vector<Rec> records;
+  for (std::uint32_t i = 0; i < 14'000; ++i) {
+    Bytes data(1500);
+    for (std::size_t j = 0; j + 4 <= data.size(); j += 4) std::memcpy(&data[j], &i, 4);
+    records.push_back({1'000'000'000LL + i, std::move(data)});
+  }
+  write_file(dir.file("big.pcap"), pcap_bytes({}, records));
+  const Got got = read_all({dir.file("big.pcap")});
+  REQUIRE_FALSE(got.error);
+  REQUIRE(got.packets.size() == records.size());
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    if (got.packets[i].data != records[i].data) FAIL("packet " << i << " differs");
+  }
+}
+
+TEST_CASE("pcap source: a cut-off file hands out every whole packet, then names file and byte",
+          "[capture][pcap]") {
+  test::TempDir dir;
+  const auto records = sample_records();
+  const Bytes whole = pcap_bytes({}, records);
+  const std::size_t last = whole.size() - records.back().data.size() - 16;  // last record's header
+  SECTION("inside a packet") {
+    write_file(dir.file("cut.pcap"), Bytes(whole.begin(), whole.end() - 5));
+    const Got got = read_all({dir.file("cut.pcap")});
+    CHECK(got.packets.size() == 2);
+    REQUIRE(got.error);
+    CHECK_THAT(*got.error, Catch::Contains("cut.pcap") &&
+                               Catch::Contains("at byte " + std::to_string(last)) &&
+                               Catch::Contains("cut off"));
+  }
+  SECTION("inside a packet header") {
+    write_file(dir.file("cut.pcap"), Bytes(whole.begin(), whole.begin() + static_cast<long>(last) + 7));
+    const Got got = read_all({dir.file("cut.pcap")});
+    CHECK(got.packets.size() == 2);
+    REQUIRE(got.error);
+    CHECK_THAT(*got.error, Catch::Contains("at byte " + std::to_string(last)));
+  }
+  SECTION("a corrupt length") {
+    Bytes bad = whole;
+    const std::uint32_t huge = 0x7fffffff;
+    std::memcpy(&bad[last + 8], &huge, 4);
+    write_file(dir.file("cut.pcap"), bad);
+    const Got got = read_all({dir.file("cut.pcap")});
+    CHECK(got.packets.size() == 2);
+    REQUIRE(got.error);
+    CHECK_THAT(*got.error, Catch::Contains("corrupt"));
+  }
+}
+
+TEST_CASE("pcap source: a file that is not a capture is refused by name", "[capture][pcap]") {
+  test::TempDir dir;
+  write_file(dir.file("notes.txt"), test::bytes("these are not packets, just some text"));
+  auto source = PcapSource::open_files({dir.file("notes.txt")}, "");
+  REQUIRE_FALSE(source);
+  CHECK_THAT(source.error().message(), Catch::Contains("notes.txt"));
+}
+
+}  // namespace reprise::capture
