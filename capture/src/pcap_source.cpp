@@ -6,7 +6,7 @@
 #include <optional>
 #include <utility>
 
-#include "mapped_pcap_file.hpp"
+#include "pcap_file_reader.hpp"
 #include "reprise/capture/error.hpp"
 
 namespace reprise::capture {
@@ -16,9 +16,9 @@ struct Input {
   pcap_t* handle = nullptr;
   std::string name;
   std::uint32_t link_type = 0;
-  // Set for a classic pcap file: its records are read from a map of the file, not by libpcap,
-  // which only opened it; `filter` is then applied here (pcap_offline_filter).
-  std::unique_ptr<MappedPcapFile> mapped;
+  // Set for a classic pcap file: its records are read by PcapFileReader, not by libpcap, which
+  // only opened it; `filter` is then applied here (pcap_offline_filter).
+  std::unique_ptr<PcapFileReader> reader;
   std::optional<bpf_program> filter;
   // The packet read ahead (files are merged by its timestamp); data == nullptr: none.
   const std::uint8_t* data = nullptr;
@@ -34,13 +34,13 @@ std::int64_t ts_ns(const pcap_pkthdr& h) {
 }
 
 // Compiles `filter` ("" for none) for `in`: set on the handle when libpcap reads the packets,
-// kept in `in.filter` when they are read from the map.
+// kept in `in.filter` when PcapFileReader reads them.
 Status apply_filter(Input& in, const std::string& filter) {
   if (filter.empty()) return {};
   bpf_program program{};
   if (pcap_compile(in.handle, &program, filter.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0)
     return fail(errc::bad_option, "--filter", "'" + filter + "': " + pcap_geterr(in.handle));
-  if (in.mapped) {
+  if (in.reader) {
     in.filter = program;
     return {};
   }
@@ -71,7 +71,7 @@ struct PcapSource::Impl {
   // PCAP_ERROR_BREAK at the end of a file or after pcap_breakloop, PCAP_ERROR on failure.
   Status advance(Input& in) {
     in.data = nullptr;
-    if (in.mapped) return advance_mapped(in);
+    if (in.reader) return advance_own(in);
     pcap_pkthdr* header = nullptr;
     const std::uint8_t* data = nullptr;
     const int rc = pcap_next_ex(in.handle, &header, &data);
@@ -88,15 +88,15 @@ struct PcapSource::Impl {
     return fail(errc::source_error, in.name, std::string("reading packets: ") + pcap_geterr(in.handle));
   }
 
-  Status advance_mapped(Input& in) {
-    MappedPcapFile::Record r;
+  Status advance_own(Input& in) {
+    PcapFileReader::Record r;
     for (;;) {
-      auto next = in.mapped->next(r);
+      auto next = in.reader->next(r);
       if (!next) {
         in.done = true;
         return next.take_error();
       }
-      if (*next == MappedPcapFile::Next::End) {
+      if (*next == PcapFileReader::Next::End) {
         in.done = true;
         return {};
       }
@@ -134,9 +134,9 @@ Result<std::unique_ptr<PcapSource>> PcapSource::open_files(const std::vector<std
     const auto snap = static_cast<std::uint32_t>(pcap_snapshot(h));
     impl->stats.min_snaplen =
         impl->stats.min_snaplen == 0 ? snap : std::min(impl->stats.min_snaplen, snap);
-    auto mapped = MappedPcapFile::open(path);
-    if (!mapped) return mapped.take_error();
-    in.mapped = std::move(*mapped);
+    auto reader = PcapFileReader::open(path);
+    if (!reader) return reader.take_error();
+    in.reader = std::move(*reader);
     if (Status st = apply_filter(in, filter); !st) return st.take_error();
   }
   for (auto& in : impl->inputs)
@@ -186,7 +186,7 @@ Result<PcapSource::Next> PcapSource::next(Packet& out) {
     return Next::Packet;
   }
   // Files: hand out the earliest look-ahead packet. Its input is refilled on the next call, so
-  // the packet's bytes (libpcap's buffer, or the map) stay valid until then without a copy.
+  // the packet's bytes (libpcap's buffer, or the reader's) stay valid until then without a copy.
   if (s.handed_out != nullptr) {
     Input& in = *std::exchange(s.handed_out, nullptr);
     if (Status st = s.advance(in); !st) return st.take_error();

@@ -1,6 +1,7 @@
 // PcapSource on files written byte by byte here: classic pcap in both byte orders and both
-// timestamp resolutions (read from a map of the file), a format libpcap alone reads, several files
-// merged by time, BPF filters, snaplen, files larger than one map window, and cut-off files.
+// timestamp resolutions (read by PcapFileReader), a format libpcap alone reads, several files
+// merged by time, BPF filters, snaplen, files and packets larger than the reader's buffer, and
+// cut-off files.
 
 #include "reprise/capture/pcap_source.hpp"
 
@@ -176,22 +177,23 @@ TEST_CASE("pcap source: packets longer than the snaplen are cut to it", "[captur
   CHECK(got.packets[0].wire_length == records[0].data.size());
 }
 
-TEST_CASE("pcap source: a file larger than one map window is read whole", "[capture][pcap]") {
+TEST_CASE("pcap source: files and packets larger than the read buffer are read whole",
+          "[capture][pcap]") {
   test::TempDir dir;
-  // 20 MiB of 1,500-byte packets, each filled with its own number: records straddle the 16 MiB
-  // window boundary.
+  // 20 MiB of packets, each filled with its own number: records straddle every buffer boundary,
+  // and two (2 MiB, then 300 KiB) are larger than the buffer itself.
   std::vector<Rec> records;
   for (std::uint32_t i = 0; i < 14'000; ++i) {
-    Bytes data(1500);
+    Bytes data(i == 7'000 ? 2u << 20 : i == 7'001 ? 300u << 10 : 1400 + i % 200);
     for (std::size_t j = 0; j + 4 <= data.size(); j += 4) std::memcpy(&data[j], &i, 4);
-    records.push_back({1'000'000'000LL + i, std::move(data)});
+    records.push_back({1'000'000'000LL + i * 1000LL, std::move(data)});
   }
-  write_file(dir.file("big.pcap"), pcap_bytes({}, records));
+  write_file(dir.file("big.pcap"), pcap_bytes({.snaplen = 4u << 20}, records));
   const Got got = read_all({dir.file("big.pcap")});
   REQUIRE_FALSE(got.error);
   REQUIRE(got.packets.size() == records.size());
   for (std::size_t i = 0; i < records.size(); ++i) {
-    if (got.packets[i].data != records[i].data) FAIL("packet " << i << " differs");
+    if (got.packets[i].data != records[i].data || got.packets[i].ts_ns != records[i].ts_ns) FAIL("packet " << i << " differs");
   }
 }
 
