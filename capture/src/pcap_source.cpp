@@ -26,6 +26,14 @@ struct Input {
   std::uint32_t wire_length = 0;
   std::int64_t ts_ns = 0;
   bool done = false;
+
+  void hold(const std::uint8_t* d, std::uint32_t cap, std::uint32_t wire, std::int64_t ts) {
+    data = d;
+    caplen = cap;
+    wire_length = wire;
+    ts_ns = ts;
+  }
+  Packet packet() const { return {link_type, {data, caplen}, wire_length, ts_ns}; }
 };
 
 std::int64_t ts_ns(const pcap_pkthdr& h) {
@@ -76,10 +84,7 @@ struct PcapSource::Impl {
     const std::uint8_t* data = nullptr;
     const int rc = pcap_next_ex(in.handle, &header, &data);
     if (rc == 1) {
-      in.data = data;
-      in.caplen = header->caplen;
-      in.wire_length = header->len;
-      in.ts_ns = ts_ns(*header);
+      in.hold(data, header->caplen, header->len, ts_ns(*header));
       return {};
     }
     if (rc == 0) return {};
@@ -106,10 +111,7 @@ struct PcapSource::Impl {
         h.len = r.wire_length;
         if (pcap_offline_filter(&*in.filter, &h, r.data) == 0) continue;
       }
-      in.data = r.data;
-      in.caplen = r.caplen;
-      in.wire_length = r.wire_length;
-      in.ts_ns = r.ts_ns;
+      in.hold(r.data, r.caplen, r.wire_length, r.ts_ns);
       return {};
     }
   }
@@ -181,7 +183,7 @@ Result<PcapSource::Next> PcapSource::next(Packet& out) {
     if (Status st = s.advance(in); !st) return st.take_error();
     if (in.done) return Next::End;
     if (in.data == nullptr) return Next::Idle;
-    out = {in.link_type, {in.data, in.caplen}, in.wire_length, in.ts_ns};
+    out = in.packet();
     ++s.stats.packets;
     return Next::Packet;
   }
@@ -196,7 +198,7 @@ Result<PcapSource::Next> PcapSource::next(Packet& out) {
     if (!in.done && in.data != nullptr && (best == nullptr || in.ts_ns < best->ts_ns)) best = &in;
   if (best == nullptr) return Next::End;
   ++s.stats.packets;
-  out = {best->link_type, {best->data, best->caplen}, best->wire_length, best->ts_ns};
+  out = best->packet();
   s.handed_out = best;
   return Next::Packet;
 }

@@ -199,7 +199,7 @@ bool ClientSession::retry_on_fresh_connection() {
   upstream_.reset();
   out_ = std::move(resend_);
   resend_.clear();
-  answer_.reset(std::string_view(request_.request().method) == "HEAD");
+  expect_answer();
   up_in_.clear();
   upstream_closed_ = false;
   phase_ = Phase::Upstream;
@@ -233,7 +233,7 @@ void ClientSession::on_upstream_written(const error_code& ec) {
     request_sent_ = true;
     request_last_ = proxy_.now_ns();
     phase_ = Phase::Answer;
-    answer_.reset(std::string_view(request_.request().method) == "HEAD");
+    expect_answer();
     if (close_after_) answer_.extra.emplace_back("Connection: close");
     else if (request_.request().version == 10) answer_.extra.emplace_back("Connection: keep-alive");
     return read_upstream();
@@ -310,7 +310,7 @@ void ClientSession::on_answer_bytes() {
     const After after = waiting_continue_ ? After::ReadClient : After::ReadUpstream;  // the body may go now
     waiting_continue_ = false;
     std::vector<std::string> extra = std::move(answer_.extra);
-    answer_.reset(std::string_view(request_.request().method) == "HEAD");
+    expect_answer();
     answer_.extra = std::move(extra);
     return write_client(after);
   }
@@ -339,6 +339,10 @@ void ClientSession::write_client(After after) {
       case After::ReadClient: return self->read_client();
     }
   });
+}
+
+void ClientSession::expect_answer() {
+  answer_.reset(std::string_view(request_.request().method) == "HEAD");
 }
 
 void ClientSession::exchange_done() {

@@ -55,6 +55,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // Continue) the request body.
   enum class After { Done, ReadUpstream, ReadClient };
   void write_client(After after);
+  // Readies answer_ for the upstream's answer to the current request (no body after a HEAD).
+  void expect_answer();
   void exchange_done();
   // A reused connection failed before any answer byte: send again on a fresh one (once).
   bool retry_on_fresh_connection();

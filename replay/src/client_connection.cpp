@@ -17,11 +17,11 @@ ClientConnection::ClientConnection(asio::io_context& io, const Endpoints& endpoi
       on_done_(std::move(on_done)),
       buffer_(16 * 1024) {}
 
-void ClientConnection::start(const ScheduledRequest& request, EngineOutcome outcome, Keep keep) {
+void ClientConnection::start(bool head_request, EngineOutcome outcome, Keep keep) {
   busy_ = true;
   outcome_ = std::move(outcome);
-  if (reader_) reader_->reset(request.request.head, keep.body, keep.headers);
-  else reader_ = std::make_unique<ResponseReader>(request.request.head, keep.body, keep.headers);
+  if (reader_) reader_->reset(head_request, keep.body, keep.headers);
+  else reader_ = std::make_unique<ResponseReader>(head_request, keep.body, keep.headers);
   reused_ = requests_ > 0;
   ++requests_;
   if (connected_) {

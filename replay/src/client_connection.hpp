@@ -48,9 +48,9 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
   };
 
   // The outcome starts filled with the request's identity, intended time and the bytes to send
-  // (`outcome.wire`, written from there); `abort_error` is what a close() during this request
-  // reports (Aborted).
-  void start(const ScheduledRequest& request, EngineOutcome outcome, Keep keep);
+  // (`outcome.wire`, written from there); `head_request`: its answer has no body whatever its
+  // header says. `abort_error` is what a close() during this request reports (Aborted).
+  void start(bool head_request, EngineOutcome outcome, Keep keep);
   void close(OutcomeError abort_error = OutcomeError::Aborted);
   void expire(std::int64_t now_ns);
 

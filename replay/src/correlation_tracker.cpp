@@ -80,7 +80,7 @@ std::shared_ptr<const RequestCorrelation> CorrelationTracker::observe(
     c->needs.push_back({v.producer, v.rule, v.place, v.value, encoded});
   });
   stats_.needs += c->needs.size();
-  if (response != nullptr && !settings_.rules.empty()) {
+  if (response != nullptr && reads_responses()) {
     auto found = extract_values(settings_.rules, *response, settings_.max_values_per_session);
     c->producer = !found.empty();
     if (c->producer) ++stats_.producers;

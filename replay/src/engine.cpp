@@ -472,12 +472,9 @@ struct Engine::Impl {
       keep.headers = Headers::All;
     }
     // Strict order releases the session on completion; remember which one.
-    if (plan.strict_session_order) {
-      conn_sessions[conn.get()] = r;
-      conn->start(r, outcome_for(ScheduledRequest(r)), keep);
-    } else {
-      conn->start(r, outcome_for(std::move(r)), keep);  // start() reads only r's HEAD flag
-    }
+    if (plan.strict_session_order) conn_sessions[conn.get()] = r;
+    const bool head = r.request.head;
+    conn->start(head, outcome_for(std::move(r)), keep);
   }
 
   void on_done(ClientConnection& conn, EngineOutcome o, bool reusable) {
