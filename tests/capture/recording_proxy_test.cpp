@@ -247,6 +247,38 @@ TEST_CASE("proxy: never an open proxy, no tunnels, limits answered with a status
   CHECK(trace.size() == 6);
 }
 
+TEST_CASE("proxy: a client past --max-connections is closed unanswered, and served once one leaves",
+          "[capture][proxy][integration]") {
+  TestServer upstream;
+  capture::ProxyOptions o;
+  o.max_client_connections = 2;
+  Rig rig(upstream.url(""), o);
+  auto a = std::make_unique<HttpClient>(rig.port);
+  HttpClient b(rig.port);
+  CHECK(a->request("GET", "/a").status == 200);
+  CHECK(b.request("GET", "/b").status == 200);
+  {
+    HttpClient c(rig.port);
+    c.send_raw("GET /c HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+    CHECK(c.read_until_close().empty());
+  }
+  CHECK(rig.proxy->stats().connections_refused == 1);
+  // A leaves; its session ends when the proxy reads the close, and the next client gets in.
+  a.reset();
+  bool served = false;
+  for (auto until = std::chrono::steady_clock::now() + 5s; !served && std::chrono::steady_clock::now() < until;) {
+    HttpClient d(rig.port);
+    d.send_raw("GET /d HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+    served = d.read_until_close().rfind("HTTP/1.1 200", 0) == 0;
+    if (!served) std::this_thread::sleep_for(10ms);
+  }
+  CHECK(served);
+  CHECK(b.request("GET", "/b2").status == 200);
+  const auto trace = rig.finish();
+  CHECK(trace.size() == 4);
+  for (const auto& x : trace) CHECK(x.target != "/c");
+}
+
 TEST_CASE("proxy: an upstream that fails answers 502 or 504, recorded and counted",
           "[capture][proxy][integration]") {
   TestServer upstream;
