@@ -225,6 +225,8 @@ void print_summary(const replay::ReplaySummary& s, const replay::ReplayOptions& 
                    {"clones_admitted", s.schedule.clones_admitted},
                    {"planned", s.schedule.planned},
                    {"passes", s.schedule.passes},
+                   {"passes_from_memory", s.feed.passes_from_memory},
+                   {"loop_cache_overflows", s.feed.loop_cache_overflows},
                    {"sessions_forgotten", s.schedule.sessions_forgotten}};
   j["skipped"] = {{"no_request", s.feed.skipped_no_request},
                   {"incomplete", s.feed.skipped_incomplete},

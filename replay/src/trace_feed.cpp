@@ -9,30 +9,40 @@ namespace fb = format::fb;
 
 namespace {
 
-// Whether an exchange is replayed; when not, the reason is counted.
-bool replayable(const fb::Exchange& x, const Rewrites& rewrites, FeedStats& stats) {
+// Why an exchange is not replayed (None: it is).
+enum class Skip : std::uint8_t { None, NoRequest, Incomplete, Upgrade, Method, Unsafe, Path };
+
+Skip skip_reason(const fb::Exchange& x, const Rewrites& rewrites) {
   const auto flags = x.flags();
-  if (x.request() == nullptr || (flags & fb::ExchangeFlags::NoRequest) != fb::ExchangeFlags::NONE) {
-    ++stats.skipped_no_request;
-    return false;
-  }
+  if (x.request() == nullptr || (flags & fb::ExchangeFlags::NoRequest) != fb::ExchangeFlags::NONE)
+    return Skip::NoRequest;
   if ((flags & (fb::ExchangeFlags::RequestIncomplete | fb::ExchangeFlags::RequestBodyTruncated)) !=
-      fb::ExchangeFlags::NONE) {
-    ++stats.skipped_incomplete;
-    return false;
-  }
-  if ((flags & fb::ExchangeFlags::Upgrade) != fb::ExchangeFlags::NONE) {
-    ++stats.skipped_upgrade;
-    return false;
-  }
+      fb::ExchangeFlags::NONE)
+    return Skip::Incomplete;
+  if ((flags & fb::ExchangeFlags::Upgrade) != fb::ExchangeFlags::NONE) return Skip::Upgrade;
   const auto* method = x.request()->method();
   const auto* target = x.request()->target();
   switch (rewrites.filter(method ? method->string_view() : std::string_view(),
                           target ? target->string_view() : std::string_view("/"))) {
-    case FilterVerdict::Replay: return true;
-    case FilterVerdict::Method: ++stats.filtered_method; return false;
-    case FilterVerdict::Unsafe: ++stats.filtered_unsafe; return false;
-    case FilterVerdict::Path: ++stats.filtered_path; return false;
+    case FilterVerdict::Replay: return Skip::None;
+    case FilterVerdict::Method: return Skip::Method;
+    case FilterVerdict::Unsafe: return Skip::Unsafe;
+    case FilterVerdict::Path: return Skip::Path;
+  }
+  return Skip::None;
+}
+
+// Counts an exchange read; true when it is replayed.
+bool count(Skip skip, FeedStats& stats) {
+  ++stats.exchanges;
+  switch (skip) {
+    case Skip::None: return true;
+    case Skip::NoRequest: ++stats.skipped_no_request; break;
+    case Skip::Incomplete: ++stats.skipped_incomplete; break;
+    case Skip::Upgrade: ++stats.skipped_upgrade; break;
+    case Skip::Method: ++stats.filtered_method; break;
+    case Skip::Unsafe: ++stats.filtered_unsafe; break;
+    case Skip::Path: ++stats.filtered_path; break;
   }
   return false;
 }
@@ -66,7 +76,6 @@ Result<Detection> detect_correlation(const std::string& trace_path, const Plan& 
   std::unique_ptr<format::Reader> reader;
   if (Status st = open_trace(trace_path, reader); !st) return st.take_error();
   Detection d;
-  FeedStats ignored;
   format::Record record;
   for (;;) {
     if (detector.exchanges() >= c.detect_exchanges) {
@@ -77,7 +86,7 @@ Result<Detection> detect_correlation(const std::string& trace_path, const Plan& 
     if (!more) return more.take_error();
     if (!*more) break;
     const fb::Exchange* x = record.exchange();
-    if (!replayable(*x, plan.rewrites, ignored)) continue;
+    if (skip_reason(*x, plan.rewrites) != Skip::None) continue;
     const std::string wire = request_wire(*x->request(), target, plan.rewrites);
     if (x->response() != nullptr) {
       const ResponseView response = response_view(*x->response());
@@ -91,12 +100,26 @@ Result<Detection> detect_correlation(const std::string& trace_path, const Plan& 
   return d;
 }
 
-TraceFeed::TraceFeed(std::string trace_path, const Plan& plan, Target target)
+TraceFeed::TraceFeed(std::string trace_path, const Plan& plan, Target target,
+                     std::size_t loop_cache_limit)
     : path_(std::move(trace_path)),
       plan_(plan),
       target_(std::move(target)),
       schedule_(plan_),
-      tracker_(plan_.correlation) {}
+      tracker_(plan_.correlation),
+      loop_cache_limit_(loop_cache_limit) {}
+
+// Bytes an exchange kept for later passes holds, its shared parts counted as its own.
+std::size_t TraceFeed::cached_bytes(const TraceRequest& r) {
+  std::size_t n = sizeof(CachedExchange);
+  if (r.wire) n += sizeof(std::string) + r.wire->capacity();
+  if (const RequestCorrelation* c = r.correlation.get()) {
+    n += sizeof(RequestCorrelation) + c->host.capacity() + c->path.capacity() +
+         c->needs.capacity() * sizeof(Need);
+    for (const Need& need : c->needs) n += need.place.capacity() + need.recorded.capacity();
+  }
+  return n;
+}
 
 Status TraceFeed::run(const Sink& sink, const std::atomic<bool>* stop) {
   auto stopped = [&] { return stop != nullptr && stop->load(); };
@@ -111,7 +134,37 @@ Status TraceFeed::run(const Sink& sink, const std::atomic<bool>* stop) {
   if (plan_.loop && path_ == "-")
     return fail(errc::bad_plan, "--loop", "cannot loop over standard input; give a trace file");
 
+  // A loop keeps its first pass in memory (up to loop_cache_limit_) and replays the later
+  // passes from there: same requests, same counts, without reading, decompressing, checking
+  // and rewriting the trace again, and without a second correlation scan.
+  std::vector<CachedExchange> cache;
+  std::size_t cache_bytes = 0;
+  bool caching = plan_.loop;
+  auto keep = [&](Skip skip, const TraceRequest* r) {
+    if (!caching) return;
+    cache_bytes += r != nullptr ? cached_bytes(*r) : sizeof(CachedExchange);
+    if (cache_bytes > loop_cache_limit_) {
+      caching = false;
+      ++stats_.loop_cache_overflows;
+      std::vector<CachedExchange>().swap(cache);
+      return;
+    }
+    cache.push_back({r != nullptr ? *r : TraceRequest{}, static_cast<std::uint8_t>(skip)});
+  };
+
+  bool from_memory = false;
   while (!schedule_.input_done() && !refused && !stopped()) {
+    if (from_memory) {
+      ++stats_.passes_from_memory;
+      for (const CachedExchange& e : cache) {
+        if (schedule_.input_done() || refused || stopped()) break;
+        if (!count(static_cast<Skip>(e.skip), stats_)) continue;
+        schedule_.push(e.request);
+        drain();
+      }
+      schedule_.end_pass();
+      continue;
+    }
     std::unique_ptr<format::Reader> reader;
     if (Status st = open_trace(path_, reader); !st) return st;
     format::Record record;
@@ -120,8 +173,11 @@ Status TraceFeed::run(const Sink& sink, const std::atomic<bool>* stop) {
       if (!more) return more.take_error();
       if (!*more) break;
       const fb::Exchange* x = record.exchange();
-      ++stats_.exchanges;
-      if (!replayable(*x, plan_.rewrites, stats_)) continue;
+      const Skip skip = skip_reason(*x, plan_.rewrites);
+      if (!count(skip, stats_)) {
+        keep(skip, nullptr);
+        continue;
+      }
       const auto* method = x->request()->method();
       TraceRequest r;
       r.exchange_id = x->id();
@@ -137,10 +193,13 @@ Status TraceFeed::run(const Sink& sink, const std::atomic<bool>* stop) {
       attach_correlation(r, tracker_.observe(r.session_id, r.exchange_id, r.recorded_ns, *r.wire,
                                              with_response ? &response : nullptr,
                                              with_response ? x->response_last_ns() : 0));
+      keep(Skip::None, &r);
       schedule_.push(std::move(r));
       drain();
     }
     schedule_.end_pass();
+    // Only a whole pass is replayed from memory; a cut one ends the loop anyway.
+    from_memory = caching;
   }
   schedule_.finish();
   if (!stopped()) drain();
