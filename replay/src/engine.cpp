@@ -412,6 +412,12 @@ struct Engine::Impl {
   void dispatch(std::int64_t t) {
     while (!ready.empty()) {
       ScheduledRequest& r = ready.front();
+      // The reader thread wrote the next requests on the other core: fetching them now, while
+      // this one is sent, saves a cache miss per request.
+      for (std::size_t i = 1; i <= 2 && i < ready.size(); ++i) {
+        const char* next = reinterpret_cast<const char*>(&ready[i]);
+        for (std::size_t at = 0; at < sizeof(ScheduledRequest); at += 64) __builtin_prefetch(next + at);
+      }
       if (stopping) {
         ScheduledRequest gone = std::move(r);
         ready.pop_front();
@@ -527,6 +533,12 @@ struct Engine::Impl {
   void pump(std::int64_t t) {
     if (!stopping) pull_incoming();
     expire_correlation_waits(t);
+    if (ready.empty() && !plan.strict_session_order && !pending.empty() &&
+        (plan.pacing == Pacing::Max || pending.back().due_ns <= t)) {
+      // All of it is due (always, as fast as the limits allow): the queues trade places
+      // instead of each request being moved through memory the reader thread wrote.
+      ready.swap(pending);
+    }
     while (!pending.empty() && (plan.pacing == Pacing::Max || pending.front().due_ns <= t)) {
       ScheduledRequest r = std::move(pending.front());
       pending.pop_front();
