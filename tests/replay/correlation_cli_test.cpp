@@ -28,11 +28,11 @@
 #include <nlohmann/json.hpp>
 
 #include "reprise/format/reader.hpp"
-#include "reprise/format/writer.hpp"
 #include "support/nginx.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 #include "support/test_server.hpp"
+#include "support/trace_file.hpp"
 
 using namespace reprise;
 using namespace reprise::test;
@@ -426,46 +426,18 @@ TEST_CASE("a request waits for its clone's slow refresh and past --correlation-t
 
 namespace {
 
-std::unique_ptr<format::fb::HeaderT> header(std::string name, std::string value) {
-  auto h = std::make_unique<format::fb::HeaderT>();
-  h->name = std::move(name);
-  h->value = std::move(value);
-  return h;
-}
-
 // One session: a login answered with a token in JSON, then a request carrying it.
 std::string login_trace(const TempDir& dir) {
-  namespace fb = format::fb;
-  fb::FileHeaderT file;
-  file.kind = fb::FileKind::Trace;
-  file.source = "test";
-  const auto path = dir.file("small.rtrace");
-  auto writer = format::Writer::open(path, std::move(file));
-  REQUIRE(writer);
   const std::string token = "9f86d081884c7d659a2feaa0c55ad015";
+  std::vector<format::fb::ExchangeT> xs;
   for (std::uint64_t id = 1; id <= 2; ++id) {
-    fb::ExchangeT x;
-    x.id = id;
-    x.session_id = 7;
-    x.connection_id = 7;
-    x.request_first_ns = static_cast<std::int64_t>(id) * 100'000'000;
-    x.request_last_ns = x.request_first_ns;
-    x.response_first_ns = x.request_first_ns + 1'000'000;
-    x.response_last_ns = x.request_first_ns + 2'000'000;
-    x.request = std::make_unique<fb::RequestT>();
-    x.request->method = id == 1 ? "POST" : "GET";
-    x.request->target = id == 1 ? "/login" : "/api/me";
-    x.request->headers.push_back(header("Host", "shop.example"));
-    if (id == 2) x.request->headers.push_back(header("Authorization", "Bearer " + token));
-    x.response = std::make_unique<fb::ResponseT>();
-    x.response->status = 200;
-    const std::string body = id == 1 ? R"({"token":")" + token + R"("})" : "{}";
-    x.response->body.assign(body.begin(), body.end());
-    x.response->body_size = body.size();
-    REQUIRE((*writer)->append(x));
+    auto& x = xs.emplace_back(exchange(id, 7, static_cast<std::int64_t>(id) * 100'000'000,
+                                       id == 1 ? "POST" : "GET", id == 1 ? "/login" : "/api/me"));
+    x.request->headers.push_back(field("Host", "shop.example"));
+    if (id == 2) x.request->headers.push_back(field("Authorization", "Bearer " + token));
+    set_body(*x.response, id == 1 ? R"({"token":")" + token + R"("})" : "{}");
   }
-  REQUIRE((*writer)->close());
-  return path;
+  return write_trace(dir.file("small.rtrace"), xs);
 }
 
 }  // namespace

@@ -11,11 +11,11 @@
 #include <thread>
 
 #include "reprise/format/reader.hpp"
-#include "reprise/format/writer.hpp"
 #include "support/nginx.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 #include "support/test_server.hpp"
+#include "support/trace_file.hpp"
 
 using namespace reprise;
 using namespace reprise::test;
@@ -30,47 +30,22 @@ constexpr std::int64_t kMs = 1'000'000;
 // robin over the sessions. Every third request is a POST with a body.
 std::string make_trace(const TempDir& dir, int sessions, int per_session, std::int64_t gap_ns,
                        const std::string& name = "t.rtrace") {
-  fb::FileHeaderT header;
-  header.kind = fb::FileKind::Trace;
-  header.source = "test";
-  const std::string path = dir.file(name);
-  auto writer = format::Writer::open(path, std::move(header));
-  REQUIRE(writer);
+  std::vector<fb::ExchangeT> xs;
   std::uint64_t id = 1;
   for (int r = 0; r < per_session; ++r) {
     for (int s = 0; s < sessions; ++s, ++id) {
-      fb::ExchangeT x;
-      x.id = id;
-      x.session_id = 100 + static_cast<std::uint64_t>(s);
-      x.connection_id = 100 + static_cast<std::uint64_t>(s);
+      auto& x = xs.emplace_back(exchange(id, 100 + static_cast<std::uint64_t>(s),
+                                         static_cast<std::int64_t>(id - 1) * gap_ns,
+                                         id % 3 == 0 ? "POST" : "GET",
+                                         "/s" + std::to_string(s) + "/r" + std::to_string(r)));
       x.connection_index = static_cast<std::uint32_t>(r);
-      x.request_first_ns = static_cast<std::int64_t>(id - 1) * gap_ns;
-      x.request_last_ns = x.request_first_ns;
-      x.response_first_ns = x.request_first_ns + kMs;
-      x.response_last_ns = x.request_first_ns + 2 * kMs;
-      x.request = std::make_unique<fb::RequestT>();
-      x.request->method = id % 3 == 0 ? "POST" : "GET";
-      x.request->target = "/s" + std::to_string(s) + "/r" + std::to_string(r);
-      auto host = std::make_unique<fb::HeaderT>();
-      host->name = "Host";
-      host->value = "shop.example";
-      x.request->headers.push_back(std::move(host));
-      auto conn = std::make_unique<fb::HeaderT>();
-      conn->name = "Connection";
-      conn->value = "close";  // hop-by-hop: must not reach the target
-      x.request->headers.push_back(std::move(conn));
-      if (x.request->method == "POST") {
-        const std::string body = "body-" + std::to_string(id);
-        x.request->body.assign(body.begin(), body.end());
-        x.request->body_size = body.size();
-      }
-      x.response = std::make_unique<fb::ResponseT>();
-      x.response->status = 200;
-      REQUIRE((*writer)->append(x));
+      x.request->headers.push_back(field("Host", "shop.example"));
+      // hop-by-hop: must not reach the target
+      x.request->headers.push_back(field("Connection", "close"));
+      if (x.request->method == "POST") set_body(*x.request, "body-" + std::to_string(id));
     }
   }
-  REQUIRE((*writer)->close());
-  return path;
+  return write_trace(dir.file(name), xs);
 }
 
 struct RunFile {
@@ -414,27 +389,14 @@ TEST_CASE("x1 against nginx: nginx logs exactly the recorded requests", "[replay
   }
   TempDir dir;
   Nginx nginx;
-  fb::FileHeaderT header;
-  header.kind = fb::FileKind::Trace;
-  const auto path = dir.file("n.rtrace");
-  {
-    auto writer = format::Writer::open(path, std::move(header));
-    REQUIRE(writer);
-    const char* targets[] = {"/static/100", "/echo", "/status/404", "/static/10000"};
-    for (std::uint64_t i = 0; i < 40; ++i) {
-      fb::ExchangeT x;
-      x.id = i + 1;
-      x.session_id = i % 4;
-      x.connection_id = i % 4;
-      x.request_first_ns = static_cast<std::int64_t>(i) * 2 * kMs;
-      x.request = std::make_unique<fb::RequestT>();
-      x.request->method = i % 4 == 1 ? "POST" : "GET";
-      x.request->target = targets[i % 4];
-      if (i % 4 == 1) x.request->body = {'h', 'i'};
-      REQUIRE((*writer)->append(x));
-    }
-    REQUIRE((*writer)->close());
+  std::vector<fb::ExchangeT> xs;
+  const char* targets[] = {"/static/100", "/echo", "/status/404", "/static/10000"};
+  for (std::uint64_t i = 0; i < 40; ++i) {
+    auto& x = xs.emplace_back(exchange(i + 1, i % 4, static_cast<std::int64_t>(i) * 2 * kMs,
+                                       i % 4 == 1 ? "POST" : "GET", targets[i % 4]));
+    if (i % 4 == 1) set_body(*x.request, "hi");
   }
+  const auto path = write_trace(dir.file("n.rtrace"), xs);
   auto r = replay({path, "--target", "http://127.0.0.1:" + std::to_string(nginx.port()), "-o",
                    dir.file("r.rrun")});
   INFO(r.err);

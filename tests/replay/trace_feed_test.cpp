@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
-#include "reprise/format/writer.hpp"
 #include "reprise/replay/trace_feed.hpp"
 #include "support/temp_dir.hpp"
+#include "support/trace_file.hpp"
 
 using namespace reprise;
 using namespace reprise::replay;
@@ -21,34 +21,17 @@ constexpr std::int64_t kMs = 1'000'000;
 // 30 exchanges 10 ms apart in 3 sessions; every 7th has no request (a response seen alone) and
 // every 5th is a POST, which --skip-unsafe leaves out.
 std::string make_trace(const test::TempDir& dir) {
-  fb::FileHeaderT header;
-  header.kind = fb::FileKind::Trace;
-  header.source = "test";
-  const std::string path = dir.file("feed.rtrace");
-  auto writer = format::Writer::open(path, std::move(header));
-  REQUIRE(writer);
+  std::vector<fb::ExchangeT> xs;
   for (std::uint64_t i = 1; i <= 30; ++i) {
-    fb::ExchangeT x;
-    x.id = i;
-    x.session_id = 1 + i % 3;
-    x.connection_id = x.session_id;
-    x.request_first_ns = static_cast<std::int64_t>(i) * 10 * kMs;
-    x.request_last_ns = x.request_first_ns;
-    x.response_first_ns = x.request_first_ns + kMs;
-    x.response_last_ns = x.response_first_ns;
+    auto& x = xs.emplace_back(test::exchange(i, 1 + i % 3, static_cast<std::int64_t>(i) * 10 * kMs,
+                                             i % 5 == 0 ? "POST" : "GET",
+                                             "/item/" + std::to_string(i)));
     if (i % 7 == 0) {
       x.flags = fb::ExchangeFlags::NoRequest;
-    } else {
-      x.request = std::make_unique<fb::RequestT>();
-      x.request->method = i % 5 == 0 ? "POST" : "GET";
-      x.request->target = "/item/" + std::to_string(i);
+      x.request.reset();
     }
-    x.response = std::make_unique<fb::ResponseT>();
-    x.response->status = 200;
-    REQUIRE((*writer)->append(x));
   }
-  REQUIRE((*writer)->close());
-  return path;
+  return test::write_trace(dir.file("feed.rtrace"), xs);
 }
 
 struct Fed {

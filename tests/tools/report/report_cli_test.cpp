@@ -10,10 +10,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "reprise/format/writer.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 #include "support/test_server.hpp"
+#include "support/trace_file.hpp"
 
 using namespace reprise;
 using namespace reprise::test;
@@ -29,38 +29,20 @@ constexpr int kIds = 60;  // per route
 // One session per id; each asks /fast/i, /slow/i, /item/i and /order/i, 2 ms apart. The recorded
 // /item responses carry a timestamp, as the live ones do.
 std::string make_trace(const TempDir& dir, const std::string& name = "shop.rtrace", int ids = kIds) {
-  fb::FileHeaderT header;
-  header.kind = fb::FileKind::Trace;
-  header.source = "test:" + name;
-  const std::string path = dir.file(name);
-  auto writer = format::Writer::open(path, std::move(header));
-  REQUIRE(writer);
+  std::vector<fb::ExchangeT> xs;
   std::uint64_t n = 0;
   for (int i = 0; i < ids; ++i) {
     for (const char* route : {"/fast/", "/slow/", "/item/", "/order/"}) {
-      fb::ExchangeT x;
-      x.id = ++n;
-      x.session_id = static_cast<std::uint64_t>(i + 1);
-      x.connection_id = x.session_id;
-      x.request_first_ns = static_cast<std::int64_t>(n) * 2 * kMs;
-      x.request_last_ns = x.request_first_ns;
-      x.response_first_ns = x.request_first_ns + kMs;
-      x.response_last_ns = x.response_first_ns;
-      x.request = std::make_unique<fb::RequestT>();
-      x.request->method = "GET";
-      x.request->target = route + std::to_string(i);
-      x.response = std::make_unique<fb::ResponseT>();
-      x.response->status = 200;
-      const std::string body = std::string(route) == "/item/"
-                                   ? R"({"id":)" + std::to_string(i) + R"(,"price":10,"ts":)" + std::to_string(n) + "}"
-                                   : std::string("ok");
-      x.response->body.assign(body.begin(), body.end());
-      x.response->body_size = body.size();
-      REQUIRE((*writer)->append(x));
+      ++n;
+      auto& x = xs.emplace_back(exchange(n, static_cast<std::uint64_t>(i + 1),
+                                         static_cast<std::int64_t>(n) * 2 * kMs, "GET",
+                                         route + std::to_string(i)));
+      set_body(*x.response, std::string(route) == "/item/"
+                                ? R"({"id":)" + std::to_string(i) + R"(,"price":10,"ts":)" + std::to_string(n) + "}"
+                                : std::string("ok"));
     }
   }
-  REQUIRE((*writer)->close());
-  return path;
+  return write_trace(dir.file(name), xs, "test:" + name);
 }
 
 std::int64_t now_ns() {
