@@ -17,12 +17,15 @@ using boost::beast::error_code;
 using boost::beast::string_view;
 
 bool is_hop_by_hop(std::string_view name, std::span<const std::string_view> named) {
-  // Transfer-Encoding and Content-Length are hop-by-hop in principle, but the body is forwarded
-  // with its framing as received, so they travel with it.
   static constexpr std::string_view kFields[] = {"connection", "keep-alive", "proxy-connection",
                                                  "te", "trailer", "upgrade"};
   for (auto f : kFields)
     if (iequals(name, f)) return true;
+  // The body is forwarded with its framing as received, so Content-Length and Transfer-Encoding
+  // travel with it whatever `Connection` says: dropping them would let the next hop frame the
+  // body differently (a body that is a smuggled request). Host is never the sender's to drop.
+  if (iequals(name, "content-length") || iequals(name, "transfer-encoding") || iequals(name, "host"))
+    return false;
   for (const auto n : named)
     if (iequals(name, n)) return true;
   return false;
@@ -225,6 +228,13 @@ std::size_t MessageRelay::feed(std::span<const std::uint8_t> in, std::string& fo
     forward.append(reinterpret_cast<const char*>(in.data()), n);
     consumed += n;
     in = in.subspan(n);
+    if (n == 0 && in.size() > header_limit_) {
+      // Beast takes a chunk-size line or the trailer section only whole, and bounds neither:
+      // the header limit bounds what waits here too, else a sender could make us hold any amount.
+      state_ = State::Error;
+      error_ = "a chunk-size line or trailer section over " + std::to_string(header_limit_) + " bytes";
+      return consumed;
+    }
     if (ec == http::error::need_more) break;
     if (ec) return fail(ec);
     if (n == 0) break;

@@ -38,6 +38,13 @@ std::chrono::steady_clock::time_point coarse_now() {
   return std::chrono::steady_clock::time_point(std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec));
 }
 
+// RFC 9110 9.2.2: sending one of these twice has the effect of sending it once.
+bool is_idempotent(std::string_view method) {
+  for (std::string_view m : {"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
+    if (method == m) return true;
+  return false;
+}
+
 // The standard reason phrase (Beast keeps the table).
 std::string reason_of(unsigned status) {
   return std::string(boost::beast::http::obsolete_reason(boost::beast::http::int_to_status(status)));
@@ -94,9 +101,12 @@ void ClientSession::start() {
 
 void ClientSession::read_client() {
   if (phase_ == Phase::Closed) return;
-  // Between requests the idle timeout applies; once a request has begun, the request timeout.
-  const bool between = phase_ == Phase::Head && request_first_ == 0;
-  arm(between ? proxy_.options.idle_timeout_ns : proxy_.options.request_timeout_ns, phase_);
+  // Between requests the idle timeout applies. A head must arrive whole within the request
+  // timeout of its first byte, however slowly it trickles in; a body must make progress within
+  // it (one read), so a long upload is not cut.
+  if (phase_ != Phase::Head) arm(proxy_.options.request_timeout_ns, phase_);
+  else if (request_first_ == 0) arm(proxy_.options.idle_timeout_ns, phase_);
+  else arm_until(head_deadline_, phase_);
   client_.async_read_some(asio::buffer(client_buf_.get(), kReadSize),
                           [self = shared_from_this()](const error_code& ec, std::size_t n) {
                             self->in_.insert(self->in_.end(), self->client_buf_.get(), self->client_buf_.get() + n);
@@ -105,13 +115,12 @@ void ClientSession::read_client() {
 }
 
 void ClientSession::on_client_read(const error_code& ec, std::size_t n) {
-  if (phase_ == Phase::Closed) return;
+  // A local answer (a 408 while this read was pending) ends the connection: what the client
+  // sends meanwhile is not parsed, and out_, the answer being written, is not touched.
+  if (phase_ == Phase::Closed || answering_locally_) return;
   if (n > 0) {
     proxy_.stats.bytes_from_clients += n;
-    if (request_first_ == 0) {
-      request_first_ = proxy_.now_ns();
-      worker_.started(start_, request_first_);
-    }
+    if (request_first_ == 0) request_started();
   }
   if (ec) {
     // A client that closes between requests is the normal end; anywhere else it left early.
@@ -121,11 +130,14 @@ void ClientSession::on_client_read(const error_code& ec, std::size_t n) {
   on_request_bytes();
 }
 
+void ClientSession::request_started() {
+  request_first_ = proxy_.now_ns();
+  worker_.started(start_, request_first_);
+  head_deadline_ = coarse_now() + std::chrono::nanoseconds(proxy_.options.request_timeout_ns);
+}
+
 void ClientSession::on_request_bytes() {
-  if (request_first_ == 0 && !in_.empty()) {  // a pipelined request already buffered
-    request_first_ = proxy_.now_ns();
-    worker_.started(start_, request_first_);
-  }
+  if (request_first_ == 0 && !in_.empty()) request_started();  // a pipelined request already buffered
   const std::size_t used = request_.feed(in_, out_);
   in_.erase(in_.begin(), in_.begin() + static_cast<std::ptrdiff_t>(used));
   if (request_.state() == MessageRelay::State::Error) {
@@ -136,7 +148,7 @@ void ClientSession::on_request_bytes() {
     }
     return refuse(request_.too_large() ? 431 : 400,
                   request_.too_large() ? "request head over the proxy's limit"
-                                       : "not an HTTP/1.x request: " + request_.error());
+                                       : "not a valid HTTP/1.x request: " + request_.error());
   }
   if (phase_ == Phase::Head) {
     if (request_.state() == MessageRelay::State::Head) return read_client();
@@ -186,7 +198,10 @@ void ClientSession::on_upstream(std::shared_ptr<UpstreamConnection> c, const err
   // A pooled connection the upstream may have closed while it idled: what is sent is kept so it
   // can go again on a fresh one (only when the whole request is in hand). It is kept by taking
   // out_'s bytes once written (or failed), not by copying them first.
-  keep_for_resend_ = reused_ && !retried_ && request_.state() == MessageRelay::State::Done;
+  // Only an idempotent request goes again (RFC 9112 9.3.1): the upstream may have acted on it
+  // before the connection failed.
+  keep_for_resend_ = reused_ && !retried_ && request_.state() == MessageRelay::State::Done &&
+                     is_idempotent(request_.request().method);
   resend_.clear();
   send_upstream();
 }
@@ -246,7 +261,10 @@ void ClientSession::on_upstream_written(const error_code& ec) {
 }
 
 void ClientSession::read_upstream() {
-  if (!up_in_.empty()) return on_answer_bytes();
+  // Bytes already read are parsed first, unless their last parse took none of them (a chunk-size
+  // line or a head cut by the read): then only more bytes can help.
+  if (!up_in_.empty() && !up_in_stalled_) return on_answer_bytes();
+  up_in_stalled_ = false;
   arm(proxy_.options.response_timeout_ns, phase_);
   upstream_->stream.async_read_some(asio::buffer(upstream_buf_.get(), kReadSize),
                                     [self = shared_from_this()](const error_code& ec, std::size_t n) {
@@ -288,6 +306,7 @@ void ClientSession::on_answer_bytes() {
   const bool head_sent = answer_.state() != MessageRelay::State::Head;
   const std::size_t used = answer_.feed(up_in_, out_);
   up_in_.erase(up_in_.begin(), up_in_.begin() + static_cast<std::ptrdiff_t>(used));
+  up_in_stalled_ = used == 0;
   switch (answer_.state()) {
     case MessageRelay::State::Error:
       if (!head_sent)
@@ -392,6 +411,7 @@ void ClientSession::respond_locally(unsigned status, const std::string& reason, 
   for (const auto& [name, value] : r.headers) out_ += name + ": " + value + "\r\n";
   out_ += "\r\n" + body;
   phase_ = Phase::Answer;
+  answering_locally_ = true;
   arm(proxy_.options.response_timeout_ns, Phase::Answer);
   client_.async_write(asio::buffer(out_), [self = shared_from_this()](const error_code& ec, std::size_t n) {
     if (self->phase_ == Phase::Closed) return;
@@ -428,7 +448,11 @@ void ClientSession::record(bool locally_answered) {
 }
 
 void ClientSession::arm(std::int64_t timeout_ns, Phase expected) {
-  deadline_ = coarse_now() + std::chrono::nanoseconds(timeout_ns);
+  arm_until(coarse_now() + std::chrono::nanoseconds(timeout_ns), expected);
+}
+
+void ClientSession::arm_until(std::chrono::steady_clock::time_point deadline, Phase expected) {
+  deadline_ = deadline;
   deadline_phase_ = expected;
   // Most phases move the deadline later: the wait already pending fires early and re-arms
   // (on_deadline), so an exchange costs no timer operation. Only an earlier deadline re-arms now.

@@ -43,6 +43,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
 
   void read_client();
   void on_client_read(const error_code& ec, std::size_t n);
+  // A request's first byte arrived: its start time and the deadline for its head.
+  void request_started();
   void on_request_bytes();
   void begin_exchange();
   void on_upstream(std::shared_ptr<UpstreamConnection> c, const error_code& ec);
@@ -66,6 +68,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void record(bool locally_answered);
   // The phase `expected` must end within timeout_ns from now.
   void arm(std::int64_t timeout_ns, Phase expected);
+  void arm_until(std::chrono::steady_clock::time_point deadline, Phase expected);
   void arm_at_deadline();
   void on_deadline();
   void close();
@@ -78,11 +81,14 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   Phase deadline_phase_ = Phase::Head;
   bool timer_pending_ = false;  // a wait on timer_ is pending, due at timer_at_
   Phase phase_ = Phase::Head;
+  std::chrono::steady_clock::time_point head_deadline_{};  // the current request's head, whole
+  bool answering_locally_ = false;  // respond_locally() is writing: the connection ends after it
   bool draining_ = false;
   bool close_after_ = false;
 
   std::vector<std::uint8_t> in_;        // client bytes not yet consumed
   std::vector<std::uint8_t> up_in_;     // upstream bytes read, not yet consumed
+  bool up_in_stalled_ = false;          // their last parse consumed none: read before parsing again
   std::string out_;                     // bytes being written (to upstream or client)
   MessageRelay request_;
   MessageRelay answer_;

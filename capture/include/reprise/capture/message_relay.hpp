@@ -81,7 +81,8 @@ class MessageRelay {
   std::vector<std::string_view> named_;  // head_done(): what Connection names (kept for its capacity)
 };
 
-// RFC 9110 7.6.1 hop-by-hop fields: the fixed ones and those `connection` names ("close, X-A").
+// RFC 9110 7.6.1 hop-by-hop fields: the fixed ones and those `connection` names ("close, X-A"),
+// except Content-Length, Transfer-Encoding and Host, which are forwarded whatever it names.
 bool is_hop_by_hop(std::string_view name, std::span<const std::string_view> named);
 
 }  // namespace reprise::capture
