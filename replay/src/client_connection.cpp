@@ -54,6 +54,7 @@ void ClientConnection::do_write() {
   outcome_.facts.sent_ns = clock_();
   deadline_ns_ = outcome_.facts.sent_ns + timeouts_.request.count();
   outcome_.connection_reused = reused_;
+  writing_ = true;
   asio::async_write(socket_, asio::buffer(*outcome_.wire),  // the outcome holds the bytes sent
                     [self = shared_from_this()](const error_code& ec, std::size_t n) {
                       self->on_write(ec, n);
@@ -63,6 +64,7 @@ void ClientConnection::do_write() {
 }
 
 void ClientConnection::on_write(const error_code& ec, std::size_t n) {
+  writing_ = false;
   if (closed_ || !busy_) return;
   outcome_.facts.bytes_sent = n;
   if (ec) {
@@ -87,8 +89,11 @@ void ClientConnection::on_read(const error_code& ec, std::size_t n) {
     std::int64_t arrived = 0;
     if (outcome_.facts.first_byte_ns == 0) outcome_.facts.first_byte_ns = arrived = clock_();
     const std::size_t used = reader_->feed({buffer_.data(), n});
+    // Answered before the request was all written (an early 401 or 413): the connection is not
+    // reused, and closing it stops the write. Reusing it would put the next request's bytes
+    // behind the rest of this one, and the write would go on reading bytes the outcome now owns.
     if (reader_->state() == ResponseReader::State::Done)
-      return finish(OutcomeError::None, reader_->keep_alive() && used == n, arrived);
+      return finish(OutcomeError::None, reader_->keep_alive() && used == n && !writing_, arrived);
     if (reader_->state() == ResponseReader::State::Error)
       return finish(OutcomeError::Protocol, false);
   }

@@ -81,6 +81,7 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
   bool busy_ = false;
   bool closed_ = false;
   bool reused_ = false;  // this request is not the connection's first
+  bool writing_ = false;  // an async_write of the request is pending
   std::uint32_t requests_ = 0;
   std::int64_t idle_since_ = 0;
   OutcomeError timeout_kind_ = OutcomeError::Timeout;

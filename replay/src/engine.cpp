@@ -27,6 +27,8 @@ namespace {
 constexpr std::int64_t kNever = INT64_MAX;
 constexpr std::int64_t kFirstBackoffNs = 100'000'000;
 constexpr std::int64_t kMaxBackoffNs = 5'000'000'000;
+// --max-rate: how far behind its even spacing the limiter may catch up (see send()).
+constexpr std::int64_t kRateBankNs = 1'000'000;
 
 void raise_max(std::atomic<std::uint32_t>& max, std::uint32_t value) {
   std::uint32_t seen = max.load(std::memory_order_relaxed);
@@ -409,6 +411,19 @@ struct Engine::Impl {
     return Acquire::Got;
   }
 
+  // --connections per-recorded: the next request waiting for recorded connection `key` becomes
+  // ready, unless the connection is busy (its answer releases it). Called whenever the request
+  // ahead of the waiters leaves: answered, or shed — else the waiters would wait forever.
+  void release_connection_wait(std::uint64_t key) {
+    auto w = connection_waits.find(key);
+    if (w == connection_waits.end()) return;
+    if (auto c = per_recorded.find(key); c != per_recorded.end() && c->second->busy()) return;
+    ready.push_front(std::move(w->second.front()));
+    w->second.pop_front();
+    --parked;
+    if (w->second.empty()) connection_waits.erase(w);
+  }
+
   void dispatch(std::int64_t t) {
     while (!ready.empty()) {
       ScheduledRequest& r = ready.front();
@@ -430,6 +445,7 @@ struct Engine::Impl {
         ready.pop_front();
         emit_unsent(gone, OutcomeError::Shed, t);
         release_session(gone);
+        if (plan.connections == ConnectionMode::PerRecorded) release_connection_wait(gone.connection_key());
         continue;
       }
       if (!correlate(r, t)) {
@@ -464,7 +480,10 @@ struct Engine::Impl {
 
   void send(const std::shared_ptr<ClientConnection>& conn, ScheduledRequest& r, std::int64_t t) {
     if (plan.pacing == Pacing::Max) r.due_ns = t;  // no schedule: it is meant to go now
-    if (rate_interval > 0) rate_next = std::max(rate_next, t - 10 * rate_interval) + rate_interval;
+    // Slots missed while the loop was late (a timer fires tens of µs late) may be caught up,
+    // but at most kRateBankNs of them: a quiet spell does not turn into a burst.
+    if (rate_interval > 0)
+      rate_next = std::max(rate_next, t - std::min(10 * rate_interval, kRateBankNs)) + rate_interval;
     hold_busy(conn);
     ++counters.sent;
     const std::uint32_t in = ++counters.inflight;
@@ -510,12 +529,7 @@ struct Engine::Impl {
           --open;
         }
       }
-      if (auto w = connection_waits.find(key); w != connection_waits.end()) {
-        ready.push_front(std::move(w->second.front()));
-        w->second.pop_front();
-        --parked;
-        if (w->second.empty()) connection_waits.erase(w);
-      }
+      release_connection_wait(key);
     } else if (keep) {
       idle.push_back(std::move(self));
     } else {

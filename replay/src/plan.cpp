@@ -49,9 +49,10 @@ Status Plan::validate() const {
   auto bad = [](const char* flag, std::string what) {
     return Status(fail(errc::bad_plan, flag, std::move(what)));
   };
-  if (!(speed > 0) || speed > 1e6) return bad("--speed", "must be above 0 and at most 1000000");
-  if (pacing == Pacing::Rate && !(rate_per_s > 0))
-    return bad("--rate", "must be above 0/s (or 'max')");
+  // The lower bounds keep schedule times and intervals inside 64-bit nanoseconds.
+  if (!(speed >= 0.001) || speed > 1e6) return bad("--speed", "must be at least 0.001 and at most 1000000");
+  if (pacing == Pacing::Rate && !(rate_per_s >= 0.001 && rate_per_s <= 1e9))
+    return bad("--rate", "must be at least 0.001/s and at most 1000000000/s (or 'max')");
   if (!(multiplier > 0) || multiplier > 1000)
     return bad("--multiplier", "must be above 0 and at most 1000");
   if (clone_spread_ns <= 0) return bad("--clone-spread", "must be above 0");
@@ -70,7 +71,8 @@ Status Plan::validate() const {
     return bad("--shard", "must be i/N with 0 <= i < N");
   if (max_inflight == 0) return bad("--max-inflight", "must be at least 1");
   if (max_connections == 0) return bad("--max-connections", "must be at least 1");
-  if (max_rate_per_s < 0) return bad("--max-rate", "must be >= 0");
+  if (max_rate_per_s != 0 && !(max_rate_per_s >= 0.001 && max_rate_per_s <= 1e9))
+    return bad("--max-rate", "must be 0 (no limit) or from 0.001/s to 1000000000/s");
   if (max_lateness_ns <= 0) return bad("--max-lateness", "must be above 0");
   if (connect_timeout_ns <= 0) return bad("--connect-timeout", "must be above 0");
   if (request_timeout_ns <= 0) return bad("--request-timeout", "must be above 0");

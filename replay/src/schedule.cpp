@@ -68,7 +68,8 @@ Schedule::Schedule(const Plan& plan) : plan_(plan), intensity_(plan), clones_(pl
 std::int64_t Schedule::base_ns(std::int64_t recorded_ns) const {
   const double recorded = static_cast<double>(recorded_ns - recorded0_) +
                           static_cast<double>(iteration_) * static_cast<double>(period_ns_);
-  return static_cast<std::int64_t>(std::llround(recorded / plan_.speed));
+  // Saturated: past ~285 years the time is "never", not an overflow that makes it due at once.
+  return static_cast<std::int64_t>(std::llround(std::min(recorded / plan_.speed, 9.0e18)));
 }
 
 Schedule::SessionState& Schedule::session(std::uint64_t id, std::int64_t base) {

@@ -10,6 +10,9 @@
 #include <set>
 #include <thread>
 
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
+
 #include "reprise/format/reader.hpp"
 #include "support/nginx.hpp"
 #include "support/process.hpp"
@@ -505,4 +508,80 @@ TEST_CASE("filters and rewrites change what is sent, and the dry run lists them"
   }
   // The run file records the request line as sent.
   for (const auto& o : read_run(dir.file("r.rrun")).outcomes) CHECK(o.target.rfind("/session", 0) == 0);
+}
+
+TEST_CASE("a request answered before its body is all sent does not lend its connection to the next",
+          "[replay][cli]") {
+  // The server answers the upload 401 as soon as its head is in and reads nothing more on that
+  // connection (an auth check in front of an upload); the GET after it must go on a connection
+  // of its own. Reused, the GET waited behind the unsent body and timed out.
+  namespace asio = boost::asio;
+  asio::io_context io;
+  asio::ip::tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
+  const int port = acceptor.local_endpoint().port();
+  std::atomic<int> accepted{0}, gets{0};
+  std::vector<std::thread> connections;  // one thread each: the upload's holds its connection
+  auto serve = [&](asio::ip::tcp::socket s) {
+    std::string in;
+    boost::system::error_code ec;
+    while (!ec && in.find("\r\n\r\n") == std::string::npos) {
+      char buf[4096];
+      in.append(buf, s.read_some(asio::buffer(buf), ec));
+    }
+    if (in.rfind("POST", 0) == 0) {
+      asio::write(s, asio::buffer(std::string("HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n")), ec);
+      std::this_thread::sleep_for(2500ms);
+    } else if (in.rfind("GET /next", 0) == 0) {
+      ++gets;
+      asio::write(s, asio::buffer(std::string("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")), ec);
+      std::this_thread::sleep_for(500ms);
+    }
+  };
+  std::thread server([&] {
+    for (int i = 0; i < 2; ++i) {
+      asio::ip::tcp::socket s(io);
+      acceptor.accept(s);
+      ++accepted;
+      connections.emplace_back(serve, std::move(s));
+    }
+  });
+  TempDir dir;
+  std::vector<fb::ExchangeT> xs;
+  set_body(*xs.emplace_back(exchange(1, 1, 0, "POST", "/upload")).request, std::string(16 << 20, 'u'));
+  xs.push_back(exchange(2, 1, 10 * kMs, "GET", "/next"));
+  const auto trace = write_trace(dir.file("upload.rtrace"), xs);
+  const auto r = replay({trace, "--target", "http://127.0.0.1:" + std::to_string(port), "-o",
+                         dir.file("r.rrun"), "--max-connections", "1", "--request-timeout", "2s",
+                         "--no-default-aborts"});
+  if (accepted < 2) asio::ip::tcp::socket(io).connect(acceptor.local_endpoint());  // frees accept()
+  server.join();
+  for (auto& t : connections) t.join();
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(gets == 1);
+  const auto run = read_run(dir.file("r.rrun"));
+  REQUIRE(run.outcomes.size() == 2);
+  for (const auto& o : run.outcomes) CHECK(o.status == (o.exchange_id == 1 ? 401 : 200));
+}
+
+TEST_CASE("per-recorded connections: a shed request lets the next one on its connection go",
+          "[replay][cli]") {
+  // /slow holds the recorded connection past --max-lateness; /a, waiting for it, is shed, and
+  // /b, waiting behind /a, must then go (or be shed) too, so the run ends on its own.
+  TestServer server;
+  server.on("/slow", Behaviour::ok().after(1500ms));
+  TempDir dir;
+  std::vector<fb::ExchangeT> xs;
+  xs.push_back(exchange(1, 1, 0, "GET", "/slow"));
+  xs.push_back(exchange(2, 1, 10 * kMs, "GET", "/a"));
+  xs.push_back(exchange(3, 1, 20 * kMs, "GET", "/b"));
+  const auto trace = write_trace(dir.file("slow.rtrace"), xs);
+  const auto r = replay({trace, "--target", server.url(""), "-o", dir.file("r.rrun"), "--connections",
+                         "per-recorded", "--max-lateness", "500ms", "--no-default-aborts"},
+                        20s);
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  const auto run = read_run(dir.file("r.rrun"));
+  CHECK(run.end_reason.find("completed") != std::string::npos);
+  CHECK(run.outcomes.size() == 3);
 }

@@ -261,6 +261,15 @@ TEST_CASE("plans that contradict themselves are refused with the flag named", "[
   p.shard_index = 3;
   p.shard_count = 3;
   CHECK(p.validate().error().where == "--shard");
+  // Values whose times or intervals would not fit 64-bit nanoseconds.
+  p = Plan{};
+  p.speed = 1e-9;
+  CHECK(p.validate().error().where == "--speed");
+  p = Plan{};
+  p.max_rate_per_s = 1e-12;
+  CHECK(p.validate().error().where == "--max-rate");
+  p.max_rate_per_s = 0.001;
+  CHECK(p.validate());
   CHECK(parse_stage("30s:10%")->level == Approx(0.1));
   CHECK(parse_stage("2m:300%")->duration_ns == 120 * kSec);
   CHECK_FALSE(parse_stage("30s"));
