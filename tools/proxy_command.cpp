@@ -130,7 +130,7 @@ void add_proxy_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--max-connections", f->max_connections, "client connections at most (default 4096)");
   cmd->add_option("--max-upstream-connections", f->max_upstream_connections, "upstream connections at most (default 256)");
   cmd->add_option("--max-header", f->max_header, "request/response head size limit (default 64KiB)");
-  cmd->add_option("--request-timeout", f->request_timeout, "a client's whole request (default 30s)");
+  cmd->add_option("--request-timeout", f->request_timeout, "a request head, whole; a body, each read (default 30s)");
   cmd->add_option("--response-timeout", f->response_timeout, "the upstream's answer, else 504 (default 60s)");
   cmd->add_option("--connect-timeout", f->connect_timeout, "connecting to the upstream, else 502 (default 5s)");
   cmd->add_option("--idle-timeout", f->idle_timeout, "keep-alive connections idle this long close (default 60s)");

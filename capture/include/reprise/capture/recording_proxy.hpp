@@ -43,7 +43,9 @@ struct ProxyOptions {
   std::size_t max_upstream_connections = 256;  // in total, shared out over the threads
   std::size_t header_limit = 64 * 1024;
   std::size_t max_body = 1 << 20;            // recorded copy of each body
-  std::int64_t request_timeout_ns = 30'000'000'000;   // a client's request, head to last byte
+  // A client's request: its head whole within this of its first byte; its body, progress
+  // (a read) within this.
+  std::int64_t request_timeout_ns = 30'000'000'000;
   std::int64_t response_timeout_ns = 60'000'000'000;  // the upstream's answer
   std::int64_t connect_timeout_ns = 5'000'000'000;
   std::int64_t idle_timeout_ns = 60'000'000'000;      // keep-alive connections, both sides
