@@ -158,6 +158,10 @@ struct RecordingProxy::Impl {
     return unix0 + std::chrono::duration_cast<std::chrono::nanoseconds>(
                        std::chrono::steady_clock::now() - t0).count();
   }
+  // The steady clock's time at unix ns `unix_ns` (one of now_ns()'s readings).
+  std::chrono::steady_clock::time_point steady_at(std::int64_t unix_ns) const {
+    return t0 + std::chrono::nanoseconds(unix_ns - unix0);
+  }
 
   std::vector<std::unique_ptr<Worker>> workers;
   std::unique_ptr<tcp::acceptor> acceptor;  // on workers[0]

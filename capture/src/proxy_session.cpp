@@ -106,7 +106,7 @@ void ClientSession::read_client() {
   // it (one read), so a long upload is not cut.
   if (phase_ != Phase::Head) arm(proxy_.options.request_timeout_ns, phase_);
   else if (request_first_ == 0) arm(proxy_.options.idle_timeout_ns, phase_);
-  else arm_until(head_deadline_, phase_);
+  else arm_until(proxy_.steady_at(request_first_) + std::chrono::nanoseconds(proxy_.options.request_timeout_ns), phase_);
   client_.async_read_some(asio::buffer(client_buf_.get(), kReadSize),
                           [self = shared_from_this()](const error_code& ec, std::size_t n) {
                             self->in_.insert(self->in_.end(), self->client_buf_.get(), self->client_buf_.get() + n);
@@ -133,7 +133,6 @@ void ClientSession::on_client_read(const error_code& ec, std::size_t n) {
 void ClientSession::request_started() {
   request_first_ = proxy_.now_ns();
   worker_.started(start_, request_first_);
-  head_deadline_ = coarse_now() + std::chrono::nanoseconds(proxy_.options.request_timeout_ns);
 }
 
 void ClientSession::on_request_bytes() {

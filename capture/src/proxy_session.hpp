@@ -43,7 +43,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
 
   void read_client();
   void on_client_read(const error_code& ec, std::size_t n);
-  // A request's first byte arrived: its start time and the deadline for its head.
+  // A request's first byte arrived: its start time (its head's deadline counts from it).
   void request_started();
   void on_request_bytes();
   void begin_exchange();
@@ -81,7 +81,6 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   Phase deadline_phase_ = Phase::Head;
   bool timer_pending_ = false;  // a wait on timer_ is pending, due at timer_at_
   Phase phase_ = Phase::Head;
-  std::chrono::steady_clock::time_point head_deadline_{};  // the current request's head, whole
   bool answering_locally_ = false;  // respond_locally() is writing: the connection ends after it
   bool draining_ = false;
   bool close_after_ = false;

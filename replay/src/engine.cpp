@@ -413,7 +413,8 @@ struct Engine::Impl {
 
   // --connections per-recorded: the next request waiting for recorded connection `key` becomes
   // ready, unless the connection is busy (its answer releases it). Called whenever the request
-  // ahead of the waiters leaves: answered, or shed — else the waiters would wait forever.
+  // ahead of the waiters leaves: answered, or shed — else the waiters would wait forever. With
+  // the pool nothing waits for a connection, and this finds nothing.
   void release_connection_wait(std::uint64_t key) {
     auto w = connection_waits.find(key);
     if (w == connection_waits.end()) return;
@@ -445,7 +446,7 @@ struct Engine::Impl {
         ready.pop_front();
         emit_unsent(gone, OutcomeError::Shed, t);
         release_session(gone);
-        if (plan.connections == ConnectionMode::PerRecorded) release_connection_wait(gone.connection_key());
+        release_connection_wait(gone.connection_key());
         continue;
       }
       if (!correlate(r, t)) {

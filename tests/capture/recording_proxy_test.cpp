@@ -142,6 +142,15 @@ struct ScriptedUpstream {
   std::string url() const { return "http://127.0.0.1:" + std::to_string(acceptor.local_endpoint().port()); }
 };
 
+// Through the proxy at `port`: GET /first, a wait long enough for a ScriptedUpstream with
+// close_idle to close the pooled connection, then METHOD TARGET (a POST with a body): its status.
+unsigned status_after_stale_pool(int port, const std::string& method, const std::string& target) {
+  HttpClient c(port);
+  CHECK(c.request("GET", "/first").status == 200);
+  std::this_thread::sleep_for(200ms);
+  return c.request(method, target, {}, method == "POST" ? "one order" : "").status;
+}
+
 }  // namespace
 
 TEST_CASE("proxy: bodies pass byte for byte both ways and the trace holds exactly what the client saw",
@@ -365,12 +374,7 @@ TEST_CASE("proxy: a pooled connection the upstream closed while idle is retried 
           "[capture][proxy][integration]") {
   ScriptedUpstream upstream({"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"}, 2, true);
   Rig rig(upstream.url());
-  {
-    HttpClient c(rig.port);
-    CHECK(c.request("GET", "/first").status == 200);
-    std::this_thread::sleep_for(200ms);
-    CHECK(c.request("GET", "/second").status == 200);
-  }
+  CHECK(status_after_stale_pool(rig.port, "GET", "/second") == 200);
   CHECK(rig.proxy->stats().upstream_retries == 1);
   CHECK(rig.finish().size() == 2);
   CHECK(upstream.served == 2);
@@ -381,12 +385,7 @@ TEST_CASE("proxy: a POST is never sent twice, even when its pooled connection tu
   // RFC 9112 9.3.1: the upstream may have acted on it before the connection failed.
   ScriptedUpstream upstream({"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"}, 1, true);
   Rig rig(upstream.url());
-  {
-    HttpClient c(rig.port);
-    CHECK(c.request("GET", "/first").status == 200);
-    std::this_thread::sleep_for(200ms);
-    CHECK(c.request("POST", "/order", {}, "one order").status == 502);
-  }
+  CHECK(status_after_stale_pool(rig.port, "POST", "/order") == 502);
   CHECK(rig.proxy->stats().upstream_retries == 0);
   CHECK(rig.finish().size() == 2);
   CHECK(upstream.served == 1);
