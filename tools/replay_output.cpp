@@ -180,6 +180,9 @@ void print_summary(const replay::ReplaySummary& s, const replay::ReplayOptions& 
                s.engine.max_inflight_seen, o.plan.max_inflight, s.engine.max_connections_seen,
                ull(s.engine.connections_opened), ull(s.engine.held_by_inflight), ull(s.engine.held_by_connections),
                ull(s.engine.held_by_rate), ull(s.engine.held_by_backoff));
+  if (s.engine.stale_connections > 0)
+    std::fprintf(stderr, "  stale connections      %llu closed by the server while idle, %llu requests re-sent on a fresh one\n",
+                 ull(s.engine.stale_connections), ull(s.engine.retries));
   std::fputs(feed_lines(s.feed, 23).c_str(), stderr);
   if (s.engine.dropped_at_stop > 0)
     std::fprintf(stderr, "  not sent (stopped)     %llu planned requests (not yet due, or waiting at max rate)\n", ull(s.engine.dropped_at_stop));
@@ -220,6 +223,8 @@ void print_summary(const replay::ReplaySummary& s, const replay::ReplayOptions& 
   j["max_connections_seen"] = s.engine.max_connections_seen;
   j["connections_opened"] = s.engine.connections_opened;
   j["connect_failures"] = s.engine.connect_failures;
+  j["stale_connections"] = s.engine.stale_connections;
+  j["retries"] = s.engine.retries;
   j["schedule"] = {{"input_requests", s.schedule.input_requests},
                    {"session_clones", s.schedule.sessions},
                    {"clones_admitted", s.schedule.clones_admitted},

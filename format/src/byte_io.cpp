@@ -1,6 +1,7 @@
 #include "reprise/format/byte_io.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -67,8 +68,10 @@ Status MemorySink::write(std::span<const std::uint8_t> bytes) {
   return {};
 }
 
-Result<std::unique_ptr<ByteSource>> ByteSource::open(const std::string& path) {
+Result<std::unique_ptr<ByteSource>> ByteSource::open(const std::string& path,
+                                                     const std::atomic<bool>* cancel) {
   std::unique_ptr<ByteSource> s(new ByteSource());
+  s->cancel_ = cancel;
   if (path == "-") {
     s->name_ = "<stdin>";
     s->fd_ = 0;
@@ -112,6 +115,7 @@ Result<std::size_t> ByteSource::fill(std::size_t want) {
     if (buf_.size() < want + kReadChunk) buf_.resize(want + kReadChunk);
   }
   while (end_ - begin_ < want && !eof_) {
+    if (Status st = wait_readable(); !st) return st.take_error();
     const ssize_t n = ::read(fd_, buf_.data() + end_, buf_.size() - end_);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0)
@@ -120,6 +124,16 @@ Result<std::size_t> ByteSource::fill(std::size_t want) {
     end_ += static_cast<std::size_t>(n);
   }
   return end_ - begin_;
+}
+
+Status ByteSource::wait_readable() {
+  if (cancel_ == nullptr || seekable_) return {};
+  pollfd p{fd_, POLLIN, 0};
+  while (!cancel_->load()) {
+    const int ready = ::poll(&p, 1, 50);
+    if (ready > 0 || (ready < 0 && errno != EINTR)) return {};  // read() reports the error
+  }
+  return fail(errc::cancelled, name_, position_ + (end_ - begin_), "stopped while waiting for input");
 }
 
 Result<std::span<const std::uint8_t>> ByteSource::peek(std::size_t n) {

@@ -27,6 +27,7 @@ class Category final : public std::error_category {
       case errc::out_of_order: return "record out of order";
       case errc::record_too_large: return "record too large";
       case errc::closed: return "writer is closed";
+      case errc::cancelled: return "reading was cancelled";
     }
     return "unknown format error";
   }

@@ -356,7 +356,7 @@ Reader::Reader(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Reader::~Reader() = default;
 
 Result<std::unique_ptr<Reader>> Reader::open(const std::string& path, ReaderOptions options) {
-  auto src = ByteSource::open(path);
+  auto src = ByteSource::open(path, options.cancel);
   if (!src) return src.take_error();
   return open(std::move(*src), options);
 }

@@ -14,6 +14,7 @@ namespace reprise::replay {
 namespace {
 
 constexpr std::int64_t kSecond = 1'000'000'000;
+constexpr std::uint64_t kFullWindowSamples = 10;  // see the header
 constexpr std::int64_t kMaxWindowS = 600;
 
 constexpr const char* kSyntax =
@@ -219,6 +220,10 @@ std::optional<std::string> AbortGuard::check(std::int64_t now_ns) {
     // Strings are built only for the rule that fires: check() runs often and allocates nothing
     // while the run is healthy.
     const auto in_last = [window] { return " in the last " + std::to_string(window) + "s"; };
+    // A low-rate run never gathers min_samples in a window: once the run is a window old, a
+    // window needs only kFullWindowSamples (1/s fills a 10 s window with 10).
+    const std::uint64_t needed =
+        now_ns >= window * kSecond ? std::min(min_samples_, kFullWindowSamples) : min_samples_;
 
     if (is_latency(rule.metric)) {
       const auto pick = [&](const IntervalStats& s) -> const Histogram& {
@@ -229,7 +234,7 @@ std::optional<std::string> AbortGuard::check(std::int64_t now_ns) {
       // Count first (cheap) so that a quiet window costs no histogram merge.
       std::uint64_t samples = 0;
       for (std::int64_t sec = first; sec <= last; ++sec) samples += pick(at(sec)).count();
-      if (samples == 0 || samples < min_samples_) continue;
+      if (samples == 0 || samples < needed) continue;
       scratch_.clear();
       for (std::int64_t sec = first; sec <= last; ++sec) scratch_.merge(pick(at(sec)));
       const std::int64_t value = scratch_.percentile(rule.percentile);
@@ -262,7 +267,7 @@ std::optional<std::string> AbortGuard::check(std::int64_t now_ns) {
       }
     }
     if (rule.share) {
-      if (outcomes == 0 || outcomes < min_samples_) continue;
+      if (outcomes == 0 || outcomes < needed) continue;
       const double share = static_cast<double>(count) / static_cast<double>(outcomes);
       if (share <= rule.threshold) continue;
       return rule.text + ": " + fixed(share * 100, "%.3g") + "% of " + std::to_string(outcomes) +

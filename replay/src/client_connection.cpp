@@ -1,5 +1,9 @@
 #include "client_connection.hpp"
 
+#include <sys/socket.h>
+
+#include <cerrno>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/write.hpp>
 
@@ -17,11 +21,13 @@ ClientConnection::ClientConnection(asio::io_context& io, const Endpoints& endpoi
       on_done_(std::move(on_done)),
       buffer_(16 * 1024) {}
 
-void ClientConnection::start(bool head_request, EngineOutcome outcome, Keep keep) {
+void ClientConnection::start(Request request, EngineOutcome outcome, Keep keep) {
   busy_ = true;
   outcome_ = std::move(outcome);
-  if (reader_) reader_->reset(head_request, keep.body, keep.headers);
-  else reader_ = std::make_unique<ResponseReader>(head_request, keep.body, keep.headers);
+  if (reader_) reader_->reset(request.head, keep.body, keep.headers);
+  else reader_ = std::make_unique<ResponseReader>(request.head, keep.body, keep.headers);
+  idempotent_ = request.idempotent;
+  retried_ = false;
   reused_ = requests_ > 0;
   ++requests_;
   if (connected_) {
@@ -35,13 +41,13 @@ void ClientConnection::do_connect() {
   timeout_kind_ = OutcomeError::Connect;
   deadline_ns_ = clock_() + timeouts_.connect.count();
   asio::async_connect(socket_, endpoints_,
-                      [self = shared_from_this()](const error_code& ec, const auto&) {
-                        self->on_connect(ec);
+                      [self = shared_from_this(), a = attempt_](const error_code& ec, const auto&) {
+                        self->on_connect(a, ec);
                       });
 }
 
-void ClientConnection::on_connect(const error_code& ec) {
-  if (closed_ || !busy_) return;
+void ClientConnection::on_connect(std::uint32_t attempt, const error_code& ec) {
+  if (closed_ || !busy_ || attempt != attempt_) return;
   if (ec) return finish(OutcomeError::Connect, false);
   connected_ = true;
   error_code ignored;
@@ -56,33 +62,34 @@ void ClientConnection::do_write() {
   outcome_.connection_reused = reused_;
   writing_ = true;
   asio::async_write(socket_, asio::buffer(*outcome_.wire),  // the outcome holds the bytes sent
-                    [self = shared_from_this()](const error_code& ec, std::size_t n) {
-                      self->on_write(ec, n);
+                    [self = shared_from_this(), a = attempt_](const error_code& ec, std::size_t n) {
+                      self->on_write(a, ec, n);
                     });
   // Read at once: a server may answer (an error, say) before the body is all written.
   do_read();
 }
 
-void ClientConnection::on_write(const error_code& ec, std::size_t n) {
+void ClientConnection::on_write(std::uint32_t attempt, const error_code& ec, std::size_t n) {
+  if (attempt != attempt_) return;
   writing_ = false;
   if (closed_ || !busy_) return;
   outcome_.facts.bytes_sent = n;
   if (ec) {
     // A server that answered and closed before taking the whole body still answered.
     if (reader_->state() == ResponseReader::State::Done) return;
-    return finish(OutcomeError::Reset, false);
+    return broken();
   }
 }
 
 void ClientConnection::do_read() {
   socket_.async_read_some(asio::buffer(buffer_),
-                          [self = shared_from_this()](const error_code& ec, std::size_t n) {
-                            self->on_read(ec, n);
+                          [self = shared_from_this(), a = attempt_](const error_code& ec, std::size_t n) {
+                            self->on_read(a, ec, n);
                           });
 }
 
-void ClientConnection::on_read(const error_code& ec, std::size_t n) {
-  if (closed_ || !busy_) return;
+void ClientConnection::on_read(std::uint32_t attempt, const error_code& ec, std::size_t n) {
+  if (closed_ || !busy_ || attempt != attempt_) return;
   if (n > 0) {
     // An answer that arrives in one read has its first and last byte at the same instant: one
     // clock reading serves as both.
@@ -103,9 +110,35 @@ void ClientConnection::on_read(const error_code& ec, std::size_t n) {
       if (reader_->state() == ResponseReader::State::Done)
         return finish(OutcomeError::None, false);
     }
-    return finish(OutcomeError::Reset, false);
+    return broken();
   }
   do_read();
+}
+
+void ClientConnection::broken() {
+  const bool stale = reused_ && reader_->bytes_received() == 0;
+  if (!stale || !idempotent_ || retried_) return finish(OutcomeError::Reset, false);
+  // The first attempt's pending operations end with operation_aborted, for an old attempt.
+  ++attempt_;
+  retried_ = true;
+  reused_ = false;
+  requests_ = 1;
+  connected_ = false;
+  writing_ = false;
+  error_code ignored;
+  socket_.close(ignored);
+  do_connect();
+}
+
+bool ClientConnection::still_open(std::int64_t now_ns) {
+  constexpr std::int64_t kCheckAfterNs = 50'000'000;
+  if (closed_) return false;
+  if (now_ns - idle_since_ < kCheckAfterNs) return true;
+  // Nothing may arrive on an idle connection: end of stream is the server's close, and bytes
+  // (a 408, say) are an answer to no request. Either way it is not reused.
+  char byte = 0;
+  const ssize_t got = ::recv(socket_.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
 void ClientConnection::expire(std::int64_t now_ns) {
@@ -127,6 +160,7 @@ void ClientConnection::finish(OutcomeError error, bool reusable, std::int64_t no
     out.headers = std::move(reader_->kept_headers());
   }
   if (error == OutcomeError::Connect) out.facts.sent_ns = 0;
+  out.retried = retried_;
   if (!reusable) {
     closed_ = true;
     error_code ignored;

@@ -12,6 +12,13 @@
 //                   Timeout). The engine sweeps its busy connections every few milliseconds
 //                   instead of arming a timer per request: two timer syscalls and two handler
 //                   runs per request saved, at a cost of a few ms of timeout precision.
+//   still_open(now) false when the server has closed (or written to) the idle connection.
+//
+// A server closes a kept-alive connection when it has been idle for its keep-alive timeout, and
+// a request written just then fails without an answer. That is not the target failing: an
+// idempotent request that fails that way on a reused connection, before any answer byte, goes
+// once more on a fresh connection (as browsers do; RFC 9112 9.3.1 allows it for idempotent
+// methods only). Its outcome says so (`retried`).
 
 #include <chrono>
 #include <functional>
@@ -47,12 +54,20 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
     ResponseReader::Headers headers = ResponseReader::Headers::None;
   };
 
+  struct Request {
+    bool head = false;        // its answer has no body whatever its header says
+    bool idempotent = false;  // may be sent again after a stale connection (above)
+  };
+
   // The outcome starts filled with the request's identity, intended time and the bytes to send
-  // (`outcome.wire`, written from there); `head_request`: its answer has no body whatever its
-  // header says. `abort_error` is what a close() during this request reports (Aborted).
-  void start(bool head_request, EngineOutcome outcome, Keep keep);
+  // (`outcome.wire`, written from there). `abort_error` is what a close() during this request
+  // reports (Aborted).
+  void start(Request request, EngineOutcome outcome, Keep keep);
   void close(OutcomeError abort_error = OutcomeError::Aborted);
   void expire(std::int64_t now_ns);
+  // Checked only once idle for longer than a request round trip on a busy run takes, so a
+  // run at full speed does not pay a system call per request for it.
+  bool still_open(std::int64_t now_ns);
 
   bool busy() const { return busy_; }
   bool connected() const { return connected_; }
@@ -62,12 +77,17 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
   std::size_t busy_slot = SIZE_MAX;  // its index in the engine's in-flight list (engine-owned)
 
  private:
+  // Handlers carry the attempt they belong to: after a retry, the first attempt's aborted
+  // operations still complete, and must not touch the second.
   void do_connect();
-  void on_connect(const boost::system::error_code& ec);
+  void on_connect(std::uint32_t attempt, const boost::system::error_code& ec);
   void do_write();
-  void on_write(const boost::system::error_code& ec, std::size_t n);
+  void on_write(std::uint32_t attempt, const boost::system::error_code& ec, std::size_t n);
   void do_read();
-  void on_read(const boost::system::error_code& ec, std::size_t n);
+  void on_read(std::uint32_t attempt, const boost::system::error_code& ec, std::size_t n);
+  // The connection broke: the request goes again on a fresh one if it may (above), else it
+  // ends as Reset.
+  void broken();
   // now_ns: the clock read in this handler already (0: read it).
   void finish(OutcomeError error, bool reusable, std::int64_t now_ns = 0);
 
@@ -82,6 +102,9 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
   bool closed_ = false;
   bool reused_ = false;  // this request is not the connection's first
   bool writing_ = false;  // an async_write of the request is pending
+  bool idempotent_ = false;
+  bool retried_ = false;  // this request went again on a fresh connection
+  std::uint32_t attempt_ = 0;
   std::uint32_t requests_ = 0;
   std::int64_t idle_since_ = 0;
   OutcomeError timeout_kind_ = OutcomeError::Timeout;

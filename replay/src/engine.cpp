@@ -372,6 +372,13 @@ struct Engine::Impl {
     return true;
   }
 
+  // An idle connection the server closed (ClientConnection::still_open) is not reused.
+  void drop_stale(ClientConnection& c) {
+    if (!c.closed()) ++counters.stale_connections;
+    c.close();
+    --open;
+  }
+
   enum class Acquire { Got, Parked, Wait };
 
   // A connection for the request at the head of ready: reused, opened, or none yet.
@@ -384,8 +391,12 @@ struct Engine::Impl {
           ++parked;
           return Acquire::Parked;
         }
-        out = it->second;
-        return Acquire::Got;
+        if (it->second->still_open(t)) {
+          out = it->second;
+          return Acquire::Got;
+        }
+        drop_stale(*it->second);
+        per_recorded.erase(it);
       }
       if (open >= plan.max_connections && !evict_idle_per_recorded()) {
         ++counters.held_by_connections;
@@ -399,8 +410,8 @@ struct Engine::Impl {
     while (!idle.empty()) {
       out = std::move(idle.back());
       idle.pop_back();
-      if (!out->closed()) return Acquire::Got;
-      --open;
+      if (out->still_open(t)) return Acquire::Got;
+      drop_stale(*out);
     }
     if (open >= plan.max_connections) {
       ++counters.held_by_connections;
@@ -499,8 +510,8 @@ struct Engine::Impl {
     }
     // Strict order releases the session on completion; remember which one.
     if (plan.strict_session_order) conn_sessions[conn.get()] = r;
-    const bool head = r.request.head;
-    conn->start(head, outcome_for(std::move(r)), keep);
+    const ClientConnection::Request request{r.request.head, r.request.idempotent};
+    conn->start(request, outcome_for(std::move(r)), keep);
   }
 
   void on_done(ClientConnection& conn, EngineOutcome o, bool reusable) {
@@ -513,6 +524,11 @@ struct Engine::Impl {
       backoff_until = t + backoff_ns;
     } else if (o.facts.error == OutcomeError::None) {
       backoff_ns = 0;
+    }
+    if (o.retried) {
+      ++counters.stale_connections;
+      ++counters.retries;
+      ++counters.connections_opened;
     }
     if (plan.strict_session_order) {
       if (auto it = conn_sessions.find(&conn); it != conn_sessions.end()) {
@@ -754,7 +770,10 @@ bool Engine::submit(ScheduledRequest request) {
       });
       d.reader_waiting = false;
     }
-    if (d.refusing) return false;
+    if (d.refusing) {
+      ++d.counters.dropped_at_stop;  // the caller drops it: planned, never sent
+      return false;
+    }
     wake = d.starved;
     d.starved = false;
     d.incoming.push_back(std::move(request));
@@ -811,6 +830,8 @@ EngineTotals Engine::totals() const {
   t.dropped_at_stop = c.dropped_at_stop;
   t.connections_opened = c.connections_opened;
   t.connect_failures = c.connect_failures;
+  t.stale_connections = c.stale_connections;
+  t.retries = c.retries;
   t.max_inflight_seen = c.max_inflight_seen;
   t.max_connections_seen = c.max_connections_seen;
   t.held_by_inflight = c.held_by_inflight;

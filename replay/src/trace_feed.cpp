@@ -1,7 +1,9 @@
 #include "reprise/replay/trace_feed.hpp"
 
+#include "reprise/format/error.hpp"
 #include "reprise/format/reader.hpp"
 #include "reprise/replay/error.hpp"
+#include "reprise/text.hpp"
 
 namespace reprise::replay {
 
@@ -47,8 +49,12 @@ bool count(Skip skip, FeedStats& stats) {
   return false;
 }
 
-Status open_trace(const std::string& path, std::unique_ptr<format::Reader>& out) {
-  auto reader = format::Reader::open(path);
+// `cancel`: see format::ReaderOptions (a pipe's wait for bytes ends when the run stops).
+Status open_trace(const std::string& path, std::unique_ptr<format::Reader>& out,
+                  const std::atomic<bool>* cancel = nullptr) {
+  format::ReaderOptions options;
+  options.cancel = cancel;
+  auto reader = format::Reader::open(path, options);
   if (!reader) return reader.take_error();
   if ((*reader)->kind() != format::FileKind::Trace)
     return fail(errc::input_error, path, "this is a run file; replay takes a trace (.rtrace)");
@@ -165,12 +171,17 @@ Status TraceFeed::run(const Sink& sink, const std::atomic<bool>* stop) {
       schedule_.end_pass();
       continue;
     }
+    // The run stopping while the reader waits on a quiet pipe is the end of input, not an error.
+    auto failed = [&](Error e) -> Status {
+      if (e.code == format::make_error_code(format::errc::cancelled)) return {};
+      return e;
+    };
     std::unique_ptr<format::Reader> reader;
-    if (Status st = open_trace(path_, reader); !st) return st;
+    if (Status st = open_trace(path_, reader, stop); !st) return failed(st.take_error());
     format::Record record;
     while (!schedule_.input_done() && !refused && !stopped()) {
       auto more = reader->next(record);
-      if (!more) return more.take_error();
+      if (!more) return failed(more.take_error());
       if (!*more) break;
       const fb::Exchange* x = record.exchange();
       const Skip skip = skip_reason(*x, plan_.rewrites);
@@ -186,7 +197,9 @@ Status TraceFeed::run(const Sink& sink, const std::atomic<bool>* stop) {
       r.recorded_ns = x->request_first_ns();
       if (x->response() != nullptr && x->response_last_ns() > x->request_first_ns())
         r.recorded_latency_ns = x->response_last_ns() - x->request_first_ns();
-      r.head = method != nullptr && method->string_view() == "HEAD";
+      const std::string_view method_name = method != nullptr ? method->string_view() : std::string_view();
+      r.head = method_name == "HEAD";
+      r.idempotent = is_idempotent(method_name);
       r.wire = std::make_shared<const std::string>(request_wire(*x->request(), target_, plan_.rewrites));
       const bool with_response = x->response() != nullptr && tracker_.reads_responses();
       const ResponseView response = with_response ? response_view(*x->response()) : ResponseView{};

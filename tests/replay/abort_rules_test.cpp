@@ -224,6 +224,22 @@ TEST_CASE("abort guard ratio rules wait for min_samples, count rules do not",
     g.add(ok_at(kS));
     CHECK(g.check(kS));
   }
+  SECTION("once the run is a window old, ten samples are enough") {
+    // 1 failure a second: 20 outcomes never fit in the 10 s window.
+    AbortGuard young(rules({"errors>20%/10s"}));
+    for (int s = 0; s < 10; ++s) young.add(error_at(s * kS + 100 * kMs, OutcomeError::Timeout));
+    CHECK_FALSE(young.check(9 * kS + 500 * kMs));  // 10, but the run is not 10 s old
+    AbortGuard g(rules({"errors>20%/10s"}));
+    for (int s = 1; s < 10; ++s) g.add(error_at(s * kS + 100 * kMs, OutcomeError::Timeout));
+    CHECK_FALSE(g.check(10 * kS));  // 9 in the window
+    g.add(error_at(10 * kS + 100 * kMs, OutcomeError::Timeout));
+    const auto reason = g.check(10 * kS + 200 * kMs);
+    REQUIRE(reason);
+    CHECK(*reason == "errors>20%/10s: 100% of 10 outcomes in the last 10s");
+    AbortGuard slow(rules({"p99>2s/10s"}));
+    for (int s = 1; s <= 10; ++s) slow.add(ok_at(s * kS + 100 * kMs, 3 * kS));
+    CHECK(slow.check(10 * kS + 200 * kMs));
+  }
   SECTION("a count rule fires on the count alone") {
     AbortGuard g(rules({"errors>5/10s"}));
     add_n(g, 5, error_at(kS, OutcomeError::Connect));

@@ -6,12 +6,14 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <fstream>
 #include <map>
 #include <set>
 #include <thread>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/write.hpp>
+#include <nlohmann/json.hpp>
 
 #include "reprise/format/reader.hpp"
 #include "support/nginx.hpp"
@@ -312,6 +314,24 @@ TEST_CASE("Ctrl-C drains, writes a valid run file and exits 130", "[replay][cli]
   CHECK(run.outcomes.size() == server.request_count());
 }
 
+TEST_CASE("after Ctrl-C every planned request is either in the run file or counted as not sent",
+          "[replay][cli]") {
+  // More requests than the engine queues: the reader is waiting to hand one over when the stop
+  // comes, and that one is dropped too.
+  TempDir dir;
+  TestServer server;
+  const auto trace = make_trace(dir, 4, 5000, 1 * kMs);  // 20 s; the engine queues 2 x 8192
+  Background proc({reprise_bin(), "replay", trace, "--target", server.url(""), "-o", dir.file("r.rrun"),
+                   "--stats-json", dir.file("s.json")});
+  REQUIRE(server.wait_for_requests(20, 10s));
+  CHECK(proc.stop(SIGINT) == 130);
+  std::ifstream in(dir.file("s.json"));
+  const auto j = nlohmann::json::parse(in);
+  CHECK(j.at("schedule").at("planned").get<std::uint64_t>() ==
+        j.at("outcomes").get<std::uint64_t>() + j.at("dropped_at_stop").get<std::uint64_t>());
+  CHECK(j.at("outcomes").get<std::uint64_t>() == read_run(dir.file("r.rrun")).outcomes.size());
+}
+
 TEST_CASE("a second Ctrl-C cuts in-flight requests at once, still writing the run file", "[replay][cli]") {
   TempDir dir;
   TestServer server;
@@ -459,6 +479,22 @@ TEST_CASE("a trace can come from standard input", "[replay][cli]") {
   CHECK(loop.err.find("--loop") != std::string::npos);
 }
 
+TEST_CASE("Ctrl-C stops a run whose trace pipe is open but quiet", "[replay][cli]") {
+  // The writer of the pipe keeps it open and sends nothing more, as a live capture between
+  // requests does; the interrupt must not wait for the next byte (timeout's -k kills a hang).
+  TempDir dir;
+  TestServer server;
+  const auto trace = make_trace(dir, 3, 3, 1 * kMs);
+  const auto r = run_shell("{ cat '" + trace + "'; sleep 4; } | timeout --preserve-status -s INT -k 2 1 '" +
+                           reprise_bin() + "' replay - --target " + server.url("") + " -o '" +
+                           dir.file("r.rrun") + "'");
+  INFO(r.err);
+  CHECK(r.exit_code == 130);
+  const auto run = read_run(dir.file("r.rrun"));
+  CHECK(run.end_reason == "interrupted");
+  CHECK(run.outcomes.size() == 9);
+}
+
 TEST_CASE("start-at waits for the agreed instant", "[replay][cli]") {
   TempDir dir;
   TestServer server;
@@ -584,4 +620,52 @@ TEST_CASE("per-recorded connections: a shed request lets the next one on its con
   const auto run = read_run(dir.file("r.rrun"));
   CHECK(run.end_reason.find("completed") != std::string::npos);
   CHECK(run.outcomes.size() == 3);
+}
+
+TEST_CASE("a GET that meets a closed kept-alive connection goes again on a fresh one; a POST does not",
+          "[replay][cli]") {
+  // Every request after the first on a connection is reset unanswered, as a server's keep-alive
+  // timeout does to a request written just as it closes.
+  TestServer server;
+  server.set_handler([](const ReceivedRequest& r) {
+    return r.sequence > 1 ? Behaviour::reset_connection() : Behaviour::ok();
+  });
+  TempDir dir;
+  std::vector<fb::ExchangeT> xs;
+  xs.push_back(exchange(1, 1, 0, "GET", "/a"));
+  xs.push_back(exchange(2, 1, 10 * kMs, "GET", "/b"));
+  xs.push_back(exchange(3, 1, 20 * kMs, "POST", "/c"));
+  const auto trace = write_trace(dir.file("stale.rtrace"), xs);
+  const auto r = replay({trace, "--target", server.url(""), "-o", dir.file("r.rrun"),
+                         "--max-connections", "1", "--no-default-aborts"});
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(r.err.find("requests re-sent") != std::string::npos);
+  CHECK(server.request_count("/b") == 2);  // reset, then answered on a fresh connection
+  CHECK(server.request_count("/c") == 1);  // not idempotent: sent once, its reset reported
+  std::map<std::uint64_t, fb::ErrorKind> error_of;
+  for (const auto& o : read_run(dir.file("r.rrun")).outcomes) error_of[o.exchange_id] = o.error;
+  CHECK(error_of[1] == fb::ErrorKind::None);
+  CHECK(error_of[2] == fb::ErrorKind::None);
+  CHECK(error_of[3] == fb::ErrorKind::Reset);
+}
+
+TEST_CASE("an idle connection the server has closed is not reused", "[replay][cli]") {
+  // The server closes connections idle for 30 ms; the POST 300 ms later must not be written to
+  // the closed one (it may not be re-sent, so it would end as a reset).
+  TestServerOptions options;
+  options.keep_alive_timeout = 30ms;
+  TestServer server(options);
+  TempDir dir;
+  std::vector<fb::ExchangeT> xs;
+  set_body(*xs.emplace_back(exchange(1, 1, 0, "POST", "/a")).request, "one");
+  set_body(*xs.emplace_back(exchange(2, 1, 300 * kMs, "POST", "/b")).request, "two");
+  const auto trace = write_trace(dir.file("idle.rtrace"), xs);
+  const auto r = replay({trace, "--target", server.url(""), "-o", dir.file("r.rrun"),
+                         "--max-connections", "1", "--no-default-aborts"});
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(r.err.find("stale connections      1 closed by the server") != std::string::npos);
+  CHECK(server.connections_accepted() == 2);
+  for (const auto& o : read_run(dir.file("r.rrun")).outcomes) CHECK(o.error == fb::ErrorKind::None);
 }

@@ -146,9 +146,21 @@ class TestServer::Session : public std::enable_shared_from_this<Session> {
     parser_->body_limit(state_.options.body_limit);
     http::async_read_header(socket_, buffer_, *parser_,
                             beast::bind_front_handler(&Session::on_read_header, shared_from_this()));
+    if (state_.options.keep_alive_timeout.count() > 0) {
+      timer_.expires_after(state_.options.keep_alive_timeout);
+      timer_.async_wait(beast::bind_front_handler(&Session::on_idle, shared_from_this()));
+    }
+  }
+
+  void on_idle(beast::error_code ec) {
+    if (ec) return;  // a request came first
+    idle_closed_ = true;
+    socket_.close(ec);
   }
 
   void on_read_header(beast::error_code ec, std::size_t) {
+    if (idle_closed_) return;
+    timer_.cancel();
     // The client closing between requests is the normal end of a keep-alive connection.
     if (ec == http::error::end_of_stream || ec == net::error::connection_reset) return;
     if (ec) return state_.fail(ec, "read header");
@@ -285,6 +297,7 @@ class TestServer::Session : public std::enable_shared_from_this<Session> {
   net::steady_timer timer_;
   std::chrono::steady_clock::time_point arrived_;
   bool in_flight_ = false;
+  bool idle_closed_ = false;  // closed by the keep-alive timeout
   ReceivedRequest request_;
   Behaviour behaviour_;
   http::response<http::empty_body> continue_;

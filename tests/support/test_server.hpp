@@ -104,6 +104,9 @@ struct TestServerOptions {
   unsigned threads = 1;                        // io_context threads; 0 throws
   std::size_t header_limit = 64 * 1024;        // request line and headers, bytes
   std::uint64_t body_limit = 8 * 1024 * 1024;  // request body, bytes
+  // > 0: a connection idle this long between requests is closed (as nginx's keepalive_timeout
+  // does), without telling the client; a request it writes afterwards meets a reset.
+  std::chrono::milliseconds keep_alive_timeout{0};
 };
 
 class TestServer {

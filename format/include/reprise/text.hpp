@@ -40,4 +40,12 @@ void for_each_list_item(std::string_view value, F&& f) {
   }
 }
 
+// RFC 9110 9.2.2: sending one of these twice has the effect of sending it once, so a request
+// lost with a connection the server closed may go again (RFC 9112 9.3.1).
+inline bool is_idempotent(std::string_view method) {
+  for (std::string_view m : {"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
+    if (method == m) return true;
+  return false;
+}
+
 }  // namespace reprise

@@ -3,6 +3,7 @@
 // memory (tests, and tools that build a file in memory). This is the only place the format
 // library touches file descriptors.
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -49,8 +50,11 @@ class MemorySink final : public ByteSink {
 class ByteSource {
  public:
   // "-" is standard input. Errors: not_found (missing, no permission), io_error (a directory,
-  // unreadable).
-  static Result<std::unique_ptr<ByteSource>> open(const std::string& path);
+  // unreadable). `cancel`: a source that is not a regular file (a pipe, a terminal) waits for
+  // bytes at most 50 ms at a time, and fails with errc::cancelled once *cancel is true; else a
+  // reader thread could not be stopped while the writer of the pipe is quiet.
+  static Result<std::unique_ptr<ByteSource>> open(const std::string& path,
+                                                  const std::atomic<bool>* cancel = nullptr);
   static std::unique_ptr<ByteSource> from_memory(std::vector<std::uint8_t> bytes,
                                                  std::string name = "<memory>");
   ~ByteSource();
@@ -75,8 +79,12 @@ class ByteSource {
   ByteSource() = default;
   Result<std::size_t> fill(std::size_t want);
 
+  // Waits until the descriptor is readable; errc::cancelled once *cancel_ is true.
+  Status wait_readable();
+
   std::string name_;
   int fd_ = -1;
+  const std::atomic<bool>* cancel_ = nullptr;
   bool seekable_ = false;
   bool eof_ = false;
   std::uint64_t size_ = 0;

@@ -26,6 +26,7 @@ enum class errc {
   out_of_order,         // a trace record older than the one before it
   record_too_large,     // a record past the writer's block limit
   closed,               // the writer was used after close() or after a failure
+  cancelled,            // a wait for input on a pipe ended by the caller (ReaderOptions::cancel)
 };
 
 const std::error_category& category();

@@ -37,6 +37,8 @@ struct ReaderOptions {
   // the table is valid during the call only. Damaged interval frames are counted and skipped
   // (the outcomes, not the intervals, are the record of a run).
   std::function<void(const fb::Interval&)> on_interval;
+  // Reading a pipe: see ByteSource::open (errc::cancelled once *cancel is true).
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 // A damaged stretch that a resyncing reader skipped.

@@ -16,7 +16,9 @@
 // Ratio rules only fire once the window holds at least `min_samples` outcomes (default 20), so
 // one early failure is not "100 % errors"; percentile rules once it holds at least `min_samples`
 // values of their histogram (responses, or sent requests for lateness), so two slow responses
-// among many failures are not a p99. Count rules fire on the count alone.
+// among many failures are not a p99. Once the run is as old as a rule's window, 10 samples
+// (or min_samples, if lower) are enough: else a run at 1 request/s, which never has 20 in a
+// 10 s window, could not be stopped by its error rate. Count rules fire on the count alone.
 //
 // AbortGuard is sans-I/O: outcomes and the current time come in, a reason comes out. It keeps
 // one IntervalStats per second of the longest window (bounded memory).

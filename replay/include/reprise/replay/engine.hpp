@@ -60,6 +60,7 @@ struct EngineOutcome {
   OutcomeFacts facts;
   std::uint64_t response_digest = 0;
   bool connection_reused = false;
+  bool retried = false;  // sent again on a fresh connection: the reused one had been closed
   std::vector<std::uint8_t> body;
   std::vector<std::pair<std::string, std::string>> headers;
   std::shared_ptr<const std::string> wire;  // the request as sent (shared, not copied)
@@ -82,6 +83,10 @@ struct EngineCounters {
   std::atomic<std::uint64_t> connections_opened{0};
   std::atomic<std::uint64_t> connect_failures{0};
   std::atomic<std::uint64_t> connections_closed_idle{0};
+  // Kept-alive connections the server had closed: found before use (not reused), or when an
+  // idempotent request on one got no answer (it went again on a fresh connection: a retry).
+  std::atomic<std::uint64_t> stale_connections{0};
+  std::atomic<std::uint64_t> retries{0};
   std::atomic<std::uint64_t> waiting{0};           // due, held back by a limit right now
   std::atomic<std::uint64_t> held_by_inflight{0};  // times a due request waited for a slot
   std::atomic<std::uint64_t> held_by_connections{0};
@@ -95,7 +100,7 @@ struct EngineCounters {
 // The counters that end up in a summary, read at one moment.
 struct EngineTotals {
   std::uint64_t sent = 0, shed = 0, aborted = 0, dropped_at_stop = 0;
-  std::uint64_t connections_opened = 0, connect_failures = 0;
+  std::uint64_t connections_opened = 0, connect_failures = 0, stale_connections = 0, retries = 0;
   std::uint32_t max_inflight_seen = 0, max_connections_seen = 0;
   std::uint64_t held_by_inflight = 0, held_by_connections = 0, held_by_rate = 0,
                 held_by_backoff = 0;

@@ -47,6 +47,7 @@ struct TraceRequest {
   std::int64_t recorded_ns = 0;          // request first byte, trace time
   std::int64_t recorded_latency_ns = 0;  // response last byte - request first byte (0: none)
   bool head = false;                     // a HEAD request: its response has no body
+  bool idempotent = false;               // GET, HEAD, PUT, ... (reprise::is_idempotent)
   std::shared_ptr<const std::string> wire;
   // What makes it a clone's own (values, cookies, clone fields); null: sent as is. Set with
   // attach_correlation() (correlation_tracker.hpp), which copies the two facts below: the
