@@ -118,6 +118,12 @@ struct RelayParser final : http::basic_parser<isRequest>, RelayParserBase {
   void eager(bool v) override { http::basic_parser<isRequest>::eager(v); }
 };
 
+// The proxy answers this expectation itself (nginx does too): most servers never send the 100
+// an origin may hold the body for, so relaying it would leave both sides waiting.
+bool is_continue_expectation(std::string_view name, std::string_view value) {
+  return iequals(name, "expect") && iequals(trim_ows(value), "100-continue");
+}
+
 // "close, X-A" -> {"close", "X-A"}: views into `headers`, into `out` (cleared first).
 void connection_options(const HttpHeaders& headers, std::vector<std::string_view>& out) {
   out.clear();
@@ -149,7 +155,7 @@ void MessageRelay::reset(bool head_request) {
   state_ = State::Head;
   error_.clear();
   too_large_ = keep_alive_ = upgrade_ = expect_continue_ = truncated_ = false;
-  extra.clear();
+  connection = Connection::None;
   // A relay fills only the message of its direction.
   if (request_mode_) {
     request_ = HttpRequest{};
@@ -161,6 +167,25 @@ void MessageRelay::reset(bool head_request) {
   }
 }
 
+void MessageRelay::fail(std::string why, bool too_large) {
+  state_ = State::Error;
+  error_ = std::move(why);
+  too_large_ = too_large;
+}
+
+bool MessageRelay::framing_ok() {
+  // Beast takes a body as chunked only when chunked is the last coding, and refuses
+  // Content-Length beside chunked; any other Transfer-Encoding leaves it framed by a
+  // Content-Length or by nothing, which the next hop may read otherwise.
+  if (!request_mode_ || parser_->impl->chunked()) return true;
+  for (const auto& field : request_.headers)
+    if (iequals(field.first, "transfer-encoding")) {
+      fail("a Transfer-Encoding that does not end in chunked");
+      return false;
+    }
+  return true;
+}
+
 void MessageRelay::head_done(std::string& forward) {
   RelayParserBase& p = *parser_->impl;
   keep_alive_ = p.keep_alive();
@@ -168,8 +193,9 @@ void MessageRelay::head_done(std::string& forward) {
   connection_options(fields, named_);
   if (request_mode_) {
     upgrade_ = p.upgrade() || std::string_view(request_.method) == "CONNECT";
+    // RFC 9110 10.1.1: an HTTP/1.0 request's expectation is ignored.
     for (const auto& [name, value] : fields)
-      if (iequals(name, "expect") && iequals(trim_ows(value), "100-continue")) expect_continue_ = true;
+      if (is_continue_expectation(name, value)) expect_continue_ = request_.version >= 11;
     forward += request_.method;
     forward += ' ';
     forward += request_.target;
@@ -185,16 +211,19 @@ void MessageRelay::head_done(std::string& forward) {
     forward += "\r\n";
   }
   for (const auto& [name, value] : fields) {
-    if (is_hop_by_hop(name, named_)) continue;
+    if (is_hop_by_hop(name, named_) || (request_mode_ && is_continue_expectation(name, value))) continue;
     forward += name;
     forward += ": ";
     forward += value;
     forward += "\r\n";
   }
-  for (const auto& field : extra) {
-    forward += field;
-    forward += "\r\n";
-  }
+  // A 1xx response says nothing of the connection: the final one does.
+  const bool interim = !request_mode_ && response_.status / 100 == 1 && response_.status != 101;
+  const bool http10 = (request_mode_ ? request_.version : response_.version) == 10;
+  if (!interim && (connection == Connection::Close || (!request_mode_ && !keep_alive_)))
+    forward += "Connection: close\r\n";
+  else if (!interim && (connection == Connection::KeepAlive || http10))
+    forward += "Connection: keep-alive\r\n";
   forward += "\r\n";
 }
 
@@ -202,10 +231,8 @@ std::size_t MessageRelay::feed(std::span<const std::uint8_t> in, std::string& fo
   RelayParserBase& p = *parser_->impl;
   std::size_t consumed = 0;
   error_code ec;
-  auto fail = [&](const error_code& e) {
-    state_ = State::Error;
-    too_large_ = e == http::error::header_limit;
-    error_ = e.message();
+  auto failed = [&](const error_code& e) {
+    fail(e.message(), e == http::error::header_limit);
     return consumed;
   };
   if (state_ == State::Head) {
@@ -214,10 +241,11 @@ std::size_t MessageRelay::feed(std::span<const std::uint8_t> in, std::string& fo
     const std::size_t n = p.put(in.data(), in.size(), ec);
     // Beast may take a complete start line before the rest of the head has come.
     if (ec == http::error::need_more) return n;
-    if (ec) return fail(ec);
+    if (ec) return failed(ec);
     consumed = n;
     in = in.subspan(n);
     if (!p.is_header_done()) return consumed;
+    if (!framing_ok()) return consumed;
     head_done(forward);
     state_ = p.is_done() ? State::Done : State::Body;
   }
@@ -231,12 +259,11 @@ std::size_t MessageRelay::feed(std::span<const std::uint8_t> in, std::string& fo
     if (n == 0 && in.size() > header_limit_) {
       // Beast takes a chunk-size line or the trailer section only whole, and bounds neither:
       // the header limit bounds what waits here too, else a sender could make us hold any amount.
-      state_ = State::Error;
-      error_ = "a chunk-size line or trailer section over " + std::to_string(header_limit_) + " bytes";
+      fail("a chunk-size line or trailer section over " + std::to_string(header_limit_) + " bytes");
       return consumed;
     }
     if (ec == http::error::need_more) break;
-    if (ec) return fail(ec);
+    if (ec) return failed(ec);
     if (n == 0) break;
   }
   if (p.is_done()) state_ = State::Done;
@@ -245,18 +272,10 @@ std::size_t MessageRelay::feed(std::span<const std::uint8_t> in, std::string& fo
 
 void MessageRelay::eof() {
   if (state_ == State::Done || state_ == State::Error) return;
-  if (state_ == State::Head) {
-    error_ = "closed before the head was complete";
-    state_ = State::Error;
-    return;
-  }
+  if (state_ == State::Head) return fail("closed before the head was complete");
   error_code ec;
   parser_->impl->put_eof(ec);
-  if (ec) {
-    error_ = ec.message();
-    state_ = State::Error;
-    return;
-  }
+  if (ec) return fail(ec.message());
   state_ = State::Done;
 }
 

@@ -93,16 +93,8 @@ struct Worker {
   // Released after the exchange went to the recorder's queue: a recorder that sees a later
   // value also sees that exchange when it takes the queue.
   std::atomic<std::int64_t> oldest{INT64_MAX};
-  void started(RequestStart& s, std::int64_t t) {
-    if (s.linked) ended(s);
-    s.t = t;
-    s.older = newest_start;
-    s.newer = nullptr;
-    s.linked = true;
-    (newest_start != nullptr ? newest_start->newer : oldest_start) = &s;
-    newest_start = &s;
-    oldest.store(oldest_start->t, std::memory_order_release);
-  }
+  // A request starts now: links `s` and returns its start (unix ns), published in `oldest`.
+  std::int64_t started(RequestStart& s);
   void ended(RequestStart& s) {
     if (!s.linked) return;
     (s.older != nullptr ? s.older->newer : oldest_start) = s.newer;
@@ -133,7 +125,12 @@ struct Worker {
   void acquire(Ready ready);
   // Back to the pool (reusable) or closed; hands it to a waiting request first.
   void release(std::shared_ptr<UpstreamConnection> c, bool reusable);
+  // Closes `stale` and connects a fresh one in its place, ahead of the requests waiting: the
+  // request it carried goes again without taking one more than the limit.
+  void reconnect(std::shared_ptr<UpstreamConnection> stale, Ready ready);
   void connect(Ready ready);
+  // A connection's place came free: the request waiting longest gets a new one in it.
+  void connect_next_waiting();
   void housekeep();
   void drain();  // stop(): close idle sessions, finish when the last one ends
   void session_ended(ClientSession* s);

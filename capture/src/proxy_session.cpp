@@ -38,13 +38,6 @@ std::chrono::steady_clock::time_point coarse_now() {
   return std::chrono::steady_clock::time_point(std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec));
 }
 
-// RFC 9110 9.2.2: sending one of these twice has the effect of sending it once.
-bool is_idempotent(std::string_view method) {
-  for (std::string_view m : {"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
-    if (method == m) return true;
-  return false;
-}
-
 // The standard reason phrase (Beast keeps the table).
 std::string reason_of(unsigned status) {
   return std::string(boost::beast::http::obsolete_reason(boost::beast::http::int_to_status(status)));
@@ -88,7 +81,7 @@ void ClientSession::start() {
   if (worker_.draining) return close();  // accepted just before the listener closed
   if (!proxy_.client_tls) return read_client();
   client_.use_tls(*proxy_.client_tls);
-  arm(proxy_.options.request_timeout_ns, Phase::Head);
+  arm(proxy_.options.request_timeout_ns, Side::Client);
   client_.tls()->async_handshake(ssl::stream_base::server, [self = shared_from_this()](const error_code& ec) {
     if (self->phase_ == Phase::Closed) return;
     if (ec) {
@@ -104,9 +97,10 @@ void ClientSession::read_client() {
   // Between requests the idle timeout applies. A head must arrive whole within the request
   // timeout of its first byte, however slowly it trickles in; a body must make progress within
   // it (one read), so a long upload is not cut.
-  if (phase_ != Phase::Head) arm(proxy_.options.request_timeout_ns, phase_);
-  else if (request_first_ == 0) arm(proxy_.options.idle_timeout_ns, phase_);
-  else arm_until(proxy_.steady_at(request_first_) + std::chrono::nanoseconds(proxy_.options.request_timeout_ns), phase_);
+  if (phase_ != Phase::Head) arm(proxy_.options.request_timeout_ns, Side::Client);
+  else if (request_first_ == 0) arm(proxy_.options.idle_timeout_ns, Side::Client);
+  else arm_until(proxy_.steady_at(request_first_) + std::chrono::nanoseconds(proxy_.options.request_timeout_ns),
+                 Side::Client);
   client_.async_read_some(asio::buffer(client_buf_.get(), kReadSize),
                           [self = shared_from_this()](const error_code& ec, std::size_t n) {
                             self->in_.insert(self->in_.end(), self->client_buf_.get(), self->client_buf_.get() + n);
@@ -130,10 +124,7 @@ void ClientSession::on_client_read(const error_code& ec, std::size_t n) {
   on_request_bytes();
 }
 
-void ClientSession::request_started() {
-  request_first_ = proxy_.now_ns();
-  worker_.started(start_, request_first_);
-}
+void ClientSession::request_started() { request_first_ = worker_.started(start_); }
 
 void ClientSession::on_request_bytes() {
   if (request_first_ == 0 && !in_.empty()) request_started();  // a pipelined request already buffered
@@ -178,15 +169,15 @@ void ClientSession::begin_exchange() {
   }
   close_after_ = close_after_ || !request_.keep_alive();
   phase_ = Phase::Upstream;
-  waiting_continue_ = request_.expects_continue() && request_.state() != MessageRelay::State::Done;
-  arm(proxy_.options.response_timeout_ns, Phase::Upstream);
+  continue_owed_ = request_.expects_continue() && request_.state() != MessageRelay::State::Done;
+  arm(proxy_.options.response_timeout_ns, Side::Upstream);
   worker_.acquire([self = shared_from_this()](std::shared_ptr<UpstreamConnection> c, error_code ec) {
     self->on_upstream(std::move(c), ec);
   });
 }
 
 void ClientSession::on_upstream(std::shared_ptr<UpstreamConnection> c, const error_code& ec) {
-  if (phase_ == Phase::Closed) {
+  if (phase_ == Phase::Closed || answering_locally_) {  // e.g. a 504 after waiting too long for it
     if (c) worker_.release(std::move(c), true);
     return;
   }
@@ -209,8 +200,6 @@ bool ClientSession::retry_on_fresh_connection() {
   if (!reused_ || retried_ || resend_.empty() || response_first_ != 0) return false;
   retried_ = true;
   ++proxy_.stats.upstream_retries;
-  worker_.release(std::move(upstream_), false);
-  upstream_.reset();
   out_ = std::move(resend_);
   resend_.clear();
   expect_answer();
@@ -218,14 +207,15 @@ bool ClientSession::retry_on_fresh_connection() {
   upstream_closed_ = false;
   phase_ = Phase::Upstream;
   request_sent_ = false;
-  worker_.connect([self = shared_from_this()](std::shared_ptr<UpstreamConnection> c, error_code ec) {
-    self->on_upstream(std::move(c), ec);
-  });
+  worker_.reconnect(std::move(upstream_),
+                    [self = shared_from_this()](std::shared_ptr<UpstreamConnection> c, error_code ec) {
+                      self->on_upstream(std::move(c), ec);
+                    });
   return true;
 }
 
 void ClientSession::send_upstream() {
-  arm(proxy_.options.request_timeout_ns, Phase::Upstream);
+  arm(proxy_.options.request_timeout_ns, Side::Upstream);
   upstream_->stream.async_write(asio::buffer(out_), [self = shared_from_this()](const error_code& ec, std::size_t) {
     self->on_upstream_written(ec);
   });
@@ -248,13 +238,13 @@ void ClientSession::on_upstream_written(const error_code& ec) {
     request_last_ = proxy_.now_ns();
     phase_ = Phase::Answer;
     expect_answer();
-    if (close_after_) answer_.extra.emplace_back("Connection: close");
-    else if (request_.request().version == 10) answer_.extra.emplace_back("Connection: keep-alive");
     return read_upstream();
   }
-  if (waiting_continue_) {
-    answer_.reset(false);
-    return read_upstream();  // 100 Continue, or a final answer that makes the body moot
+  if (continue_owed_) {
+    // The body is read now, whatever the upstream does with the expectation it never saw.
+    continue_owed_ = false;
+    out_ = "HTTP/1.1 100 Continue\r\n\r\n";
+    return write_client(After::ReadClient);
   }
   read_client();
 }
@@ -264,7 +254,7 @@ void ClientSession::read_upstream() {
   // line or a head cut by the read): then only more bytes can help.
   if (!up_in_.empty() && !up_in_stalled_) return on_answer_bytes();
   up_in_stalled_ = false;
-  arm(proxy_.options.response_timeout_ns, phase_);
+  arm(proxy_.options.response_timeout_ns, Side::Upstream);
   upstream_->stream.async_read_some(asio::buffer(upstream_buf_.get(), kReadSize),
                                     [self = shared_from_this()](const error_code& ec, std::size_t n) {
                                       self->up_in_.insert(self->up_in_.end(), self->upstream_buf_.get(),
@@ -325,24 +315,14 @@ void ClientSession::on_answer_bytes() {
   const unsigned status = answer_.response().status;
   if (status >= 100 && status < 200 && status != 101) {
     // An interim answer: forward it; the final one follows.
-    const After after = waiting_continue_ ? After::ReadClient : After::ReadUpstream;  // the body may go now
-    waiting_continue_ = false;
-    std::vector<std::string> extra = std::move(answer_.extra);
     expect_answer();
-    answer_.extra = std::move(extra);
-    return write_client(after);
-  }
-  if (waiting_continue_) {
-    // A final answer before the body: the body is never sent, neither connection can be reused.
-    waiting_continue_ = false;
-    close_after_ = true;
-    answer_.response().headers.emplace_back("Connection", "close");
+    return write_client(After::ReadUpstream);
   }
   write_client(After::Done);
 }
 
 void ClientSession::write_client(After after) {
-  arm(proxy_.options.response_timeout_ns, phase_);
+  arm(proxy_.options.response_timeout_ns, Side::Client);
   client_.async_write(asio::buffer(out_), [self = shared_from_this(), after](const error_code& ec, std::size_t n) {
     if (self->phase_ == Phase::Closed) return;
     if (ec) {
@@ -361,6 +341,15 @@ void ClientSession::write_client(After after) {
 
 void ClientSession::expect_answer() {
   answer_.reset(std::string_view(request_.request().method) == "HEAD");
+  // Closed after this answer when the client or the proxy (draining) asked — the relay adds
+  // close when the upstream's answer ends its connection — else kept, which an HTTP/1.0 client
+  // must be told (its default is close) whatever the answer's version. exchange_done() does
+  // what this says. (The request goes upstream on the proxy's own pooled connection: the relay
+  // asks an HTTP/1.0 one to keep it.)
+  using Connection = MessageRelay::Connection;
+  answer_.connection = close_after_                           ? Connection::Close
+                       : request_.request().version == 10 ? Connection::KeepAlive
+                                                            : Connection::None;
 }
 
 void ClientSession::exchange_done() {
@@ -411,7 +400,7 @@ void ClientSession::respond_locally(unsigned status, const std::string& reason, 
   out_ += "\r\n" + body;
   phase_ = Phase::Answer;
   answering_locally_ = true;
-  arm(proxy_.options.response_timeout_ns, Phase::Answer);
+  arm(proxy_.options.response_timeout_ns, Side::Client);
   client_.async_write(asio::buffer(out_), [self = shared_from_this()](const error_code& ec, std::size_t n) {
     if (self->phase_ == Phase::Closed) return;
     if (!ec) self->proxy_.stats.bytes_to_clients += n;
@@ -446,13 +435,14 @@ void ClientSession::record(bool locally_answered) {
   flags_ = ExchangeFlags::None;
 }
 
-void ClientSession::arm(std::int64_t timeout_ns, Phase expected) {
-  arm_until(coarse_now() + std::chrono::nanoseconds(timeout_ns), expected);
+void ClientSession::arm(std::int64_t timeout_ns, Side waiting_on) {
+  arm_until(coarse_now() + std::chrono::nanoseconds(timeout_ns), waiting_on);
 }
 
-void ClientSession::arm_until(std::chrono::steady_clock::time_point deadline, Phase expected) {
+void ClientSession::arm_until(std::chrono::steady_clock::time_point deadline, Side waiting_on) {
   deadline_ = deadline;
-  deadline_phase_ = expected;
+  deadline_phase_ = phase_;
+  deadline_side_ = waiting_on;
   // Most phases move the deadline later: the wait already pending fires early and re-arms
   // (on_deadline), so an exchange costs no timer operation. Only an earlier deadline re-arms now.
   if (!timer_pending_ || deadline_ < timer_at_) arm_at_deadline();
@@ -464,26 +454,26 @@ void ClientSession::on_deadline() {
     arm_at_deadline();
     return;
   }
-  switch (phase_) {
-    case Phase::Head:
-      if (request_first_ == 0) return close();  // idle keep-alive connection
-      ++proxy_.stats.client_timeouts;
-      return refuse(408, "the request did not arrive whole in time");
-    case Phase::Upstream:
-      if (request_sent_ || waiting_continue_ || !upstream_)
-        return fail_upstream(504, "no connection to the upstream in time", proxy_.stats.upstream_timeouts);
-      ++proxy_.stats.client_timeouts;
-      return close();  // the client stopped sending its body
-    case Phase::Answer:
-      if (response_first_ == 0)
-        return fail_upstream(504, "the upstream did not answer in time", proxy_.stats.upstream_timeouts);
-      ++proxy_.stats.upstream_timeouts;
+  if (phase_ == Phase::Head && request_first_ == 0) return close();  // idle keep-alive connection
+  if (deadline_side_ == Side::Client) {
+    ++proxy_.stats.client_timeouts;
+    if (phase_ == Phase::Head) return refuse(408, "the request did not arrive whole in time");
+    // It stopped sending its body or reading its answer: nothing it would read can be said.
+    if (phase_ == Phase::Answer) {
       flags_ |= ExchangeFlags::ResponseIncomplete;
-      record(false);
-      return close();
-    case Phase::Closed:
-      return;
+      record(answering_locally_);
+    }
+    return close();
   }
+  // Nothing of an answer has gone to the client yet: it can be told.
+  if (response_first_ == 0)
+    return fail_upstream(504,
+                         upstream_ ? "the upstream did not answer in time" : "no connection to the upstream in time",
+                         proxy_.stats.upstream_timeouts);
+  ++proxy_.stats.upstream_timeouts;
+  flags_ |= ExchangeFlags::ResponseIncomplete;
+  record(false);
+  close();
 }
 
 void ClientSession::arm_at_deadline() {
@@ -499,6 +489,7 @@ void ClientSession::arm_at_deadline() {
 
 void ClientSession::drain() {
   draining_ = close_after_ = true;
+  answer_.connection = MessageRelay::Connection::Close;  // if its head is still to come
   if (phase_ == Phase::Head && request_first_ == 0 && in_.empty()) close();
 }
 

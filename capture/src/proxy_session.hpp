@@ -3,19 +3,24 @@
 //
 //   head      read the request head (bytes already buffered first: pipelined requests)
 //   check     refuse a foreign absolute-form target (400), Upgrade/CONNECT (501), a head
-//             over the limit (431) or bytes that are not HTTP (400)
+//             over the limit (431), bytes that are not HTTP or a body framing the upstream
+//             could read otherwise (400)
 //   upstream  borrow a pooled connection, write the head and stream the body; with
-//             "Expect: 100-continue" wait for the upstream's interim answer first. A pooled
-//             connection the upstream closed while it idled (its keep-alive timeout shorter
-//             than ours) fails before any answer byte: the request, if whole in hand, goes
-//             again once on a fresh connection (counted)
-//   answer    stream the answer back (interim 1xx answers forwarded as they come)
+//             "Expect: 100-continue" answer 100 Continue once the head is upstream, then read
+//             the body (the upstream never sees the expectation). A pooled connection the
+//             upstream closed while it idled (its keep-alive timeout shorter than ours) fails
+//             before any answer byte: the request, if whole in hand, goes again once on a
+//             fresh connection in the same pool slot (counted)
+//   answer    stream the answer back (interim 1xx answers forwarded as they come), its
+//             Connection field saying what happens next: close when the client or the
+//             upstream asked for it or the proxy is draining
 //   record    hand the exchange to the recorder, return the upstream connection, and go back
-//             to head unless either side asked to close or the proxy is draining
+//             to head unless the answer said close
 // One deadline bounds each phase: idle keep-alive, the client's request, the upstream's answer.
-// Its timer is lazy: a phase that moves the deadline later leaves the pending wait alone, and a
-// wait that fires before the deadline re-arms for it — so an exchange costs no timer operation
-// (five per exchange were about 1.5 % of the proxy's CPU in a profile).
+// It waits on one side at a time, the one whose read or write is pending, and its timeout is
+// counted against that side. Its timer is lazy: a phase that moves the deadline later leaves the
+// pending wait alone, and a wait that fires before the deadline re-arms for it — so an exchange
+// costs no timer operation (five per exchange were about 1.5 % of the proxy's CPU in a profile).
 
 #include <memory>
 #include <string>
@@ -40,6 +45,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
 
  private:
   enum class Phase { Head, Upstream, Answer, Closed };
+  // Whose progress a deadline waits for: its timeout is counted against that side.
+  enum class Side { Client, Upstream };
 
   void read_client();
   void on_client_read(const error_code& ec, std::size_t n);
@@ -57,7 +64,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // Continue) the request body.
   enum class After { Done, ReadUpstream, ReadClient };
   void write_client(After after);
-  // Readies answer_ for the upstream's answer to the current request (no body after a HEAD).
+  // Readies answer_ for the upstream's answer to the current request (no body after a HEAD)
+  // and for what it tells the client about its connection.
   void expect_answer();
   void exchange_done();
   // A reused connection failed before any answer byte: send again on a fresh one (once).
@@ -66,9 +74,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void refuse(unsigned status, const std::string& why);
   void respond_locally(unsigned status, const std::string& reason, const std::string& body);
   void record(bool locally_answered);
-  // The phase `expected` must end within timeout_ns from now.
-  void arm(std::int64_t timeout_ns, Phase expected);
-  void arm_until(std::chrono::steady_clock::time_point deadline, Phase expected);
+  // The current phase must progress on `waiting_on`'s side within timeout_ns from now.
+  void arm(std::int64_t timeout_ns, Side waiting_on);
+  void arm_until(std::chrono::steady_clock::time_point deadline, Side waiting_on);
   void arm_at_deadline();
   void on_deadline();
   void close();
@@ -79,6 +87,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   asio::steady_timer timer_;
   std::chrono::steady_clock::time_point deadline_{}, timer_at_{};
   Phase deadline_phase_ = Phase::Head;
+  Side deadline_side_ = Side::Client;
   bool timer_pending_ = false;  // a wait on timer_ is pending, due at timer_at_
   Phase phase_ = Phase::Head;
   bool answering_locally_ = false;  // respond_locally() is writing: the connection ends after it
@@ -94,7 +103,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::unique_ptr<std::uint8_t[]> client_buf_, upstream_buf_;  // what one read brings
   std::shared_ptr<UpstreamConnection> upstream_;
   bool request_sent_ = false;           // the whole request went upstream
-  bool waiting_continue_ = false;       // head sent with Expect: 100-continue, body held
+  bool continue_owed_ = false;          // Expect: 100-continue: answered once the head is upstream
   bool upstream_closed_ = false;        // the upstream connection ended with this answer
   bool reused_ = false;                 // the request went on a pooled connection
   bool retried_ = false;                // ... which failed, and it went again on a fresh one

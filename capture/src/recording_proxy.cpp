@@ -45,6 +45,27 @@ bool split_host_port(std::string_view text, std::string& host, std::uint16_t& po
 
 }  // namespace
 
+// ---- requests in progress, for the recorder's watermark --------------------------------
+
+std::int64_t Worker::started(RequestStart& s) {
+  if (s.linked) ended(s);
+  // The recorder reads its clock, then each worker's oldest: a start this worker read from the
+  // clock but has not published yet could be older than a watermark taken meanwhile, and its
+  // exchange would be written late. So with no request in progress the oldest is held at the
+  // bottom first (sequentially consistent: the clock is read after it); a recorder that does
+  // not see the hold read its clock before this start did.
+  if (oldest_start == nullptr) oldest.store(INT64_MIN);
+  const std::int64_t t = proxy.now_ns();
+  s.t = t;
+  s.older = newest_start;
+  s.newer = nullptr;
+  s.linked = true;
+  (newest_start != nullptr ? newest_start->newer : oldest_start) = &s;
+  newest_start = &s;
+  oldest.store(oldest_start->t, std::memory_order_release);
+  return t;
+}
+
 // ---- the upstream pool (one per worker thread) -------------------------------------------
 
 void Worker::acquire(Ready ready) {
@@ -64,12 +85,7 @@ void Worker::release(std::shared_ptr<UpstreamConnection> c, bool reusable) {
   if (!reusable || draining) {
     c->stream.close();
     --upstream_open;
-    if (!waiting.empty()) {
-      auto next = std::move(waiting.front());
-      waiting.pop_front();
-      connect(std::move(next));
-    }
-    return;
+    return connect_next_waiting();
   }
   c->idle_since_ns = proxy.now_ns();
   if (!waiting.empty()) {
@@ -78,6 +94,19 @@ void Worker::release(std::shared_ptr<UpstreamConnection> c, bool reusable) {
     return next(std::move(c), {});
   }
   idle.push_back(std::move(c));
+}
+
+void Worker::reconnect(std::shared_ptr<UpstreamConnection> stale, Ready ready) {
+  stale->stream.close();
+  --upstream_open;  // connect() takes the place again
+  connect(std::move(ready));
+}
+
+void Worker::connect_next_waiting() {
+  if (waiting.empty()) return;
+  auto next = std::move(waiting.front());
+  waiting.pop_front();
+  connect(std::move(next));
 }
 
 void Worker::connect(Ready ready) {
@@ -94,6 +123,9 @@ void Worker::connect(Ready ready) {
     if (ec) {
       c->stream.close();
       --upstream_open;
+      // The next request tries for itself (the upstream may be back) rather than wait for a
+      // connection no one will release.
+      connect_next_waiting();
       return ready(nullptr, ec);
     }
     ready(std::move(c), {});

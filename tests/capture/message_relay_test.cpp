@@ -42,11 +42,11 @@ TEST_CASE("message relay: a chunked request forwards the same bytes at every spl
   const std::string body = "4\r\nWiki\r\n5\r\npedia\r\n0\r\n\r\n";
   const std::string wire = head_in + body;
   const std::string head_out =
-      "POST /upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nX-Keep: yes\r\nX-Extra: 1\r\n\r\n";
+      "POST /upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nX-Keep: yes\r\nConnection: keep-alive\r\n\r\n";
   for (std::size_t at = 0; at <= wire.size(); ++at) {
     INFO("split at " << at);
     MessageRelay r(true, 4096, 1 << 20);
-    r.extra.push_back("X-Extra: 1");
+    r.connection = MessageRelay::Connection::KeepAlive;
     const auto got = feed_split(r, wire, at);
     REQUIRE(got.state == MessageRelay::State::Done);
     CHECK(got.consumed == wire.size());
@@ -102,6 +102,8 @@ TEST_CASE("message relay: upgrade, CONNECT and Expect are reported; a HEAD answe
   CHECK(request("GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")->upgrade());
   CHECK(request("CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n")->upgrade());
   CHECK(request("PUT /x HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n")->expects_continue());
+  // RFC 9110 10.1.1: ignored in an HTTP/1.0 request.
+  CHECK(!request("PUT /x HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n")->expects_continue());
 
   MessageRelay answer(false, 4096, 1024);
   answer.reset(true);
@@ -109,4 +111,66 @@ TEST_CASE("message relay: upgrade, CONNECT and Expect are reported; a HEAD answe
   std::string out;
   answer.feed({reinterpret_cast<const std::uint8_t*>(head.data()), head.size()}, out);
   CHECK(answer.state() == MessageRelay::State::Done);
+}
+
+namespace {
+
+// `wire` fed whole to a fresh relay (`request` or response, `connection` set first): what it forwards.
+std::pair<MessageRelay::State, std::string> forwarded(
+    bool request, const std::string& wire, MessageRelay::Connection connection = MessageRelay::Connection::None) {
+  MessageRelay r(request, 4096, 1024);
+  r.connection = connection;
+  std::string out;
+  r.feed({reinterpret_cast<const std::uint8_t*>(wire.data()), wire.size()}, out);
+  return {r.state(), out};
+}
+
+}  // namespace
+
+TEST_CASE("message relay: a request framed by anything but a final chunked is an error",
+          "[capture][proxy][relay]") {
+  // RFC 9112 6.3: the next hop could frame it otherwise (request smuggling).
+  for (const std::string framing : {"Transfer-Encoding: gzip\r\nContent-Length: 5\r\n",
+                                    "Content-Length: 5\r\nTransfer-Encoding: gzip\r\n",
+                                    "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n",
+                                    "Transfer-Encoding: chunked, gzip\r\n", "Transfer-Encoding: gzip\r\n",
+                                    "Transfer-Encoding: chunked, chunked\r\n", "Transfer-Encoding:\r\n"}) {
+    INFO(framing);
+    const auto [state, out] =
+        forwarded(true, "POST /x HTTP/1.1\r\nHost: a\r\n" + framing + "\r\n5\r\nhello\r\n0\r\n\r\n");
+    CHECK(state == MessageRelay::State::Error);
+    CHECK(out.empty());
+  }
+  // Codings over several fields, chunked last: one list (RFC 9110 5.3).
+  CHECK(forwarded(true, "POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n"
+                        "5\r\nhello\r\n0\r\n\r\n").first == MessageRelay::State::Done);
+}
+
+TEST_CASE("message relay: Expect 100-continue is not forwarded", "[capture][proxy][relay]") {
+  CHECK(forwarded(true, "PUT /x HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n").second ==
+        "PUT /x HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\n");
+}
+
+TEST_CASE("message relay: the Connection field forwarded is the relay's, close when the sender closes",
+          "[capture][proxy][relay]") {
+  using C = MessageRelay::Connection;
+  const std::string kept = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+  const std::string closing = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+  const std::string to_close = "HTTP/1.0 200 OK\r\n\r\n";  // its body ends at the close
+  CHECK(forwarded(false, kept).second == kept);
+  CHECK(forwarded(false, kept, C::KeepAlive).second ==
+        "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: keep-alive\r\n\r\n");
+  CHECK(forwarded(false, kept, C::Close).second == closing);
+  CHECK(forwarded(false, closing, C::KeepAlive).second == closing);
+  CHECK(forwarded(false, to_close, C::KeepAlive).second == "HTTP/1.0 200 OK\r\nConnection: close\r\n\r\n");
+  CHECK(forwarded(false, "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n", C::Close).second ==
+        "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n");
+  // HTTP/1.0's default is close: a kept connection is said to be kept.
+  CHECK(forwarded(false, "HTTP/1.0 200 OK\r\nContent-Length: 0\r\nConnection: keep-alive\r\n\r\n").second ==
+        "HTTP/1.0 200 OK\r\nContent-Length: 0\r\nConnection: keep-alive\r\n\r\n");
+  // A request's own close is not the relay's business: the connection it goes out on is another.
+  CHECK(forwarded(true, "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n").second ==
+        "GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+  CHECK(forwarded(true, "GET / HTTP/1.0\r\nHost: a\r\n\r\n").second ==
+        "GET / HTTP/1.0\r\nHost: a\r\nConnection: keep-alive\r\n\r\n");
 }

@@ -100,18 +100,28 @@ std::string pattern(std::size_t n) {
   return s;
 }
 
+// A Content-Length in a request head as the proxy forwards it, else 0.
+std::size_t content_length(const std::string& head) {
+  const auto at = head.find("Content-Length: ");
+  return at == std::string::npos ? 0 : std::stoul(head.substr(at + 16));
+}
+
 // An upstream that answers each request on a connection with `pieces`, written one at a time
 // with a pause between them (an answer split across the proxy's reads), for `connections`
-// connections in turn. `close_idle`: each connection is closed 50 ms after its first answer
-// (a keep-alive timeout shorter than the proxy's), else served until the proxy closes it.
+// connections in turn. It never sends 100 Continue: it answers once the request's body
+// (Content-Length) is in, or at once after the head with `answer_at_head` (a server that refuses
+// by the head; the body's bytes are then read as the next request's first). `close_idle`: each
+// connection is closed 50 ms after its first answer (a keep-alive timeout shorter than the
+// proxy's), else served until the proxy closes it.
 struct ScriptedUpstream {
   boost::asio::io_context io;
   boost::asio::ip::tcp::acceptor acceptor{io, {boost::asio::ip::make_address("127.0.0.1"), 0}};
   std::atomic<int> served{0};
   std::thread thread;
 
-  ScriptedUpstream(std::vector<std::string> pieces, int connections, bool close_idle = false) {
-    thread = std::thread([this, pieces = std::move(pieces), connections, close_idle] {
+  ScriptedUpstream(std::vector<std::string> pieces, int connections, bool close_idle = false,
+                   bool answer_at_head = false) {
+    thread = std::thread([this, pieces = std::move(pieces), connections, close_idle, answer_at_head] {
       namespace asio = boost::asio;
       for (int i = 0; i < connections; ++i) {
         asio::ip::tcp::socket s(io);
@@ -122,7 +132,9 @@ struct ScriptedUpstream {
           char buf[4096];
           in.append(buf, s.read_some(asio::buffer(buf), ec));
           for (auto end = in.find("\r\n\r\n"); end != std::string::npos; end = in.find("\r\n\r\n")) {
-            in.erase(0, end + 4);
+            const std::size_t whole = end + 4 + (answer_at_head ? 0 : content_length(in.substr(0, end)));
+            if (in.size() < whole) break;
+            in.erase(0, whole);
             for (std::size_t p = 0; p < pieces.size(); ++p) {
               if (p > 0) std::this_thread::sleep_for(50ms);
               asio::write(s, asio::buffer(pieces[p]), ec);
@@ -141,6 +153,39 @@ struct ScriptedUpstream {
   ~ScriptedUpstream() { thread.join(); }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(acceptor.local_endpoint().port()); }
 };
+
+// An upstream that never accepts: the kernel completes connections into its backlog, so a
+// connect succeeds, but nothing is read (what is written stalls once the buffers fill) and
+// nothing is answered (a TLS handshake never completes).
+struct SilentUpstream {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor acceptor{io, {boost::asio::ip::make_address("127.0.0.1"), 0}};
+  std::string url(const std::string& scheme = "http") const {
+    return scheme + "://127.0.0.1:" + std::to_string(acceptor.local_endpoint().port());
+  }
+};
+
+// True once `done` holds, false if `limit` passes first.
+template <typename F>
+bool eventually(F done, std::chrono::milliseconds limit = 3000ms) {
+  for (const auto until = std::chrono::steady_clock::now() + limit; !done();) {
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::sleep_for(10ms);
+  }
+  return true;
+}
+
+// The connection does what answer `a` told the client: after keep-alive, `next` (if given) is
+// sent and answered on it; after close, the proxy closes it with nothing more.
+bool kept_as_announced(HttpClient& c, const HttpAnswer& a, const std::string& next = {}) {
+  try {
+    if (!a.keep_alive) return c.read_until_close().empty();
+    if (!next.empty()) c.send_raw(next);
+    return c.read_answer().status != 0;
+  } catch (const std::exception&) {
+    return false;  // closed although told keep-alive
+  }
+}
 
 // Through the proxy at `port`: GET /first, a wait long enough for a ScriptedUpstream with
 // close_idle to close the pooled connection, then METHOD TARGET (a POST with a body): its status.
@@ -391,6 +436,51 @@ TEST_CASE("proxy: a POST is never sent twice, even when its pooled connection tu
   CHECK(upstream.served == 1);
 }
 
+TEST_CASE("regression: a failed upstream connect starts the requests waiting for a connection",
+          "[capture][proxy][integration]") {
+  // They waited for the response timeout and got 504 instead of their own attempt.
+  SilentUpstream upstream;  // TLS: the handshake never completes, the connect times out
+  capture::ProxyOptions o;
+  o.threads = 1;
+  o.max_upstream_connections = 1;
+  o.connect_timeout_ns = 300'000'000;
+  o.response_timeout_ns = 3'000'000'000;
+  Rig rig(upstream.url("https"), o);
+  HttpClient a(rig.port), b(rig.port);
+  const auto start = std::chrono::steady_clock::now();
+  a.send_raw("GET /a HTTP/1.1\r\nHost: a\r\n\r\n");
+  std::this_thread::sleep_for(100ms);  // /a holds the one connection: /b waits
+  b.send_raw("GET /b HTTP/1.1\r\nHost: a\r\n\r\n");
+  CHECK(a.read_answer().status == 502);
+  CHECK(b.read_answer().status == 502);
+  CHECK(std::chrono::steady_clock::now() - start < 2s);
+  CHECK(rig.proxy->stats().upstream_waits == 1);
+  CHECK(rig.proxy->stats().upstream_connect_failures == 2);
+  rig.finish();
+}
+
+TEST_CASE("regression: a retry on a fresh connection stays within --max-upstream-connections",
+          "[capture][proxy][integration]") {
+  // The stale connection's slot went to a waiting request and the retry opened one more.
+  TestServer upstream;
+  upstream.on("/close", Behaviour::close_connection().after(200ms));  // fails after the wait: retried
+  capture::ProxyOptions o;
+  o.threads = 1;
+  o.max_upstream_connections = 1;
+  Rig rig(upstream.url(""), o);
+  HttpClient a(rig.port), b(rig.port);
+  CHECK(a.request("GET", "/warm").status == 200);  // pooled: the next request reuses it
+  a.send_raw("GET /close HTTP/1.1\r\nHost: a\r\n\r\n");
+  std::this_thread::sleep_for(50ms);
+  b.send_raw("GET /b HTTP/1.1\r\nHost: a\r\n\r\n");  // waits for /close's connection
+  CHECK(a.read_answer().status == 502);             // closed again on the fresh one
+  CHECK(b.read_answer().status == 200);
+  CHECK(rig.proxy->stats().upstream_retries == 1);
+  CHECK(rig.proxy->stats().upstream_waits == 1);
+  CHECK(upstream.max_open_connections() == 1);
+  rig.finish();
+}
+
 TEST_CASE("proxy: an answer split across reads inside its head or a chunk-size line is relayed whole",
           "[capture][proxy][integration]") {
   // Regression: the bytes left unparsed after such a read were parsed again, without reading,
@@ -455,6 +545,47 @@ TEST_CASE("proxy: Connection cannot strip a body's framing, and chunk lines are 
   rig.finish();
 }
 
+TEST_CASE("regression: a client that stops reading its answer is a client timeout, not an upstream one",
+          "[capture][proxy][integration]") {
+  TestServer upstream;
+  upstream.on("/big", Behaviour::respond(200, std::string(32 << 20, 'x')));  // more than the socket buffers hold
+  capture::ProxyOptions o;
+  o.response_timeout_ns = 300'000'000;
+  Rig rig(upstream.url(""), o);
+  HttpClient c(rig.port);
+  c.send_raw("GET /big HTTP/1.1\r\nHost: a\r\n\r\n");  // and never read
+  const auto& s = rig.proxy->stats();
+  CHECK(eventually([&] { return s.client_timeouts + s.upstream_timeouts > 0; }));
+  CHECK(s.client_timeouts == 1);
+  CHECK(s.upstream_timeouts == 0);
+  rig.finish();
+}
+
+TEST_CASE("regression: an upstream that stops reading a request body is an upstream timeout, not a client one",
+          "[capture][proxy][integration]") {
+  SilentUpstream upstream;
+  capture::ProxyOptions o;
+  o.request_timeout_ns = 300'000'000;
+  Rig rig(upstream.url(), o);
+  HttpClient c(rig.port);
+  // The body goes until the buffers on the way to the upstream are full, then stalls.
+  std::thread sender([&] {
+    try {
+      c.send_raw("POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: " + std::to_string(256 << 20) + "\r\n\r\n");
+      const std::string mib(1 << 20, 'b');
+      for (int i = 0; i < 256; ++i) c.send_raw(mib);
+    } catch (const std::exception&) {
+      // the proxy closed: what is expected
+    }
+  });
+  const auto& s = rig.proxy->stats();
+  CHECK(eventually([&] { return s.client_timeouts + s.upstream_timeouts > 0; }));
+  CHECK(s.upstream_timeouts == 1);
+  CHECK(s.client_timeouts == 0);
+  sender.join();
+  rig.finish();
+}
+
 TEST_CASE("proxy: a head that trickles in is cut at the request timeout of its first byte",
           "[capture][proxy][integration]") {
   TestServer upstream;
@@ -481,19 +612,102 @@ TEST_CASE("proxy: a head that trickles in is cut at the request timeout of its f
   rig.finish();
 }
 
-TEST_CASE("proxy: Expect 100-continue is relayed before the body goes", "[capture][proxy][integration]") {
-  TestServer upstream;
-  upstream.set_handler([](const ReceivedRequest& r) { return Behaviour::respond(200, "got " + std::to_string(r.body.size())); });
-  Rig rig(upstream.url(""));
-  HttpClient c(rig.port);
-  c.send_raw("PUT /up HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n");
-  CHECK(c.read_answer().status == 100);
-  c.send_raw("12345");
-  CHECK(c.read_answer().body == "got 5");
+TEST_CASE("regression: Expect 100-continue to an upstream that never sends 100 is answered by the proxy",
+          "[capture][proxy][integration]") {
+  // The proxy held the body until the upstream's 100, which most servers never send: 504.
+  ScriptedUpstream upstream({"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"}, 1);
+  capture::ProxyOptions o;
+  o.response_timeout_ns = 1'000'000'000;
+  Rig rig(upstream.url(), o);
+  {
+    HttpClient c(rig.port);
+    c.send_raw("PUT /up HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n");
+    CHECK(c.read_answer().status == 100);
+    c.send_raw("12345");
+    const auto a = c.read_answer();
+    CHECK(a.status == 200);
+    CHECK(a.body == "ok");
+  }
+  CHECK(upstream.served == 1);
   const auto trace = rig.finish();
   REQUIRE(trace.size() == 1);
   CHECK(trace[0].request_body == "12345");
   CHECK(trace[0].status == 200);
+}
+
+TEST_CASE("regression: an upstream's final answer to an Expect head tells the client what the proxy does",
+          "[capture][proxy][integration]") {
+  // The close it led to was added to the recorded answer only: the client was told keep-alive.
+  ScriptedUpstream upstream({"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"}, 1,
+                            /*close_idle=*/false, /*answer_at_head=*/true);
+  Rig rig(upstream.url());
+  HttpClient c(rig.port);
+  c.send_raw("PUT /up HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n");
+  auto a = c.read_answer();
+  if (a.status == 100) {
+    c.send_raw("12345");
+    a = c.read_answer();
+  }
+  CHECK(a.status == 401);
+  CHECK(kept_as_announced(c, a, "GET /next HTTP/1.1\r\nHost: a\r\n\r\n"));
+  rig.finish();
+}
+
+TEST_CASE("regression: after an upstream's Connection: close, pipelined requests are not dropped unannounced",
+          "[capture][proxy][integration]") {
+  ScriptedUpstream upstream({"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"}, 1);
+  Rig rig(upstream.url());
+  HttpClient c(rig.port);
+  c.send_raw("GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n\r\n");
+  const auto a = c.read_answer();
+  CHECK(a.body == "ok");
+  // Told close, the client knows /2 went unanswered and sends it again elsewhere.
+  CHECK(kept_as_announced(c, a));
+  rig.finish();
+}
+
+TEST_CASE("regression: an HTTP/1.0 client is told the Connection the proxy keeps",
+          "[capture][proxy][integration]") {
+  TestServer upstream;
+  Rig rig(upstream.url(""));
+  {
+    // Keep-alive asked: kept (the upstream is asked to keep its connection too), and said so.
+    HttpClient c(rig.port);
+    const std::string request = "GET /a HTTP/1.0\r\nHost: a\r\nConnection: keep-alive\r\n\r\n";
+    c.send_raw(request);
+    const auto a = c.read_answer();
+    CHECK(a.status == 200);
+    CHECK(a.keep_alive);
+    CHECK(kept_as_announced(c, a, request));
+    CHECK(upstream.connections_accepted() == 1);
+  }
+  {
+    HttpClient c(rig.port);
+    c.send_raw("GET /b HTTP/1.0\r\nHost: a\r\n\r\n");
+    const auto a = c.read_answer();
+    CHECK(!a.keep_alive);
+    CHECK(kept_as_announced(c, a));
+  }
+  rig.finish();
+}
+
+TEST_CASE("regression: a request framed by anything but a final chunked is refused with 400 and closed",
+          "[capture][proxy][integration]") {
+  // RFC 9112 6.3: the upstream could frame it differently (request smuggling).
+  TestServer upstream;
+  Rig rig(upstream.url(""));
+  for (const std::string framing : {"Transfer-Encoding: gzip\r\nContent-Length: 5\r\n",
+                                    "Content-Length: 5\r\nTransfer-Encoding: gzip\r\n",
+                                    "Transfer-Encoding: chunked, gzip\r\n", "Transfer-Encoding: gzip\r\n",
+                                    "Transfer-Encoding: chunked, chunked\r\n"}) {
+    INFO(framing);
+    HttpClient c(rig.port);
+    c.send_raw("POST /x HTTP/1.1\r\nHost: a\r\n" + framing + "\r\n5\r\nhello\r\n0\r\n\r\n");
+    CHECK(c.read_until_close().rfind("HTTP/1.1 400", 0) == 0);
+  }
+  CHECK(upstream.request_count() == 0);
+  CHECK(rig.proxy->stats().bad_requests == 5);
+  rig.finish();
 }
 
 TEST_CASE("proxy: HTTPS on both sides, with a CA made for the test", "[capture][proxy][integration]") {

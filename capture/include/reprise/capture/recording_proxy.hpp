@@ -11,10 +11,14 @@
 // Per client connection, one request at a time (pipelined requests wait in the read buffer, so
 // answers go back in order): the head is read whole (header limit), checked, forwarded with
 // hop-by-hop fields dropped; the body streams through with its own framing; the answer streams
-// back the same way. Never an open proxy: an absolute-form target for another host is refused
-// with 400; Upgrade and CONNECT with 501 (counted). "Expect: 100-continue" is forwarded and
-// the upstream's 100 relayed. Upstream failures answer the client 502 (refused, reset, garbage)
-// or 504 (no answer within the response timeout), recorded as such and counted.
+// back the same way, its Connection field saying whether the client's connection stays (it
+// closes when the client or the upstream asked, or the proxy drains). Never an open proxy: an
+// absolute-form target for another host is refused with 400; Upgrade and CONNECT with 501
+// (counted); a request whose Transfer-Encoding does not end in chunked with 400 and a close
+// (RFC 9112 6.3). "Expect: 100-continue" is answered by the proxy once the head is upstream
+// (the upstream never sees it), as nginx does. Upstream failures answer the client 502
+// (refused, reset, garbage) or 504 (no answer within the response timeout), recorded as such
+// and counted; a timeout is counted against the side that stopped.
 //
 // Limits (ProxyOptions): client connections (past it new ones are closed at once, counted),
 // head size (431), the recorded body copy (--max-body; the forwarded body is not limited),
@@ -64,14 +68,14 @@ struct ProxyStats {
   std::atomic<std::uint64_t> connections_refused{0};  // past max_client_connections
   std::atomic<std::uint64_t> tls_handshake_failures{0};
   std::atomic<std::uint64_t> exchanges{0};            // answered (upstream or proxy)
-  std::atomic<std::uint64_t> bad_requests{0};         // 400: unparsable, foreign absolute target
+  std::atomic<std::uint64_t> bad_requests{0};         // 400: unparsable, bad framing, foreign target
   std::atomic<std::uint64_t> header_too_large{0};     // 431
   std::atomic<std::uint64_t> upgrades_refused{0};     // 501: Upgrade, CONNECT
   std::atomic<std::uint64_t> upstream_connect_failures{0};  // 502
   std::atomic<std::uint64_t> upstream_resets{0};            // 502: closed or reset mid-answer
   std::atomic<std::uint64_t> upstream_bad_responses{0};     // 502: not HTTP
-  std::atomic<std::uint64_t> upstream_timeouts{0};          // 504
-  std::atomic<std::uint64_t> client_timeouts{0};      // request not whole within the timeout
+  std::atomic<std::uint64_t> upstream_timeouts{0};          // 504: no connection, not reading, not answering
+  std::atomic<std::uint64_t> client_timeouts{0};      // request not whole in time, or answer not read
   std::atomic<std::uint64_t> client_aborts{0};        // client gone before its answer was sent
   std::atomic<std::uint64_t> upstream_connections{0}; // opened
   std::atomic<std::uint64_t> upstream_waits{0};       // requests that waited for a pooled one
