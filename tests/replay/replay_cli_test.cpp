@@ -53,6 +53,17 @@ std::string make_trace(const TempDir& dir, int sessions, int per_session, std::i
   return write_trace(dir.file(name), xs);
 }
 
+// One session's requests (method, target), `gap_ns` apart.
+std::string session_trace(const TempDir& dir, const std::string& name,
+                          const std::vector<std::pair<std::string, std::string>>& requests,
+                          std::int64_t gap_ns) {
+  std::vector<fb::ExchangeT> xs;
+  for (std::size_t i = 0; i < requests.size(); ++i)
+    xs.push_back(exchange(i + 1, 1, static_cast<std::int64_t>(i) * gap_ns, requests[i].first,
+                          requests[i].second));
+  return write_trace(dir.file(name), xs);
+}
+
 struct RunFile {
   std::vector<fb::OutcomeT> outcomes;
   std::string end_reason;
@@ -607,11 +618,7 @@ TEST_CASE("per-recorded connections: a shed request lets the next one on its con
   TestServer server;
   server.on("/slow", Behaviour::ok().after(1500ms));
   TempDir dir;
-  std::vector<fb::ExchangeT> xs;
-  xs.push_back(exchange(1, 1, 0, "GET", "/slow"));
-  xs.push_back(exchange(2, 1, 10 * kMs, "GET", "/a"));
-  xs.push_back(exchange(3, 1, 20 * kMs, "GET", "/b"));
-  const auto trace = write_trace(dir.file("slow.rtrace"), xs);
+  const auto trace = session_trace(dir, "slow.rtrace", {{"GET", "/slow"}, {"GET", "/a"}, {"GET", "/b"}}, 10 * kMs);
   const auto r = replay({trace, "--target", server.url(""), "-o", dir.file("r.rrun"), "--connections",
                          "per-recorded", "--max-lateness", "500ms", "--no-default-aborts"},
                         20s);
@@ -631,11 +638,7 @@ TEST_CASE("a GET that meets a closed kept-alive connection goes again on a fresh
     return r.sequence > 1 ? Behaviour::reset_connection() : Behaviour::ok();
   });
   TempDir dir;
-  std::vector<fb::ExchangeT> xs;
-  xs.push_back(exchange(1, 1, 0, "GET", "/a"));
-  xs.push_back(exchange(2, 1, 10 * kMs, "GET", "/b"));
-  xs.push_back(exchange(3, 1, 20 * kMs, "POST", "/c"));
-  const auto trace = write_trace(dir.file("stale.rtrace"), xs);
+  const auto trace = session_trace(dir, "stale.rtrace", {{"GET", "/a"}, {"GET", "/b"}, {"POST", "/c"}}, 10 * kMs);
   const auto r = replay({trace, "--target", server.url(""), "-o", dir.file("r.rrun"),
                          "--max-connections", "1", "--no-default-aborts"});
   INFO(r.err);
