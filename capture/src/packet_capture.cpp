@@ -27,14 +27,26 @@ namespace {
 constexpr std::int64_t kReleaseEveryNs = 100'000'000;
 // Exchanges per hand-off: the lock and the wake-up are paid once per batch, not per exchange.
 constexpr std::size_t kBatchExchanges = 256;
-// Batches queued for the record thread; past it the parse thread waits, so a slow disk bounds
-// memory instead of growing it (about kMaxQueuedBatches * kBatchExchanges exchanges).
+// Batches queued for the record thread, and the bytes they hold (bodies and heads): past either
+// the parse thread waits, so a slow disk bounds memory instead of growing it. The bytes matter
+// for large bodies: 4096 exchanges of 1 MiB uploads would be 4 GiB.
 constexpr std::size_t kMaxQueuedBatches = 16;
+constexpr std::size_t kMaxQueuedBytes = std::size_t{64} << 20;
+
+// Memory an exchange holds, near enough for the limit above.
+std::size_t held_bytes(const HttpExchange& x) {
+  std::size_t n = sizeof x + x.request.body.capacity() + x.response.body.capacity() +
+                  x.request.target.capacity();
+  for (const auto& [name, value] : x.request.headers) n += name.capacity() + value.capacity();
+  for (const auto& [name, value] : x.response.headers) n += name.capacity() + value.capacity();
+  return n;
+}
 
 // One hand-off: add these exchanges in order, then release up to the watermark (and poll the
 // writer), then finish() if it is the last.
 struct Batch {
   std::vector<HttpExchange> exchanges;
+  std::size_t bytes = 0;  // held_bytes of the exchanges
   std::optional<std::int64_t> release;
   bool finish = false;
 };
@@ -43,12 +55,17 @@ struct Batch {
 // so their capacity is reused.
 class BatchQueue {
  public:
-  // Waits while the queue is full. False (the batch dropped) once the consumer has failed.
+  // Waits while the queue is full (a batch bigger than the byte limit waits for an empty
+  // queue). False (the batch dropped) once the consumer has failed.
   bool push(Batch&& b) {
     std::unique_lock lock(mu_);
-    if (q_.size() >= kMaxQueuedBatches && !failed_) ++full_waits_;
-    not_full_.wait(lock, [&] { return q_.size() < kMaxQueuedBatches || failed_; });
+    const auto room = [&] {
+      return q_.empty() || (q_.size() < kMaxQueuedBatches && bytes_ + b.bytes <= kMaxQueuedBytes);
+    };
+    if (!room() && !failed_) ++full_waits_;
+    not_full_.wait(lock, [&] { return room() || failed_; });
     if (failed_) return false;
+    bytes_ += b.bytes;
     q_.push_back(std::move(b));
     lock.unlock();
     not_empty_.notify_one();
@@ -61,6 +78,7 @@ class BatchQueue {
     if (q_.empty()) return false;
     b = std::move(q_.front());
     q_.pop_front();
+    bytes_ -= b.bytes;
     lock.unlock();
     not_full_.notify_one();
     return true;
@@ -71,13 +89,16 @@ class BatchQueue {
   }
   // The consumer stops taking: the producer's waits and pushes return.
   void fail() {
-    { std::lock_guard lock(mu_); failed_ = true; q_.clear(); }
+    { std::lock_guard lock(mu_); failed_ = true; q_.clear(); bytes_ = 0; }
     not_full_.notify_one();
   }
+  // Vectors come back for reuse, as many as can be in use at once (release-only batches of an
+  // idle live capture carry none worth keeping).
   void recycle(std::vector<HttpExchange>&& v) {
+    if (v.capacity() == 0) return;
     v.clear();
     std::lock_guard lock(mu_);
-    spares_.push_back(std::move(v));
+    if (spares_.size() <= kMaxQueuedBatches) spares_.push_back(std::move(v));
   }
   std::vector<HttpExchange> spare() {
     std::lock_guard lock(mu_);
@@ -91,6 +112,7 @@ class BatchQueue {
   std::mutex mu_;
   std::condition_variable not_empty_, not_full_;
   std::deque<Batch> q_;
+  std::size_t bytes_ = 0;  // Batch::bytes of q_
   std::vector<std::vector<HttpExchange>> spares_;
   std::uint64_t full_waits_ = 0;  // times the parse thread waited for room
 
@@ -126,17 +148,31 @@ struct PacketCapture::Impl {
   std::optional<Error> failure;
   std::exception_ptr thrown;  // rethrown by run(), as if the recorder had run on its thread
 
+  // Written by the record thread after each batch: the parse thread stops at max_exchanges.
+  std::atomic<std::uint64_t> written{0};
+  // Set once nothing more may be handed off (the record thread is gone): exchanges the
+  // pipeline's teardown still completes are dropped, not pushed into a closed queue.
+  bool discarding = false;
+
   Impl(CaptureOptions o, format::Writer& w) : options(std::move(o)), writer(w) {}
-  ~Impl() { join(); }
+  ~Impl() {
+    join();
+    discarding = true;
+    pipeline.reset();  // its flows complete exchanges into on_exchange, while all else lives
+    assembler.reset();
+  }
 
   void on_exchange(HttpExchange&& x) {
+    if (discarding) return;
     ++produced;
     if (batch.exchanges.capacity() == 0) {
       batch.exchanges = queue.spare();
       batch.exchanges.reserve(kBatchExchanges);
     }
+    batch.bytes += held_bytes(x);
     batch.exchanges.push_back(std::move(x));
-    if (batch.exchanges.size() >= kBatchExchanges) hand_off();
+    if (batch.exchanges.size() >= kBatchExchanges || batch.bytes >= kMaxQueuedBytes / kMaxQueuedBatches)
+      hand_off();
   }
 
   void hand_off() {
@@ -156,6 +192,18 @@ struct PacketCapture::Impl {
     record_thread.join();
   }
 
+  // The end of every run, whatever ended it: open connections are closed as EndOfInput and
+  // every exchange is handed to the recorder, which writes all it holds; then the record
+  // thread is joined. Its error, or its exception rethrown here.
+  Status complete(std::int64_t now_ns) {
+    if (!handoff_failed) {
+      pipeline->finish(now_ns);
+      batch.finish = true;
+      hand_off();
+    }
+    return finish_recording();
+  }
+
   // Joins the record thread: its error, or its exception rethrown here.
   Status finish_recording() {
     join();
@@ -169,6 +217,7 @@ struct PacketCapture::Impl {
       Batch b;
       while (queue.pop(b)) {
         Status st = apply(b);
+        written.store(recorder->stats().written, std::memory_order_relaxed);
         queue.recycle(std::move(b.exchanges));
         if (!st) {
           failure = st.take_error();
@@ -213,6 +262,7 @@ Result<std::unique_ptr<PacketCapture>> PacketCapture::open(CaptureOptions option
                     : PcapSource::open_files(p->options.files, p->options.filter);
   if (!source) return source.take_error();
   p->source = std::move(*source);
+  p->options.recorder.max_written = p->options.max_exchanges;
   p->recorder = std::make_unique<TraceRecorder>(writer, p->options.recorder);
   p->assembler = std::make_unique<ExchangeAssembler>(
       p->options.http, [p](HttpExchange&& x) { p->on_exchange(std::move(x)); });
@@ -235,11 +285,12 @@ Result<CaptureSummary> PacketCapture::run() {
   std::int64_t first_ns = std::numeric_limits<std::int64_t>::min();
   std::int64_t now_ns = 0, next_release = 0;
   Packet packet;
+  std::optional<Error> input_error;  // reported after what was read is written
   for (;;) {
     auto next = s.source->next(packet);
     if (!next) {
-      s.join();
-      return next.take_error();
+      input_error = next.take_error();
+      break;
     }
     if (*next == PcapSource::Next::End) {
       if (s.stop_requested) summary.stopped_by = "signal";
@@ -258,8 +309,9 @@ Result<CaptureSummary> PacketCapture::run() {
       s.release(now_ns);
       next_release = now_ns + kReleaseEveryNs;
     }
-    if (s.handoff_failed) return s.finish_recording().take_error();
-    if (s.options.max_exchanges != 0 && s.produced >= s.options.max_exchanges) {
+    if (s.handoff_failed) break;
+    if (s.options.max_exchanges != 0 &&
+        s.written.load(std::memory_order_relaxed) >= s.options.max_exchanges) {
       summary.stopped_by = "max-exchanges";
       break;
     }
@@ -275,11 +327,8 @@ Result<CaptureSummary> PacketCapture::run() {
       }
     }
   }
-  // Complete what can be completed: close every connection, write every held exchange.
-  s.pipeline->finish(now_ns);
-  s.batch.finish = true;
-  s.hand_off();
-  if (Status st = s.finish_recording(); !st) return st.take_error();
+  if (Status st = s.complete(now_ns); !st) return st.take_error();
+  if (input_error) return *input_error;
   summary.packets = s.pipeline->stats();
   summary.http = s.assembler->stats();
   summary.recorder = s.recorder->stats();

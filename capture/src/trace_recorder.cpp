@@ -281,6 +281,10 @@ Status TraceRecorder::write_one(PreparedExchange& p) {
     case PreparedExchange::Filtered::Path: ++stats_.filtered_path; return {};
     case PreparedExchange::Filtered::No: break;
   }
+  if (options_.max_written != 0 && stats_.written >= options_.max_written) {
+    ++stats_.beyond_max;
+    return {};
+  }
   if (p.redacted) ++stats_.redacted;
   const bool late = p.start < last_written_ns_;
   if (late) {

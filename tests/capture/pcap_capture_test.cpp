@@ -308,3 +308,157 @@ TEST_CASE("capture: segments reordered and duplicated in the pcap change nothing
     CHECK(flagged == 1);
   }
 }
+
+namespace {
+
+// Two nginx instances on two ports, each captured by its own tcpdump: three GETs to each, whose
+// targets say which ("?a=0" on the first, "?b=0" on the second).
+struct TwoPortCapture {
+  std::string pcap_a, pcap_b;
+  int port_a = 0, port_b = 0;
+};
+
+TwoPortCapture capture_two_ports(const TempDir& dir) {
+  TwoPortCapture t{dir.file("a.pcap"), dir.file("b.pcap")};
+  Nginx a, b;
+  t.port_a = a.port();
+  t.port_b = b.port();
+  Tcpdump dump_a(t.pcap_a, a.port()), dump_b(t.pcap_b, b.port());
+  for (int i = 0; i < 3; ++i)
+    for (const auto& [nginx, tag] : {std::pair{&a, "a"}, std::pair{&b, "b"}})
+      REQUIRE(run({"curl", "-s", "-o", "/dev/null",
+                   nginx->url("/static/100?" + std::string(tag) + "=" + std::to_string(i))})
+                  .exit_code == 0);
+  dump_a.stop();
+  dump_b.stop();
+  return t;
+}
+
+// The targets in the trace `reprise capture <args> -o TRACE` writes (with `input` on its
+// standard input).
+std::multiset<std::string> captured_targets(const TempDir& dir, std::vector<std::string> args,
+                                            const std::string& input = {}) {
+  const auto trace = dir.file("targets.rtrace");
+  args.insert(args.begin(), {reprise_bin(), "capture"});
+  args.insert(args.end(), {"-o", trace});
+  auto r = run(args, input);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  std::multiset<std::string> targets;
+  for (const auto& s : read_trace(trace)) targets.insert(s.target);
+  return targets;
+}
+
+const std::multiset<std::string> kOnA = {"/static/100?a=0", "/static/100?a=1", "/static/100?a=2"};
+const std::multiset<std::string> kOnB = {"/static/100?b=0", "/static/100?b=1", "/static/100?b=2"};
+
+}  // namespace
+
+TEST_CASE("capture: a repeated --port keeps traffic on any of the ports and --filter narrows it",
+          "[capture][integration]") {
+  if (!Nginx::available() || !Tcpdump::available() || ::geteuid() != 0) {
+    WARN("skipped: needs nginx, tcpdump and root");
+    return;
+  }
+  TempDir dir;
+  const auto t = capture_two_ports(dir);
+  const std::vector<std::string> both = {"--pcap", t.pcap_a, "--pcap", t.pcap_b};
+  auto with = [&](std::vector<std::string> more) {
+    more.insert(more.begin(), both.begin(), both.end());
+    return more;
+  };
+  std::multiset<std::string> all = kOnA;
+  all.insert(kOnB.begin(), kOnB.end());
+  const auto a = std::to_string(t.port_a), b = std::to_string(t.port_b);
+  CHECK(captured_targets(dir, with({"--port", a, "--port", b})) == all);
+  CHECK(captured_targets(dir, with({"--port", b})) == kOnB);
+  // Only a's: `(F) and (A or B)`. Without the parentheses, `F and A or B` would let b's in.
+  CHECK(captured_targets(dir, with({"--filter", "tcp port " + a, "--port", a, "--port", b})) == kOnA);
+}
+
+TEST_CASE("capture: --pcap - reads the capture from standard input (a pipe)",
+          "[capture][integration]") {
+  if (!Nginx::available() || !Tcpdump::available() || ::geteuid() != 0) {
+    WARN("skipped: needs nginx, tcpdump and root");
+    return;
+  }
+  TempDir dir;
+  const auto t = capture_two_ports(dir);
+  std::ifstream in(t.pcap_a, std::ios::binary);
+  const std::string pcap((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  REQUIRE(!pcap.empty());
+  CHECK(captured_targets(dir, {"--pcap", "-"}, pcap) == kOnA);
+  // Merged with a file, as several files are.
+  std::multiset<std::string> all = kOnA;
+  all.insert(kOnB.begin(), kOnB.end());
+  CHECK(captured_targets(dir, {"--pcap", "-", "--pcap", t.pcap_b}, pcap) == all);
+}
+
+TEST_CASE("capture: a pcap cut off mid-packet keeps every exchange before the cut, then says where",
+          "[capture][integration]") {
+  if (!Nginx::available() || !Tcpdump::available() || ::geteuid() != 0) {
+    WARN("skipped: needs nginx, tcpdump and root");
+    return;
+  }
+  // Two small answers, then a 1 MB one on the same connection: the file is cut inside the big
+  // answer, with the small exchanges complete but not yet handed to the recorder, and the big
+  // one still open.
+  TempDir dir;
+  const auto pcap = dir.file("whole.pcap");
+  {
+    Nginx nginx;
+    Tcpdump dump(pcap, nginx.port());
+    REQUIRE(run({"curl", "-s", "-o", "/dev/null", nginx.url("/static/100?a=1"), "-o", "/dev/null",
+                 nginx.url("/static/100?b=1"), "-o", "/dev/null", nginx.url("/static/1000000?c=1")})
+                .exit_code == 0);
+    dump.stop();
+  }
+  const auto cut = dir.file("cut.pcap");
+  {
+    std::ifstream in(pcap, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    REQUIRE(bytes.size() > 600000);
+    std::ofstream(cut, std::ios::binary) << bytes.substr(0, bytes.size() / 2 + 7);
+  }
+  const auto trace = dir.file("cut.rtrace");
+  auto r = run({reprise_bin(), "capture", "--pcap", cut, "-o", trace});
+  INFO(r.err);
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find(cut) != std::string::npos);
+  CHECK(r.err.find("at byte") != std::string::npos);
+  std::map<std::string, std::uint32_t> flags_of;
+  for (const auto& s : read_trace(trace)) flags_of[s.target] = s.flags;
+  REQUIRE(flags_of.count("/static/100?a=1") == 1);
+  REQUIRE(flags_of.count("/static/100?b=1") == 1);
+  CHECK(flags_of["/static/100?a=1"] == 0);
+  CHECK(flags_of["/static/100?b=1"] == 0);
+  CHECK(flags_of.count("/static/1000000?c=1") == 1);  // written, its answer flagged incomplete
+}
+
+TEST_CASE("capture: --max-exchanges counts the exchanges the filters keep", "[capture][integration]") {
+  if (!Nginx::available() || !Tcpdump::available() || ::geteuid() != 0) {
+    WARN("skipped: needs nginx, tcpdump and root");
+    return;
+  }
+  // Four GETs, then two HEADs: --method HEAD --max-exchanges 1 writes the first HEAD (it used to
+  // stop after the first exchange of any method, and write none).
+  TempDir dir;
+  const auto pcap = dir.file("mix.pcap");
+  {
+    Nginx nginx;
+    Tcpdump dump(pcap, nginx.port());
+    for (int i = 0; i < 4; ++i)
+      REQUIRE(run({"curl", "-s", "-o", "/dev/null", nginx.url("/static/100?get=" + std::to_string(i))}).exit_code == 0);
+    for (int i = 0; i < 2; ++i)
+      REQUIRE(run({"curl", "-s", "-I", nginx.url("/static/100?head=" + std::to_string(i))}).exit_code == 0);
+    dump.stop();
+  }
+  const auto trace = dir.file("head.rtrace");
+  auto r = run({reprise_bin(), "capture", "--pcap", pcap, "-o", trace, "--method", "HEAD",
+                "--max-exchanges", "1"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const auto seen = read_trace(trace);
+  REQUIRE(seen.size() == 1);
+  CHECK(seen[0].target == "/static/100?head=0");
+}

@@ -113,6 +113,26 @@ TEST_CASE("recorder: filters by method, host and path", "[capture][recorder]") {
   CHECK(t.recorder->stats().filtered_path == 1);
 }
 
+TEST_CASE("recorder: max_written counts what passes the filters, and keeps the earliest",
+          "[capture][recorder]") {
+  // --method POST --max-exchanges 2: the GETs before the POSTs do not use up the limit.
+  RecorderOptions o;
+  o.methods = {"POST"};
+  o.max_written = 2;
+  Recorded t(o);
+  for (int i = 0; i < 6; ++i) {
+    auto x = exchange(static_cast<std::uint64_t>(i + 1), 10 * i, "/" + std::to_string(i));
+    if (i >= 2) x.request.method = "POST";
+    REQUIRE(t.recorder->add(std::move(x)).ok());
+  }
+  const auto xs = t.read();
+  REQUIRE(xs.size() == 2);
+  CHECK(xs[0].request->target == "/2");
+  CHECK(xs[1].request->target == "/3");
+  CHECK(t.recorder->stats().filtered_method == 2);
+  CHECK(t.recorder->stats().beyond_max == 2);
+}
+
 TEST_CASE("recorder: redaction replaces values by stable hashes and flags the exchange",
           "[capture][recorder]") {
   RecorderOptions o;

@@ -6,9 +6,11 @@
 // own workers. The trace is the same as with one thread.
 //
 // It stops at the end of the input, after `duration` (live: wall time; files: packet time from
-// the first packet), after `max_exchanges` written, or when stop() is called (a signal). On any
-// stop it completes what can be completed — open connections are closed as EndOfInput, held
-// exchanges are written — and the caller then closes the writer, so nothing parsed is lost.
+// the first packet), once `max_exchanges` are written (after filters and sampling; exactly that
+// many, those that started first), when stop() is called (a signal), or on an input error (a
+// file cut mid-packet). On any stop it completes what can be completed — open connections are
+// closed as EndOfInput, held exchanges are written — and the caller then closes the writer, so
+// nothing parsed is lost; an input error is returned after that.
 
 #include <atomic>
 #include <cstdint>

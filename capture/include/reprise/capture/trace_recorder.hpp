@@ -46,6 +46,9 @@ struct RecorderOptions {
   std::vector<std::string> redact_headers;  // values replaced by "redacted:<hash>" (stable)
   std::vector<std::regex> redact_body;      // matches in bodies replaced by "redacted:<hash>"
   std::size_t reorder_max_bytes = std::size_t{64} << 20;
+  // Exchanges written at most (0: no limit), counted after the filters and sampling; later
+  // ones are counted in beyond_max, not written.
+  std::uint64_t max_written = 0;
 };
 
 struct RecorderStats {
@@ -61,6 +64,7 @@ struct RecorderStats {
   std::uint64_t reorder_peak_bytes = 0;
   std::uint64_t orphan_responses = 0;  // responses whose request was never seen
   std::uint64_t no_response = 0;
+  std::uint64_t beyond_max = 0;        // not written: max_written reached
 
   template <typename F>
   void for_each(F&& f) const {
@@ -76,6 +80,7 @@ struct RecorderStats {
     f("reorder_peak_bytes", reorder_peak_bytes);
     f("responses_without_request", orphan_responses);
     f("requests_without_response", no_response);
+    f("beyond_max_exchanges", beyond_max);
   }
 };
 
