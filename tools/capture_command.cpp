@@ -31,16 +31,22 @@ extern "C" void on_signal(int) {
   if (g_capture != nullptr) g_capture->stop();
 }
 
+// The BPF expression for --filter and --port: a repeated --port means any of the ports (one
+// capture of a service on 80 and 8080), and --filter narrows that further. Parenthesised, so a
+// filter with `or` in it cannot escape the port clause.
+std::string with_ports(const std::string& filter, const std::vector<int>& ports) {
+  std::string any;
+  for (int port : ports) any += (any.empty() ? "tcp port " : " or tcp port ") + std::to_string(port);
+  if (any.empty()) return filter;
+  return filter.empty() ? "(" + any + ")" : "(" + filter + ") and (" + any + ")";
+}
+
 // Converts the flags to options, naming the flag on any bad value.
 capture::CaptureOptions to_options(const CaptureFlags& f) {
   capture::CaptureOptions o;
   o.files = f.pcaps;
   o.interface = f.interface;
-  o.filter = f.filter;
-  for (int port : f.ports) {
-    const std::string clause = "tcp port " + std::to_string(port);
-    o.filter = o.filter.empty() ? clause : "(" + o.filter + ") and " + clause;
-  }
+  o.filter = with_ports(f.filter, f.ports);
   o.live.snaplen = f.snaplen;
   const auto buffer = parse_size(f.buffer);
   if (!buffer || *buffer > (1u << 30)) throw UsageError("--buffer-size: '" + f.buffer + "' (e.g. 64MiB, at most 1GiB)");
@@ -145,12 +151,12 @@ void add_capture_command(CLI::App& app, int& exit_code) {
   auto f = std::make_shared<CaptureFlags>();
   auto* cmd = app.add_subcommand("capture", "Record HTTP/1.x exchanges from pcap files or a live "
                                             "interface into a trace");
-  auto* pcap = cmd->add_option("--pcap", f->pcaps, "pcap/pcapng files (several are merged in time order)");
+  auto* pcap = cmd->add_option("--pcap", f->pcaps, "pcap/pcapng files (several are merged in time order; - for standard input)");
   auto* live = cmd->add_option("-i,--interface", f->interface, "capture live from this interface");
   pcap->excludes(live);
   cmd->add_option("-o,--output", f->output, "trace to write, - for standard output")->required();
   cmd->add_option("--filter", f->filter, "BPF filter expression (e.g. 'tcp port 8080')");
-  cmd->add_option("--port", f->ports, "only TCP traffic on this port (repeatable)");
+  cmd->add_option("--port", f->ports, "only TCP traffic on this port (repeat: any of the ports)");
   cmd->add_option("-s,--snaplen", f->snaplen, "live: bytes kept per packet (default 262144)");
   cmd->add_option("--buffer-size", f->buffer, "live: kernel buffer (default 64MiB)");
   cmd->add_option("--duration", f->duration, "stop after this long (live: wall time; files: packet time)");

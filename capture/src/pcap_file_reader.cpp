@@ -45,7 +45,7 @@ Result<std::unique_ptr<PcapFileReader>> PcapFileReader::open(const std::string& 
     magic = __builtin_bswap32(magic);
   }
   if (magic != kMagicMicro && magic != kMagicNano) return std::unique_ptr<PcapFileReader>();
-  f->nanosecond_ = magic == kMagicNano;
+  f->unit_ = magic == kMagicNano ? TimestampUnit::Nanosecond : TimestampUnit::Microsecond;
   std::uint16_t major;  // the version's first half, in file order
   std::memcpy(&major, h + 4, sizeof major);
   if (f->swapped_) major = __builtin_bswap16(major);
@@ -115,8 +115,7 @@ Result<PcapFileReader::Next> PcapFileReader::next(Record& out) {
                 "truncated" + at_byte(at) + ": a packet of " + std::to_string(caplen) +
                     " captured bytes, the file has " +
                     std::to_string(end_ - rd_ - kRecordHeaderBytes) + " (the capture was cut off)");
-  out.ts_ns = static_cast<std::int64_t>(seconds) * 1'000'000'000 +
-              static_cast<std::int64_t>(fraction) * (nanosecond_ ? 1 : 1000);
+  out.ts_ns = unix_ns(seconds, fraction, unit_);
   out.caplen = snaplen_ != 0 ? std::min(caplen, snaplen_) : caplen;
   out.wire_length = wire;
   out.data = buf_.data() + rd_ + kRecordHeaderBytes;

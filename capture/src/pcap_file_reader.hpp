@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "reprise/capture/pcap_source.hpp"
 #include "reprise/result.hpp"
 
 namespace reprise::capture {
@@ -62,7 +63,7 @@ class PcapFileReader {
   std::string path_;
   int fd_;
   bool swapped_ = false;
-  bool nanosecond_ = false;
+  TimestampUnit unit_ = TimestampUnit::Microsecond;
   std::uint32_t snaplen_ = 0;
   std::vector<std::uint8_t> buf_;
   std::size_t rd_ = 0, end_ = 0;  // unread bytes: buf_[rd_, end_)

@@ -1,8 +1,11 @@
 #include "reprise/capture/pcap_source.hpp"
 
 #include <pcap/pcap.h>
+#include <sys/stat.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <optional>
 #include <utility>
 
@@ -20,6 +23,12 @@ struct Input {
   // only opened it; `filter` is then applied here (pcap_offline_filter).
   std::unique_ptr<PcapFileReader> reader;
   std::optional<bpf_program> filter;
+  // Packets libpcap reads: the unit of their timestamps, and for a file that can tell a position
+  // (not a pipe) its stream and the offset of the record or pcapng block being read, which an
+  // error names.
+  TimestampUnit unit = TimestampUnit::Nanosecond;
+  std::FILE* file = nullptr;
+  std::uint64_t read_at = Error::kNoOffset;
   // The packet read ahead (files are merged by its timestamp); data == nullptr: none.
   const std::uint8_t* data = nullptr;
   std::uint32_t caplen = 0;
@@ -36,9 +45,23 @@ struct Input {
   Packet packet() const { return {link_type, {data, caplen}, wire_length, ts_ns}; }
 };
 
-std::int64_t ts_ns(const pcap_pkthdr& h) {
-  // Handles are opened with nanosecond precision: tv_usec holds nanoseconds.
-  return static_cast<std::int64_t>(h.ts.tv_sec) * 1'000'000'000 + h.ts.tv_usec;
+// What tv_usec holds in `h`'s packet headers. Handles ask for nanoseconds, which libpcap always
+// gives for a file (it scales microsecond files) but a live device may refuse.
+TimestampUnit unit_of(pcap_t* h) {
+  return pcap_get_tstamp_precision(h) == PCAP_TSTAMP_PRECISION_NANO ? TimestampUnit::Nanosecond
+                                                                     : TimestampUnit::Microsecond;
+}
+
+// The stream libpcap reads file `h` from, when a position in it is a byte offset of the input (a
+// regular file, or standard input redirected from one); nullptr for a pipe, where ftell() fails.
+std::FILE* positioned_file(pcap_t* h) {
+  std::FILE* f = pcap_file(h);
+  struct stat st {};
+  if (f == nullptr || ::fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) return nullptr;
+  // A seek to where the stream already is changes nothing it reads, but glibc then keeps the
+  // offset, so the ftell() before each packet is arithmetic instead of an lseek() system call.
+  if (std::fseek(f, 0, SEEK_CUR) != 0) return nullptr;
+  return f;
 }
 
 // Compiles `filter` ("" for none) for `in`: set on the handle when libpcap reads the packets,
@@ -80,17 +103,24 @@ struct PcapSource::Impl {
   Status advance(Input& in) {
     in.data = nullptr;
     if (in.reader) return advance_own(in);
+    if (in.file != nullptr) {
+      // libpcap's errors ("truncated pcapng dump file; tried to read …") name no position.
+      const long at = std::ftell(in.file);
+      in.read_at = at < 0 ? Error::kNoOffset : static_cast<std::uint64_t>(at);
+    }
     pcap_pkthdr* header = nullptr;
     const std::uint8_t* data = nullptr;
     const int rc = pcap_next_ex(in.handle, &header, &data);
     if (rc == 1) {
-      in.hold(data, header->caplen, header->len, ts_ns(*header));
+      in.hold(data, header->caplen, header->len, unix_ns(header->ts.tv_sec, header->ts.tv_usec, in.unit));
       return {};
     }
     if (rc == 0) return {};
     in.done = true;
     if (rc == PCAP_ERROR_BREAK || stopped) return {};
-    return fail(errc::source_error, in.name, std::string("reading packets: ") + pcap_geterr(in.handle));
+    Error e = fail(errc::source_error, in.name, std::string("reading packets: ") + pcap_geterr(in.handle));
+    e.offset = in.read_at;
+    return e;
   }
 
   Status advance_own(Input& in) {
@@ -122,23 +152,34 @@ PcapSource::~PcapSource() = default;
 
 Result<std::unique_ptr<PcapSource>> PcapSource::open_files(const std::vector<std::string>& paths,
                                                            const std::string& filter) {
+  // Refused before anything is opened: two handles would share one stream's bytes.
+  if (std::count(paths.begin(), paths.end(), "-") > 1)
+    return fail(errc::bad_option, "--pcap", "'-' (standard input) can be given only once");
   auto impl = std::make_unique<Impl>();
   impl->inputs.reserve(paths.size());  // handed_out points into it
   for (const auto& path : paths) {
+    const bool is_stdin = path == "-";  // libpcap opens "-" as standard input
+    const std::string name = is_stdin ? "standard input" : path;
     char err[PCAP_ERRBUF_SIZE] = "";
     pcap_t* h = pcap_open_offline_with_tstamp_precision(path.c_str(), PCAP_TSTAMP_PRECISION_NANO, err);
     if (h == nullptr)
-      return fail(errc::source_error, path, std::string(err) + " (is it a pcap or pcapng file?)");
+      return fail(errc::source_error, name, std::string(err) + " (is it a pcap or pcapng file?)");
     Input& in = impl->inputs.emplace_back();
     in.handle = h;
-    in.name = path;
+    in.name = name;
     in.link_type = static_cast<std::uint32_t>(pcap_datalink(h));
+    in.unit = unit_of(h);
     const auto snap = static_cast<std::uint32_t>(pcap_snapshot(h));
     impl->stats.min_snaplen =
         impl->stats.min_snaplen == 0 ? snap : std::min(impl->stats.min_snaplen, snap);
-    auto reader = PcapFileReader::open(path);
-    if (!reader) return reader.take_error();
-    in.reader = std::move(*reader);
+    // Standard input stays with libpcap: its stdio buffer already holds the bytes after the file
+    // header, which a reader of fd 0 would never see.
+    if (!is_stdin) {
+      auto reader = PcapFileReader::open(path);
+      if (!reader) return reader.take_error();
+      in.reader = std::move(*reader);
+    }
+    if (!in.reader) in.file = positioned_file(h);
     if (Status st = apply_filter(in, filter); !st) return st.take_error();
   }
   for (auto& in : impl->inputs)
@@ -161,7 +202,9 @@ Result<std::unique_ptr<PcapSource>> PcapSource::open_live(const std::string& int
   pcap_set_buffer_size(h, o.buffer_bytes);
   pcap_set_immediate_mode(h, o.immediate ? 1 : 0);
   pcap_set_timeout(h, o.timeout_ms);
-  pcap_set_tstamp_precision(h, PCAP_TSTAMP_PRECISION_NANO);
+  // Refused (PCAP_ERROR_TSTAMP_PRECISION_NOTSUP) by a device without nanosecond timestamps: the
+  // handle then gives microseconds, as unit_of() reads after activation.
+  (void)pcap_set_tstamp_precision(h, PCAP_TSTAMP_PRECISION_NANO);
   const int rc = pcap_activate(h);
   if (rc < 0) {
     std::string why = pcap_geterr(h);
@@ -170,6 +213,7 @@ Result<std::unique_ptr<PcapSource>> PcapSource::open_live(const std::string& int
     return fail(errc::source_error, interface, why);
   }
   impl->inputs[0].link_type = static_cast<std::uint32_t>(pcap_datalink(h));
+  impl->inputs[0].unit = unit_of(h);
   if (Status st = apply_filter(impl->inputs[0], filter); !st) return st.take_error();
   return std::unique_ptr<PcapSource>(new PcapSource(std::move(impl)));
 }

@@ -20,6 +20,15 @@ struct Packet {
   std::int64_t ts_ns = 0;               // unix ns
 };
 
+// The unit of a pcap timestamp's fraction of a second: what pcap_get_tstamp_precision() says a
+// handle gives (a live device may not give nanoseconds), or a classic pcap file's magic number.
+enum class TimestampUnit { Microsecond, Nanosecond };
+
+// A pcap timestamp (seconds, and the fraction in `unit`) as unix ns.
+constexpr std::int64_t unix_ns(std::int64_t seconds, std::int64_t fraction, TimestampUnit unit) {
+  return seconds * 1'000'000'000 + fraction * (unit == TimestampUnit::Nanosecond ? 1 : 1'000);
+}
+
 struct LiveOptions {
   int snaplen = 262144;                       // whole packets, up to 64 KiB GRO super-segments
   int buffer_bytes = 64 << 20;                // kernel ring buffer: bursts are not dropped
@@ -39,7 +48,9 @@ class PcapSource {
  public:
   enum class Next { Packet, Idle, End };
 
-  // Opens every file; `filter` is a BPF expression ("" for none). Errors name the file.
+  // Opens every file; "-" is standard input (a pipe too), at most once. `filter` is a BPF
+  // expression ("" for none). Errors name the file and, where the input can tell it (not a pipe),
+  // the byte offset of the record or pcapng block that is cut off or corrupt.
   static Result<std::unique_ptr<PcapSource>> open_files(const std::vector<std::string>& paths,
                                                         const std::string& filter);
   static Result<std::unique_ptr<PcapSource>> open_live(const std::string& interface,
