@@ -7,6 +7,7 @@
 
 #include <catch2/catch.hpp>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -112,6 +113,23 @@ void drive_traffic(const Nginx& nginx, const TempDir& dir, const std::vector<std
                 .exit_code == 0);
 }
 
+// Capturing nginx traffic needs nginx, tcpdump and root; without them a test is skipped, said.
+bool can_capture_nginx() {
+  if (Nginx::available() && Tcpdump::available() && ::geteuid() == 0) return true;
+  WARN("skipped: needs nginx, tcpdump and root (tests/run.sh installs them; CI runs as root)");
+  return false;
+}
+
+// Runs `traffic` against a fresh nginx while tcpdump records it into `pcap`; nginx's log.
+std::vector<AccessLogEntry> record_nginx(const std::string& pcap,
+                                         const std::function<void(const Nginx&)>& traffic) {
+  Nginx nginx;
+  Tcpdump dump(pcap, nginx.port());
+  traffic(nginx);
+  dump.stop();
+  return nginx.access_log();
+}
+
 }  // namespace
 
 // Captures the fixed traffic mix with tcpdump and checks reprise's trace against nginx's log.
@@ -186,10 +204,7 @@ static void check_capture_against_nginx(const std::vector<std::string>& prefix) 
 
 TEST_CASE("capture: a real tcpdump capture of nginx traffic holds exactly what nginx logged",
           "[capture][integration]") {
-  if (!Nginx::available() || !Tcpdump::available() || ::geteuid() != 0) {
-    WARN("skipped: needs nginx, tcpdump and root (tests/run.sh installs them; CI runs as root)");
-    return;
-  }
+  if (!can_capture_nginx()) return;
   check_capture_against_nginx({});
 }
 
@@ -207,21 +222,13 @@ TEST_CASE("capture: the same with real 1500-byte segments (a namespace whose loo
 TEST_CASE("capture: segments reordered and duplicated in the pcap change nothing, a dropped one is "
           "flagged, never invented",
           "[capture][integration]") {
-  if (!Nginx::available() || !Tcpdump::available() || ::geteuid() != 0) {
-    WARN("skipped: needs nginx, tcpdump and root");
-    return;
-  }
+  if (!can_capture_nginx()) return;
   TempDir dir;
   const auto pcap = dir.file("clean.pcap");
-  std::size_t logged = 0;
-  {
-    Nginx nginx;
-    Tcpdump dump(pcap, nginx.port());
+  const std::size_t logged = record_nginx(pcap, [](const Nginx& nginx) {
     for (int i = 0; i < 5; ++i)
       REQUIRE(run({"curl", "-s", "-o", "/dev/null", nginx.url("/static/1000000?i=" + std::to_string(i))}).exit_code == 0);
-    dump.stop();
-    logged = nginx.access_log().size();
-  }
+  }).size();
   REQUIRE(logged == 5);
 
   // Read every packet, then write variants with libpcap's dump API.
@@ -356,10 +363,7 @@ const std::multiset<std::string> kOnB = {"/static/100?b=0", "/static/100?b=1", "
 
 TEST_CASE("capture: a repeated --port keeps traffic on any of the ports and --filter narrows it",
           "[capture][integration]") {
-  if (!Nginx::available() || !Tcpdump::available() || ::geteuid() != 0) {
-    WARN("skipped: needs nginx, tcpdump and root");
-    return;
-  }
+  if (!can_capture_nginx()) return;
   TempDir dir;
   const auto t = capture_two_ports(dir);
   const std::vector<std::string> both = {"--pcap", t.pcap_a, "--pcap", t.pcap_b};
@@ -378,10 +382,7 @@ TEST_CASE("capture: a repeated --port keeps traffic on any of the ports and --fi
 
 TEST_CASE("capture: --pcap - reads the capture from standard input (a pipe)",
           "[capture][integration]") {
-  if (!Nginx::available() || !Tcpdump::available() || ::geteuid() != 0) {
-    WARN("skipped: needs nginx, tcpdump and root");
-    return;
-  }
+  if (!can_capture_nginx()) return;
   TempDir dir;
   const auto t = capture_two_ports(dir);
   std::ifstream in(t.pcap_a, std::ios::binary);
@@ -396,23 +397,17 @@ TEST_CASE("capture: --pcap - reads the capture from standard input (a pipe)",
 
 TEST_CASE("capture: a pcap cut off mid-packet keeps every exchange before the cut, then says where",
           "[capture][integration]") {
-  if (!Nginx::available() || !Tcpdump::available() || ::geteuid() != 0) {
-    WARN("skipped: needs nginx, tcpdump and root");
-    return;
-  }
+  if (!can_capture_nginx()) return;
   // Two small answers, then a 1 MB one on the same connection: the file is cut inside the big
   // answer, with the small exchanges complete but not yet handed to the recorder, and the big
   // one still open.
   TempDir dir;
   const auto pcap = dir.file("whole.pcap");
-  {
-    Nginx nginx;
-    Tcpdump dump(pcap, nginx.port());
+  record_nginx(pcap, [](const Nginx& nginx) {
     REQUIRE(run({"curl", "-s", "-o", "/dev/null", nginx.url("/static/100?a=1"), "-o", "/dev/null",
                  nginx.url("/static/100?b=1"), "-o", "/dev/null", nginx.url("/static/1000000?c=1")})
                 .exit_code == 0);
-    dump.stop();
-  }
+  });
   const auto cut = dir.file("cut.pcap");
   {
     std::ifstream in(pcap, std::ios::binary);
@@ -436,23 +431,17 @@ TEST_CASE("capture: a pcap cut off mid-packet keeps every exchange before the cu
 }
 
 TEST_CASE("capture: --max-exchanges counts the exchanges the filters keep", "[capture][integration]") {
-  if (!Nginx::available() || !Tcpdump::available() || ::geteuid() != 0) {
-    WARN("skipped: needs nginx, tcpdump and root");
-    return;
-  }
+  if (!can_capture_nginx()) return;
   // Four GETs, then two HEADs: --method HEAD --max-exchanges 1 writes the first HEAD (it used to
   // stop after the first exchange of any method, and write none).
   TempDir dir;
   const auto pcap = dir.file("mix.pcap");
-  {
-    Nginx nginx;
-    Tcpdump dump(pcap, nginx.port());
+  record_nginx(pcap, [](const Nginx& nginx) {
     for (int i = 0; i < 4; ++i)
       REQUIRE(run({"curl", "-s", "-o", "/dev/null", nginx.url("/static/100?get=" + std::to_string(i))}).exit_code == 0);
     for (int i = 0; i < 2; ++i)
       REQUIRE(run({"curl", "-s", "-I", nginx.url("/static/100?head=" + std::to_string(i))}).exit_code == 0);
-    dump.stop();
-  }
+  });
   const auto trace = dir.file("head.rtrace");
   auto r = run({reprise_bin(), "capture", "--pcap", pcap, "-o", trace, "--method", "HEAD",
                 "--max-exchanges", "1"});
