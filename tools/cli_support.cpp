@@ -1,6 +1,8 @@
 #include "cli_support.hpp"
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 
 #include "reprise/capture/error.hpp"
 #include "reprise/format/error.hpp"
@@ -28,5 +30,15 @@ int report(const Error& error) {
 }
 
 void warn(const std::string& message) { std::fprintf(stderr, "reprise: %s\n", message.c_str()); }
+
+Status write_stdout(std::string_view text) {
+  if (std::fwrite(text.data(), 1, text.size(), stdout) == text.size()) return {};
+  return format::fail(format::errc::output_error, "<stdout>", std::strerror(errno));
+}
+
+Status flush_stdout() {
+  if (std::fflush(stdout) == 0 && std::ferror(stdout) == 0) return {};
+  return format::fail(format::errc::output_error, "<stdout>", std::strerror(errno));
+}
 
 }  // namespace reprise::tools

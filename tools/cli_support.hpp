@@ -3,6 +3,7 @@
 // signature of a command.
 
 #include <string>
+#include <string_view>
 
 #include <CLI/CLI.hpp>
 
@@ -27,6 +28,11 @@ int exit_code_for(const Error& error);
 int report(const Error& error);
 // Prints "reprise: <message>" on stderr.
 void warn(const std::string& message);
+
+// Standard output, checked: a full disk or a closed pipe is an output error (exit 4), never a
+// silent success. write_stdout() buffers; flush_stdout() at the end says whether it all went.
+Status write_stdout(std::string_view text);
+Status flush_stdout();
 
 // Thrown by a command's parse step for a flag value CLI11 cannot check by itself; main() prints
 // it and exits 2.

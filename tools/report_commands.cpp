@@ -3,6 +3,7 @@
 // the work and renders; this file reads the files in the right order and writes the outputs.
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -61,6 +62,7 @@ Status write_file(const std::string& path, const std::string& text) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0)
     return report::fail(errc::output_error, path, std::strerror(errno));
+  ::fchmod(fd, 0600);  // a file that existed keeps its mode otherwise
   std::size_t done = 0;
   while (done < text.size()) {
     const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
@@ -76,6 +78,17 @@ Status write_file(const std::string& path, const std::string& text) {
   return {};
 }
 
+// Recorded targets and values need not be UTF-8 (capture keeps the bytes): invalid sequences
+// become U+FFFD instead of an exception.
+std::string json_text(const nlohmann::json& j) {
+  return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
+Status print(const std::string& text) {
+  if (Status st = write_stdout(text); !st) return st;
+  return flush_stdout();
+}
+
 int run_report_command(const ReportFlags& f) {
   const auto options = report_options(f);
   auto set = report::RunSet::open(f.runs, "report");
@@ -84,8 +97,8 @@ int run_report_command(const ReportFlags& f) {
   if (!r) return report(r.error());
   if (!f.html.empty())
     if (Status st = write_file(f.html, report::render_report_html(*r)); !st) return report(st.error());
-  const std::string out = f.json ? report::to_json(*r).dump(2) + "\n" : report::render_report_text(*r, f.rows);
-  std::fputs(out.c_str(), stdout);
+  const std::string out = f.json ? json_text(report::to_json(*r)) : report::render_report_text(*r, f.rows);
+  if (Status st = print(out); !st) return report(st.error());
   return kExitOk;
 }
 
@@ -173,8 +186,8 @@ int run_compare_command(const CompareFlags& f) {
     if (Status st = write_file(f.html, report::render_compare_html(c, gate)); !st) return report(st.error());
   if (!f.junit.empty())
     if (Status st = write_file(f.junit, report::render_junit(c, gate)); !st) return report(st.error());
-  const std::string out = f.json ? report::to_json(c, gate).dump(2) + "\n" : report::render_compare_text(c, gate, f.rows);
-  std::fputs(out.c_str(), stdout);
+  const std::string out = f.json ? json_text(report::to_json(c, gate)) : report::render_compare_text(c, gate, f.rows);
+  if (Status st = print(out); !st) return report(st.error());
   for (const auto& g : gate)
     if (g.failed) return kExitCheckFailed;
   return kExitOk;

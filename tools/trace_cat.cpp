@@ -77,13 +77,10 @@ int run_cat(const CatOptions& o) {
                  : format::to_json(*rec.outcome(), json).dump(-1, ' ', false,
                                                               nlohmann::json::error_handler_t::replace);
     line += '\n';
-    if (std::fwrite(line.data(), 1, line.size(), stdout) != line.size()) {
-      return report(format::fail(format::errc::output_error, "<stdout>", "cannot write"));
-    }
+    if (Status st = write_stdout(line); !st) return report(st.error());
     ++printed;
   }
-  if (std::fflush(stdout) != 0)
-    return report(format::fail(format::errc::output_error, "<stdout>", "cannot write"));
+  if (Status st = flush_stdout(); !st) return report(st.error());
   return kExitOk;
 }
 

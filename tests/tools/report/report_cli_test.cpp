@@ -1,6 +1,8 @@
 // End to end: record-like traces replayed by the built `reprise` against two in-process servers
 // that differ on purpose, then `reprise report` and `reprise compare` on the run files.
 
+#include <sys/stat.h>
+
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -308,4 +310,43 @@ TEST_CASE("report and compare refuse bad input with exit 2 and bad output with e
   // A run compared with itself passes any gate.
   r = cli({"compare", run, "--candidate", run, "--fail-on", "p50>+1%", "--fail-on", "body_diffs>0"});
   CHECK(r.exit_code == 0);
+}
+
+TEST_CASE("report survives targets that are not UTF-8, says when standard output fails, refuses "
+          "standard input clearly and keeps its files private",
+          "[report][cli]") {
+  TempDir dir;
+  std::vector<fb::ExchangeT> xs;
+  xs.push_back(exchange(1, 1, 0, "GET", "/caf\xE9"));  // Latin-1, recorded as captured
+  xs.push_back(exchange(2, 1, 2 * kMs, "GET", "/ok"));
+  const auto trace = write_trace(dir.file("latin1.rtrace"), xs);
+  TestServer a;
+  const auto run = dir.file("l.rrun");
+  REQUIRE(cli({"replay", trace, "--target", a.url(), "-o", run, "--no-default-aborts"}).exit_code == 0);
+
+  auto r = cli({"report", run, "--json"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out.find("\xEF\xBF\xBD") != std::string::npos);  // U+FFFD in place of the byte
+  r = cli({"compare", run, "--candidate", run, "--json", "--junit", dir.file("j.xml")});
+  REQUIRE(r.exit_code == 0);
+  CHECK(json::parse(r.out, nullptr, false).is_discarded() == false);
+
+  // A full disk on standard output is an output error (4), not a silent success.
+  r = run_shell("'" + reprise_bin() + "' report '" + run + "' --json > /dev/full");
+  CHECK(r.exit_code == 4);
+  CHECK(r.err.find("<stdout>") != std::string::npos);
+
+  r = run_shell("cat '" + run + "' | '" + reprise_bin() + "' report -");
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("standard input") != std::string::npos);
+
+  // An HTML page quotes responses: an existing file is made private too.
+  const auto html = dir.file("r.html");
+  std::ofstream(html) << "old";
+  ::chmod(html.c_str(), 0644);
+  REQUIRE(cli({"report", run, "--html", html}).exit_code == 0);
+  struct stat st {};
+  REQUIRE(::stat(html.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
 }

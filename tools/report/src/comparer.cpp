@@ -476,4 +476,12 @@ Comparison Comparer::finish(const RunSet& base_set, const RunSet& candidate_set)
   return c;
 }
 
+std::vector<std::string> compare_warnings(const Comparison& c) {
+  std::vector<std::string> all = c.warnings;
+  // A run set's own warnings name their role or file already.
+  all.insert(all.end(), c.base.warnings.begin(), c.base.warnings.end());
+  all.insert(all.end(), c.candidate.warnings.begin(), c.candidate.warnings.end());
+  return all;
+}
+
 }  // namespace reprise::report

@@ -766,10 +766,7 @@ std::string render_compare_html(const Comparison& c, const std::vector<GateResul
   gate_section(o, gate);
   compare_summary(o, c);
 
-  std::vector<std::string> warnings = c.warnings;
-  for (const auto& w : c.base.warnings) warnings.push_back("base: " + w);
-  for (const auto& w : c.candidate.warnings) warnings.push_back("candidate: " + w);
-  warnings_section(o, warnings);
+  warnings_section(o, compare_warnings(c));
 
   const std::vector<Side> sides = {{"base", &c.base, kBlue}, {"candidate", &c.candidate, kOrange}};
   o += "<section id=\"latency\">\n<h2>Latency</h2>\n<p class=\"muted\">Corrected latency (from "

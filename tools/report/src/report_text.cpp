@@ -158,7 +158,7 @@ std::string render_compare_text(const Comparison& c, const std::vector<GateResul
       put(out, "  e.g. %s -> %s", cut(f.examples.front().base, 40).c_str(), cut(f.examples.front().candidate, 40).c_str());
     put(out, "\n");
   }
-  put_warnings(out, c.warnings);
+  put_warnings(out, compare_warnings(c));
 
   if (gate.empty()) {
     put(out, "\ngate      not gated (give --fail-on rules to get exit 1 on a regression)\n");

@@ -33,6 +33,11 @@ Result<RunSet> RunSet::open(const std::vector<std::string>& paths, std::string r
   set.role_ = std::move(role);
   if (paths.empty()) return fail(errc::input_error, set.role_, "no run files given");
   for (const auto& path : paths) {
+    // The headers are read first (do the shards belong together?), the outcomes after: a pipe
+    // cannot be read twice.
+    if (path == "-")
+      return fail(errc::input_error, "-", "run files are read twice, standard input cannot be; "
+                                          "give the run file's path (replay -o FILE)");
     format::ReaderOptions ro;
     auto reader = format::Reader::open(path, ro);
     if (!reader) return reader.take_error();

@@ -123,6 +123,11 @@ struct Comparison {
   std::vector<ErrorChange> errors;         // most first
 };
 
+// Every warning of a comparison, the comparison's then each side's (the text and the HTML show
+// this list; the JSON keeps each side's in its own report).
+std::vector<std::string> compare_warnings(const Comparison& c);
+
+
 class Comparer {
  public:
   explicit Comparer(CompareOptions options);
