@@ -24,10 +24,11 @@ ClientConnection::ClientConnection(asio::io_context& io, const Endpoints& endpoi
 void ClientConnection::start(Request request, EngineOutcome outcome, Keep keep) {
   busy_ = true;
   outcome_ = std::move(outcome);
+  request_ = request;
+  keep_ = keep;
+  retried_ = false;
   if (reader_) reader_->reset(request.head, keep.body, keep.headers);
   else reader_ = std::make_unique<ResponseReader>(request.head, keep.body, keep.headers);
-  idempotent_ = request.idempotent;
-  retried_ = false;
   reused_ = requests_ > 0;
   ++requests_;
   if (connected_) {
@@ -117,9 +118,11 @@ void ClientConnection::on_read(std::uint32_t attempt, const error_code& ec, std:
 
 void ClientConnection::broken() {
   const bool stale = reused_ && reader_->bytes_received() == 0;
-  if (!stale || !idempotent_ || retried_) return finish(OutcomeError::Reset, false);
-  // The first attempt's pending operations end with operation_aborted, for an old attempt.
+  if (!stale || !request_.idempotent || retried_) return finish(OutcomeError::Reset, false);
+  // The first attempt's pending operations end with operation_aborted, for an old attempt; the
+  // reader may have seen its end of stream.
   ++attempt_;
+  reader_->reset(request_.head, keep_.body, keep_.headers);
   retried_ = true;
   reused_ = false;
   requests_ = 1;

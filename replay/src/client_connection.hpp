@@ -102,7 +102,8 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
   bool closed_ = false;
   bool reused_ = false;  // this request is not the connection's first
   bool writing_ = false;  // an async_write of the request is pending
-  bool idempotent_ = false;
+  Request request_;
+  Keep keep_;
   bool retried_ = false;  // this request went again on a fresh connection
   std::uint32_t attempt_ = 0;
   std::uint32_t requests_ = 0;

@@ -138,8 +138,10 @@ std::size_t ResponseReader::feed(std::span<const std::uint8_t> bytes) {
 void ResponseReader::eof() {
   if (state_ != State::NeedMore) return;
   error_code ec;
-  parser_->put_eof(ec);
-  if (!ec && parser_->is_done()) {
+  // Beast completes a parser that has seen nothing at all (its state is "nothing yet", not
+  // "start line"): a close before any byte would read as an empty success.
+  if (received_ > 0) parser_->put_eof(ec);
+  if (received_ > 0 && !ec && parser_->is_done()) {
     keep_alive_ = false;
     state_ = State::Done;
     return;

@@ -653,6 +653,29 @@ TEST_CASE("a GET that meets a closed kept-alive connection goes again on a fresh
   CHECK(error_of[3] == fb::ErrorKind::Reset);
 }
 
+TEST_CASE("a GET on a kept-alive connection the server closed (FIN) goes again on a fresh one",
+          "[replay][cli]") {
+  // The server answers, allows another request, and closes: the next request meets the end of
+  // the stream before any answer byte.
+  TestServer server;
+  server.set_handler([](const ReceivedRequest&) {
+    Behaviour b = Behaviour::ok();
+    b.close_after = true;
+    return b;
+  });
+  TempDir dir;
+  const auto trace = session_trace(dir, "fin.rtrace", {{"GET", "/a"}, {"GET", "/b"}}, 10 * kMs);
+  const auto r = replay({trace, "--target", server.url(""), "-o", dir.file("r.rrun"),
+                         "--max-connections", "1", "--no-default-aborts"});
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(server.request_count("/b") == 1);
+  for (const auto& o : read_run(dir.file("r.rrun")).outcomes) {
+    CHECK(o.error == fb::ErrorKind::None);
+    CHECK(o.status == 200);
+  }
+}
+
 TEST_CASE("an idle connection the server has closed is not reused", "[replay][cli]") {
   // The server closes connections idle for 30 ms; the POST 300 ms later must not be written to
   // the closed one (it may not be re-sent, so it would end as a reset).

@@ -74,6 +74,14 @@ TEST_CASE("responses: HEAD, 100 Continue, close-delimited, errors", "[replay][re
     CHECK(r.state() == ResponseReader::State::Error);
   }
   {
+    // Closed before any byte (a kept-alive connection the server had closed): no answer, not
+    // an empty one.
+    ResponseReader r(false, 64);
+    r.eof();
+    CHECK(r.state() == ResponseReader::State::Error);
+    CHECK(r.error() == "connection closed before a response");
+  }
+  {
     ResponseReader r(false, 64);
     r.feed(bytes("GARBAGE\x01\x02 not http\r\n\r\n"));
     CHECK(r.state() == ResponseReader::State::Error);

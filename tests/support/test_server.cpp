@@ -257,7 +257,7 @@ class TestServer::Session : public std::enable_shared_from_this<Session> {
   void on_write(beast::error_code ec, std::size_t) {
     if (ec) return state_.fail(ec, "write");
     end_request();
-    if (response_.need_eof()) return close();
+    if (response_.need_eof() || behaviour_.close_after) return close();
     do_read();
   }
 

@@ -69,6 +69,9 @@ struct Behaviour {
   std::vector<Header> headers;                // added in order; repeats allowed (Set-Cookie)
   bool chunked = false;                       // Transfer-Encoding: chunked, not Content-Length
   bool keep_alive = true;                     // false: Connection: close, then close
+  // Close (FIN) once answered although the answer allows another request: a server whose
+  // keep-alive timeout fires just then.
+  bool close_after = false;
 
   // The bytes a garbage action writes when `body` is unset: not a status line any HTTP/1.x
   // parser accepts, and not valid UTF-8.
