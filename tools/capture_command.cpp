@@ -10,6 +10,7 @@
 #include "recorder_flags.hpp"
 #include "reprise/capture/packet_capture.hpp"
 #include "reprise/units.hpp"
+#include "reprise/json_text.hpp"
 
 namespace reprise::tools {
 namespace {
@@ -105,7 +106,7 @@ void print_summary(const capture::CaptureSummary& s, const std::string& stats_js
   if (!stats_json.empty()) {
     j["stopped_by"] = s.stopped_by;
     std::ofstream out(stats_json);
-    out << j.dump(2) << "\n";
+    out << json_text(j, 2) << "\n";
     if (!out) warn("cannot write " + stats_json);
   }
 }

@@ -11,6 +11,7 @@
 #include "recorder_flags.hpp"
 #include "reprise/capture/recording_proxy.hpp"
 #include "reprise/units.hpp"
+#include "reprise/json_text.hpp"
 
 namespace reprise::tools {
 namespace {
@@ -108,7 +109,7 @@ int run_proxy(const ProxyFlags& f) {
   }
   if (!f.stats_json.empty()) {
     std::ofstream out(f.stats_json);
-    out << j.dump(2) << "\n";
+    out << json_text(j, 2) << "\n";
     if (!out) warn("cannot write " + f.stats_json);
   }
   if (!recorded) return report(recorded.error());

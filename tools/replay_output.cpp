@@ -10,6 +10,7 @@
 #include "cli_support.hpp"
 #include "reprise/format/record_json.hpp"
 #include "reprise/units.hpp"
+#include "reprise/json_text.hpp"
 
 namespace reprise::tools {
 namespace {
@@ -255,7 +256,7 @@ void print_summary(const replay::ReplaySummary& s, const replay::ReplayOptions& 
   }
   j["run_file"] = {{"path", s.run_path}, {"records", s.run_file.records}, {"bytes", s.run_file.file_bytes}};
   std::ofstream out(stats_json);
-  out << j.dump(2) << "\n";
+  out << json_text(j, 2) << "\n";
   if (!out) warn("cannot write " + stats_json);
 }
 

@@ -19,6 +19,7 @@
 #include "reprise/report/report_json.hpp"
 #include "reprise/report/report_text.hpp"
 #include "reprise/units.hpp"
+#include "reprise/json_text.hpp"
 
 namespace reprise::tools {
 namespace {
@@ -78,12 +79,6 @@ Status write_file(const std::string& path, const std::string& text) {
   return {};
 }
 
-// Recorded targets and values need not be UTF-8 (capture keeps the bytes): invalid sequences
-// become U+FFFD instead of an exception.
-std::string json_text(const nlohmann::json& j) {
-  return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
-}
-
 Status print(const std::string& text) {
   if (Status st = write_stdout(text); !st) return st;
   return flush_stdout();
@@ -97,7 +92,7 @@ int run_report_command(const ReportFlags& f) {
   if (!r) return report(r.error());
   if (!f.html.empty())
     if (Status st = write_file(f.html, report::render_report_html(*r)); !st) return report(st.error());
-  const std::string out = f.json ? json_text(report::to_json(*r)) : report::render_report_text(*r, f.rows);
+  const std::string out = f.json ? json_text(report::to_json(*r), 2) + "\n" : report::render_report_text(*r, f.rows);
   if (Status st = print(out); !st) return report(st.error());
   return kExitOk;
 }
@@ -186,7 +181,7 @@ int run_compare_command(const CompareFlags& f) {
     if (Status st = write_file(f.html, report::render_compare_html(c, gate)); !st) return report(st.error());
   if (!f.junit.empty())
     if (Status st = write_file(f.junit, report::render_junit(c, gate)); !st) return report(st.error());
-  const std::string out = f.json ? json_text(report::to_json(c, gate)) : report::render_compare_text(c, gate, f.rows);
+  const std::string out = f.json ? json_text(report::to_json(c, gate), 2) + "\n" : report::render_compare_text(c, gate, f.rows);
   if (Status st = print(out); !st) return report(st.error());
   for (const auto& g : gate)
     if (g.failed) return kExitCheckFailed;

@@ -11,6 +11,7 @@
 #include "reprise/format/record_json.hpp"
 #include "trace_commands.hpp"
 #include "reprise/units.hpp"
+#include "reprise/json_text.hpp"
 
 namespace reprise::tools {
 namespace {
@@ -72,10 +73,7 @@ int run_cat(const CatOptions& o) {
         continue;
       }
     }
-    line = trace ? format::to_json(*rec.exchange(), json).dump(-1, ' ', false,
-                                                               nlohmann::json::error_handler_t::replace)
-                 : format::to_json(*rec.outcome(), json).dump(-1, ' ', false,
-                                                              nlohmann::json::error_handler_t::replace);
+    line = json_text(trace ? format::to_json(*rec.exchange(), json) : format::to_json(*rec.outcome(), json));
     line += '\n';
     if (Status st = write_stdout(line); !st) return report(st.error());
     ++printed;

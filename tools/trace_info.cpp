@@ -12,6 +12,7 @@
 #include "reprise/format/record_json.hpp"
 #include "trace_commands.hpp"
 #include "reprise/units.hpp"
+#include "reprise/json_text.hpp"
 
 namespace reprise::tools {
 namespace {
@@ -118,7 +119,7 @@ int run_info(const InfoOptions& o) {
     j["footer_status"] = s.footer;
     if (!s.end_reason.empty()) j["end_reason"] = s.end_reason;
     if (damage) j["damage"] = damage->message();
-    std::printf("%s\n", j.dump().c_str());
+    std::printf("%s\n", json_text(j).c_str());
     return damage ? report(*damage) : kExitOk;
   }
   const bool trace = h.kind() == format::FileKind::Trace;

@@ -7,6 +7,7 @@
 
 #include "reprise/replay/error.hpp"
 #include "reprise/units.hpp"
+#include "reprise/json_text.hpp"
 
 namespace reprise::replay {
 
@@ -114,7 +115,7 @@ std::string Plan::to_json() const {
     auto& clones = c["clone_rewrites"] = nlohmann::json::array();
     for (const auto& r : correlation.clone_rewrites) clones.push_back(r.text);
   }
-  return j.dump();
+  return json_text(j);  // flags need not be UTF-8
 }
 
 }  // namespace reprise::replay

@@ -313,6 +313,10 @@ TEST_CASE("pcap source: a timestamp in microseconds is scaled to nanoseconds and
   CHECK(unix_ns(1'700'000'000, 123'456, TimestampUnit::Microsecond) == 1'700'000'000'123'456'000);
   CHECK(unix_ns(1'700'000'000, 999'999, TimestampUnit::Microsecond) == 1'700'000'000'999'999'000);
   CHECK(unix_ns(1'700'000'000, 123'456'789, TimestampUnit::Nanosecond) == 1'700'000'000'123'456'789);
+  // A 64-bit pcapng timestamp past the year 2262 saturates (it overflowed: undefined behaviour).
+  CHECK(unix_ns(34'000'000'000, 0, TimestampUnit::Nanosecond) == INT64_MAX);
+  CHECK(unix_ns(-34'000'000'000, 0, TimestampUnit::Nanosecond) == INT64_MIN);
+  CHECK(unix_ns(9'223'362'000, 4'294'967'295, TimestampUnit::Microsecond) > 0);
 }
 
 TEST_CASE("pcap source: standard input can be given only once", "[capture][pcap]") {

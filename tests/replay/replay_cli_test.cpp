@@ -506,6 +506,22 @@ TEST_CASE("Ctrl-C stops a run whose trace pipe is open but quiet", "[replay][cli
   CHECK(run.outcomes.size() == 9);
 }
 
+TEST_CASE("flag values that are not UTF-8 do not break the run file or the stats JSON",
+          "[replay][cli]") {
+  TempDir dir;
+  TestServer server;
+  const auto trace = make_trace(dir, 1, 2, 1 * kMs);
+  const auto r = replay({trace, "--target", server.url(""), "-o", dir.file("r.rrun"), "--set-header",
+                         "X-Name: caf\xE9", "--stats-json", dir.file("s.json")});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  std::ifstream in(dir.file("s.json"));
+  CHECK_FALSE(nlohmann::json::parse(in, nullptr, false).is_discarded());
+  CHECK(read_run(dir.file("r.rrun")).outcomes.size() == 2);
+  REQUIRE(server.requests().size() == 2);
+  CHECK(server.requests()[0].header("X-Name") == std::optional<std::string>("caf\xE9"));
+}
+
 TEST_CASE("start-at waits for the agreed instant", "[replay][cli]") {
   TempDir dir;
   TestServer server;

@@ -15,11 +15,12 @@ using namespace reprise::test;
 namespace {
 
 // A trace of `n` realistic exchanges, 10 ms apart, with 64 KiB blocks.
-std::string make_trace(const TempDir& dir, const std::string& name, int n) {
+std::string make_trace(const TempDir& dir, const std::string& name, int n,
+                       const std::string& source = "cli-test") {
   const auto path = dir.file(name);
   format::fb::FileHeaderT h;
   h.kind = format::FileKind::Trace;
-  h.source = "cli-test";
+  h.source = source;
   h.epoch_unix_ns = 1'700'000'000'000'000'000;
   format::WriterOptions o;
   o.block_bytes = 64 * 1024;
@@ -77,6 +78,17 @@ TEST_CASE("trace info: text and JSON agree with what was written", "[tools][trac
     CHECK(p["records"] == 500);
     CHECK(p["sessions"] == j["sessions"]);
   }
+}
+
+TEST_CASE("trace info --json: a source that is not UTF-8 (a pcap's file name) is not fatal",
+          "[tools][trace]") {
+  TempDir dir;
+  const auto path = make_trace(dir, "latin1.rtrace", 3, "pcap:caf\xE9.pcap");
+  const auto r = run({reprise_bin(), "trace", "info", "--json", path});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const auto j = nlohmann::json::parse(r.out);
+  CHECK(j.dump().find("caf\xEF\xBF\xBD.pcap") != std::string::npos);  // U+FFFD for the byte
 }
 
 TEST_CASE("trace cat: JSON lines, limits, windows, bodies", "[tools][trace]") {

@@ -24,8 +24,13 @@ struct Packet {
 // handle gives (a live device may not give nanoseconds), or a classic pcap file's magic number.
 enum class TimestampUnit { Microsecond, Nanosecond };
 
-// A pcap timestamp (seconds, and the fraction in `unit`) as unix ns.
+// A pcap timestamp (seconds, and the fraction in `unit`) as unix ns. pcapng stores 64-bit
+// timestamps: one past the year 2262 (a damaged or forged file) saturates instead of
+// overflowing.
 constexpr std::int64_t unix_ns(std::int64_t seconds, std::int64_t fraction, TimestampUnit unit) {
+  constexpr std::int64_t kMaxSeconds = INT64_MAX / 1'000'000'000 - 10'000;  // room for a 32-bit µs fraction
+  if (seconds > kMaxSeconds) return INT64_MAX;
+  if (seconds < -kMaxSeconds) return INT64_MIN;
   return seconds * 1'000'000'000 + fraction * (unit == TimestampUnit::Nanosecond ? 1 : 1'000);
 }
 
