@@ -183,6 +183,9 @@ int run_compare_command(const CompareFlags& f) {
     if (Status st = write_file(f.junit, report::render_junit(c, gate)); !st) return report(st.error());
   const std::string out = f.json ? json_text(report::to_json(c, gate), 2) + "\n" : report::render_compare_text(c, gate, f.rows);
   if (Status st = print(out); !st) return report(st.error());
+  // A side with no outcomes (a replay killed after its header) compared nothing: bad input,
+  // whatever the gate says — after the pages and output above, which show why.
+  if (Status st = report::check_compared(c); !st) return report(st.error());
   for (const auto& g : gate)
     if (g.failed) return kExitCheckFailed;
   return kExitOk;

@@ -245,3 +245,159 @@ TEST_CASE("error kinds that change are counted per route", "[report][compare]") 
   CHECK(r.error_changes == 1);
   CHECK(r.status_changes == 1);
 }
+
+TEST_CASE("a candidate run with no outcomes does not pass the gate: every rule is not evaluated",
+          "[report][compare][gate]") {
+  Comparer cmp({});
+  for (std::uint64_t i = 0; i < 40; ++i) {
+    auto b = outcome(i, 0, "/x/" + std::to_string(i), 200, "ok", 5 * kMs);
+    cmp.add_base(view(b));
+  }
+  cmp.end_base();
+  const RunSet none;
+  const auto c = cmp.finish(none, none);  // the candidate's replay was killed before its first block
+
+  std::vector<GateRule> rules;
+  for (const char* t : {"p95>+10%", "errors>+1pp", "status_changes>0", "error_changes>0", "body_diffs>1%"})
+    rules.push_back(*parse_gate_rule(t));
+  const auto gate = evaluate_gate(rules, c);
+  REQUIRE(gate.size() == rules.size());
+  for (const auto& g : gate) {
+    INFO(g.rule << ": " << g.summary);
+    CHECK(g.failed);
+    CHECK_FALSE(g.evaluated);
+    CHECK(g.summary.rfind("not evaluated: ", 0) == 0);
+  }
+  REQUIRE_FALSE(gate[0].findings.empty());
+  CHECK(gate[0].findings[0].rfind("(all): p95 5", 0) == 0);
+  CHECK(gate[0].findings[0].find("missing in candidate") != std::string::npos);
+
+  // What the CLI turns into exit 2 (empty input), and the warning every output shows.
+  const Status st = check_compared(c);
+  REQUIRE_FALSE(st);
+  CHECK(st.error().code == make_error_code(errc::empty_run));
+  CHECK(st.error().where == "candidate");
+  CHECK(st.error().message().find("the candidate has no outcomes") != std::string::npos);
+  bool warned = false;
+  for (const auto& w : c.warnings) warned = warned || w.find("the candidate has no outcomes") != std::string::npos;
+  CHECK(warned);
+}
+
+TEST_CASE("a route the base has 20 values for and the candidate none fails latency rules as missing",
+          "[report][compare][gate]") {
+  Comparer cmp({});
+  auto both = [](std::uint64_t i) { return i < 40; };  // 0..39 /kept, 40..69 /gone, 70..79 /rare
+  auto target = [](std::uint64_t i) {
+    return std::string(i < 40 ? "/kept/" : i < 70 ? "/gone/" : "/rare/") + std::to_string(i);
+  };
+  for (std::uint64_t i = 0; i < 80; ++i) {
+    auto b = outcome(i, 0, target(i), 200, "ok", 5 * kMs);
+    cmp.add_base(view(b));
+  }
+  cmp.end_base();
+  for (std::uint64_t i = 0; i < 80; ++i) {
+    if (!both(i)) continue;
+    auto m = outcome(i, 0, target(i), 200, "ok", 5 * kMs);
+    cmp.add_candidate(view(m));
+  }
+  const RunSet none;
+  const auto c = cmp.finish(none, none);
+  REQUIRE(check_compared(c));
+
+  const auto gate = evaluate_gate({*parse_gate_rule("p95>+10%"), *parse_gate_rule("p50>+20ms")}, c);
+  for (const auto& g : gate) {
+    INFO(g.rule << ": " << g.summary);
+    CHECK(g.failed);
+    CHECK(g.evaluated);
+    // /gone (30 values) went missing; /rare (10 values) is too small to say.
+    REQUIRE(g.findings.size() == 1);
+    CHECK(g.findings[0].rfind("GET /gone/{id}: p", 0) == 0);
+    CHECK(g.findings[0].find("missing in candidate") != std::string::npos);
+  }
+}
+
+TEST_CASE("bodies cut at --keep-bodies are compared by digest and warned about and never diffed as bytes",
+          "[report][compare]") {
+  // A JSON body longer than the run kept: the prefix does not parse, and --ignore-field cannot
+  // see the one field that differs. Its digest covers the whole body.
+  auto body = [](int ts) {
+    std::string b = R"({"ts":)" + std::to_string(ts) + R"(,"items":[)";
+    for (int i = 0; i < 100; ++i) b += (i ? "," : "") + std::string(R"({"id":)") + std::to_string(i) + "}";
+    return b + "]}";
+  };
+  constexpr std::size_t kKept = 64;
+  CompareOptions o;
+  o.ignore_fields = {"$.ts"};
+  Comparer cmp(o);
+  auto b1 = outcome(1, 0, "/list", 200, body(1), kMs);
+  auto b2 = outcome(2, 0, "/list", 200, body(1), kMs);
+  auto c1 = outcome(1, 0, "/list", 200, body(2), kMs);  // differs in the ignored field only
+  auto c2 = outcome(2, 0, "/list", 200, body(1), kMs);  // the same body
+  for (Made* m : {&b1, &b2, &c1, &c2}) {
+    view(*m);
+    m->view.body = m->view.body.first(kKept);
+  }
+  cmp.add_base(b1.view);
+  cmp.add_base(b2.view);
+  cmp.end_base();
+  cmp.add_candidate(c1.view);
+  cmp.add_candidate(c2.view);
+  const RunSet none;
+  const auto c = cmp.finish(none, none);
+
+  CHECK(c.bodies_compared == 2);
+  CHECK(c.bodies_digest_only == 1);  // the equal pair is equal by digest
+  CHECK(c.bodies_cut == 1);
+  REQUIRE(c.fields.size() == 1);
+  CHECK(c.fields[0].path == kWholeBody);
+  REQUIRE_FALSE(c.fields[0].examples.empty());
+  CHECK(c.fields[0].examples[0].base == "(cut at --keep-bodies)");  // not the kept bytes
+  CHECK(c.fields[0].examples[0].candidate == "(cut at --keep-bodies)");
+  bool warned = false;
+  for (const auto& w : c.warnings) warned = warned || w.find("raise --keep-bodies") != std::string::npos;
+  CHECK(warned);
+}
+
+TEST_CASE("compare counts the requests it folds into (other routes) and warns", "[report][compare]") {
+  CompareOptions o;
+  o.report.max_routes = 2;
+  Comparer cmp(o);
+  const std::vector<std::string> targets = {"/a", "/b", "/c", "/d", "/a"};
+  for (std::uint64_t i = 0; i < targets.size(); ++i) {
+    auto b = outcome(i, 0, targets[i], 200, "ok", kMs);
+    cmp.add_base(view(b));
+  }
+  cmp.end_base();
+  for (std::uint64_t i = 0; i < targets.size(); ++i) {
+    auto m = outcome(i, 0, targets[i], 200, "ok", kMs);
+    cmp.add_candidate(view(m));
+  }
+  const RunSet none;
+  const auto c = cmp.finish(none, none);
+  CHECK(row(c, "(other routes)") != nullptr);
+  CHECK(c.base.routes_folded == 2);  // /c and /d
+  CHECK(c.candidate.routes_folded == 2);
+  bool warned = false;
+  for (const auto& w : c.base.warnings) warned = warned || w.find("\"(other routes)\"") != std::string::npos;
+  CHECK(warned);
+}
+
+TEST_CASE("compare says when the overall latency row is a sample", "[report][compare]") {
+  CompareOptions o;
+  o.max_latency_samples = 2;  // routes keep 2 values, the overall row 8
+  Comparer cmp(o);
+  for (std::uint64_t i = 0; i < 10; ++i) {  // 5 routes of 2: no route is sampled, the overall row is
+    auto b = outcome(i, 0, "/r" + std::to_string(i / 2), 200, "ok", kMs);
+    cmp.add_base(view(b));
+  }
+  cmp.end_base();
+  const RunSet none;
+  const auto c = cmp.finish(none, none);
+  CHECK(c.latency_samples_dropped == 0);
+  CHECK(c.overall_latency_samples_dropped == 2);
+  CHECK(c.overall.latency[0].base.n == 8);
+  bool warned = false;
+  for (const auto& w : c.warnings)
+    warned = warned || w.find("overall latency percentiles come from a uniform sample of 8") != std::string::npos;
+  CHECK(warned);
+}

@@ -40,6 +40,24 @@ TEST_CASE("bad gate rules are refused with the syntax", "[report][gate]") {
   }
 }
 
+TEST_CASE("gate thresholds that are not finite plain numbers are refused: errors>+nanpp could never fail",
+          "[report][gate]") {
+  for (const char* bad : {"errors>+nanpp", "errors>+infpp", "errors>+NaNpp", "errors>+0.5xpp", "errors>+ 1pp",
+                          "errors>+-1pp", "errors>+1e3pp", "errors>+.pp", "p0x5F>+10%", "p9.5e1>+10%",
+                          "p 95>+10%", "p95.0.0>+10%", "status_changes>1.5", "status_changes>+3"}) {
+    INFO(bad);
+    auto r = parse_gate_rule(bad);
+    CHECK_FALSE(r);
+    if (!r) CHECK(r.error().message().find("errors>+0.5pp") != std::string::npos);  // the syntax
+  }
+  auto plain = parse_gate_rule("errors>+2.5pp");
+  REQUIRE(plain);
+  CHECK(plain->threshold == Approx(2.5));
+  auto p999 = parse_gate_rule("p99.9>+10%");
+  REQUIRE(p999);
+  CHECK(p999->percentile == Approx(0.999));
+}
+
 TEST_CASE("a latency rule needs both the size and the significance of the change", "[report][gate]") {
   Comparison c;
   c.overall.route = "(all)";
@@ -51,6 +69,7 @@ TEST_CASE("a latency rule needs both the size and the significance of the change
   q.change_low = 0.05;
   q.change_high = 0.5;
   q.direction = 1;
+  q.rise_testable = true;
   c.overall.latency = {q};
   RouteComparison wobbly;
   wobbly.route = "GET /wobbly";

@@ -105,6 +105,9 @@ Comparison make_comparison() {
   c.base = make_report();
   c.candidate = make_report(5 * kMs);
   c.candidate.files[0].path = "/tmp/runs/candidate.reprise";
+  // A run set's warnings start with its role, as RunSet writes them.
+  c.base.warnings = {"base: shard 2 of 2 is missing & <late>"};
+  c.candidate.warnings = {"candidate: shard 2 of 2 is missing & <late>"};
   c.noise_sources = {"2 clones per exchange", "second baseline: noise<2>.reprise"};
   c.warnings = {"3 bodies over the memory limit were compared by digest"};
   c.pairs = 254;

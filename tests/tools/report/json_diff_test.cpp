@@ -78,3 +78,20 @@ TEST_CASE("field paths given on the command line are checked", "[report][json_di
   CHECK_FALSE(valid_field_path("$.a[0]"));
   CHECK_FALSE(valid_field_path("$.a["));
 }
+
+TEST_CASE("bodies nested deeper than the parse limit are compared as bytes and not recursed into",
+          "[report][json_diff]") {
+  // operator== and dump() recurse: before the limit this overflowed the stack (SIGSEGV). 64 KiB
+  // of brackets nests 32,768 levels; a run kept with a larger --keep-bodies nests deeper still.
+  auto nested = [](std::size_t depth, const char* leaf) {
+    return std::string(depth, '[') + leaf + std::string(depth, ']');
+  };
+  for (std::size_t depth : {std::size_t{32'768}, std::size_t{1'000'000}}) {
+    INFO("depth " << depth);
+    CHECK(paths(nested(depth, "1"), nested(depth, "2")) == std::vector<std::string>{kWholeBody});
+    CHECK(paths(nested(depth, "1"), nested(depth, "1")).empty());
+  }
+  // Within the limit, field by field as before.
+  CHECK(paths(nested(200, "1"), nested(200, "2")).front() != kWholeBody);
+  CHECK(paths(R"({"a":)" + nested(250, "1") + "}", R"({"a":)" + nested(250, "2") + "}").front().rfind("$.a[*]", 0) == 0);
+}

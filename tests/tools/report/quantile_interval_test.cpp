@@ -109,3 +109,24 @@ TEST_CASE("a quantile beyond what the sample can bound is open above and never c
   CHECK(d.direction == 0);
   CHECK(std::isinf(d.change_high));
 }
+
+TEST_CASE("a percentile open above on one side is still called when the bounds that exist decide it",
+          "[report][quantile]") {
+  // One-sided: "slower" needs the base bounded above and the candidate's lower bound past it;
+  // the candidate's unknown upper end cannot make it less slow. "Faster" is the mirror image.
+  // The README says exactly this.
+  std::mt19937_64 rng(17);
+  const auto base = lognormal(rng, 20000, 10);
+  auto cand = lognormal(rng, 150, 10);
+  for (auto& v : cand) v *= 10;
+  const auto d = compare_quantile(base, cand, 0.999);
+  REQUIRE(d.base.bounded);
+  REQUIRE_FALSE(d.candidate.bounded);
+  CHECK(d.direction == 1);
+  CHECK(d.rise_testable);
+  CHECK(std::isinf(d.change_high));
+  // The mirror image: a base open above, a bounded candidate far below the base's lower bound.
+  const auto r = compare_quantile(cand, base, 0.999);
+  CHECK(r.direction == -1);
+  CHECK_FALSE(r.rise_testable);  // a rise cannot be called against a base open above
+}

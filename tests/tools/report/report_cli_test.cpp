@@ -350,3 +350,18 @@ TEST_CASE("report survives targets that are not UTF-8, says when standard output
   REQUIRE(::stat(html.c_str(), &st) == 0);
   CHECK((st.st_mode & 0777) == 0600);
 }
+
+TEST_CASE("compare refuses a candidate with no outcomes instead of passing its gate", "[report][cli]") {
+  // A candidate that replayed nothing (here everything is filtered out; a replay killed after
+  // its header looks the same) compared nothing: exit 2, never a PASS.
+  TempDir dir;
+  const auto trace = make_trace(dir, "t.rtrace", 5);
+  TestServer a;
+  serve_shop(a, false);
+  const auto base = replay_to(dir, trace, a, "base.rrun", {"--multiplier", "1"});
+  const auto empty = replay_to(dir, trace, a, "empty.rrun", {"--multiplier", "1", "--method", "DELETE"});
+  const auto r = cli({"compare", base, "--candidate", empty, "--fail-on", "errors>+1pp"});
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("no outcomes") != std::string::npos);
+}

@@ -91,3 +91,18 @@ TEST_CASE("outcomes merge in any order: two halves give the report of the whole"
     CHECK(m.overall.stats.corrected.percentile(p) == w.overall.stats.corrected.percentile(p));
   CHECK(m.overall.stats.corrected.sum() == w.overall.stats.corrected.sum());
 }
+
+TEST_CASE("a second's percentiles never exceed its largest response", "[report]") {
+  ReportBuilder b;
+  b.add(at("/a", 100 * kMs, 0, kMs));  // one response of exactly 1.000 ms
+  b.add(at("/a", 2100 * kMs, 0, kMs));
+  b.add(at("/a", 2200 * kMs, 0, 3 * kMs));
+  const RunSet none;
+  const Report r = b.finish(none);
+  REQUIRE(r.seconds.size() == 3);
+  CHECK(r.seconds[0].p50_ns == kMs);
+  CHECK(r.seconds[0].p99_ns == kMs);
+  CHECK(r.seconds[0].max_ns == kMs);
+  CHECK(r.seconds[2].p99_ns == 3 * kMs);
+  CHECK(r.seconds[2].p50_ns <= 3 * kMs);
+}

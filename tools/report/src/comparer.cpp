@@ -13,6 +13,8 @@ namespace {
 const std::string kAll = "(all)";
 const std::string kStatus = "(status)";
 constexpr std::size_t kMaxExamples = 3;
+// The overall row samples this many times the per-route limit: it holds every route's values.
+constexpr std::size_t kOverallSamples = 4;
 
 struct Key {
   std::uint64_t exchange_id = 0;
@@ -33,7 +35,8 @@ struct Side {
   replay::OutcomeError error = replay::OutcomeError::None;
   std::uint64_t digest = 0;
   std::span<const std::uint8_t> body;
-  bool body_known = false;  // false: the body was not kept (compare by digest only)
+  bool body_known = false;  // false: the body was not kept or was cut (compare by digest only)
+  bool cut = false;         // a prefix was kept: the body was longer than --keep-bodies
 };
 
 struct BaseEntry {
@@ -42,6 +45,7 @@ struct BaseEntry {
   replay::OutcomeError error = replay::OutcomeError::None;
   std::uint64_t digest = 0;
   bool body_known = false;
+  bool cut = false;
   bool paired = false;
 };
 
@@ -128,7 +132,8 @@ struct Comparer::Impl {
 
   std::vector<std::string> noise_sources;
   std::uint64_t noise_pairs = 0, noise_unpaired = 0, clone_pairs = 0;
-  std::uint64_t pairs = 0, candidate_unpaired = 0, digest_only = 0, samples_dropped = 0;
+  std::uint64_t pairs = 0, candidate_unpaired = 0, digest_only = 0, digest_only_cut = 0;
+  std::uint64_t samples_dropped = 0, overall_samples_dropped = 0;
   std::uint64_t bodies_over_memory = 0;
 
   explicit Impl(CompareOptions o)
@@ -150,7 +155,7 @@ struct Comparer::Impl {
   }
 
   Side side_of(const BaseEntry& e) const {
-    Side s{e.status, e.error, e.digest, {}, false};
+    Side s{e.status, e.error, e.digest, {}, false, e.cut};
     if (e.body_known) {
       if (auto it = bodies.find(e.digest); it != bodies.end()) {
         s.body = {reinterpret_cast<const std::uint8_t*>(it->second.data()), it->second.size()};
@@ -161,25 +166,30 @@ struct Comparer::Impl {
   }
 
   static Side side_of(const OutcomeView& o) {
-    // A body that was not kept is empty with a digest that is not the empty body's.
-    const bool known = !o.body.empty() || o.response_digest == format::body_digest({});
-    return {o.facts.status, o.facts.error, o.response_digest, o.body, known};
+    // A body that was not kept is empty with a digest that is not the empty body's. A body longer
+    // than --keep-bodies is a prefix whose digest is not the response's (the digest covers the
+    // whole body): its bytes are not the body, so only the digest is compared.
+    const bool cut = !o.body.empty() && format::body_digest(o.body) != o.response_digest;
+    const bool known = !cut && (!o.body.empty() || o.response_digest == format::body_digest({}));
+    return {o.facts.status, o.facts.error, o.response_digest, o.body, known, cut};
   }
 
   static bool answered(const Side& s) { return s.error == replay::OutcomeError::None && s.status != 0; }
 
-  // The paths two answered bodies differ in (empty when equal).
+  // The paths two answered bodies differ in (empty when equal). A body that is not whole (not
+  // kept, or cut) is compared by its digest: where it differs, and whether only in an ignored
+  // field, is unknown, so the difference is the whole body's.
   std::vector<FieldDifference> body_differences(const Side& a, const Side& b) {
     if (a.digest == b.digest) return {};
     if (!a.body_known || !b.body_known) {
       ++digest_only;
-      return {{kWholeBody, "(not kept)", "(not kept)"}};
+      if (a.cut || b.cut) ++digest_only_cut;
+      auto shown = [](const Side& s) {
+        return std::string(s.body_known ? "(whole body)" : s.cut ? "(cut at --keep-bodies)" : "(not kept)");
+      };
+      return {{kWholeBody, shown(a), shown(b)}};
     }
-    auto diffs = diff_bodies(a.body, b.body, diff_options);
-    // Equal kept prefixes with different digests: the difference lies past what was kept.
-    if (diffs.empty() && std::equal(a.body.begin(), a.body.end(), b.body.begin(), b.body.end()))
-      diffs.push_back({kWholeBody, "(beyond the kept prefix)", "(beyond the kept prefix)"});
-    return diffs;
+    return diff_bodies(a.body, b.body, diff_options);
   }
 
   void observe_noise(std::uint32_t route, const Side& a, const Side& b) {
@@ -194,8 +204,7 @@ struct Comparer::Impl {
     }
   }
 
-  void keep_body(const OutcomeView& o, BaseEntry& e) {
-    const Side s = side_of(o);
+  void keep_body(const OutcomeView& o, const Side& s, BaseEntry& e) {
     if (!s.body_known) return;
     if (bodies.count(o.response_digest)) {
       e.body_known = true;
@@ -217,7 +226,7 @@ struct Comparer::Impl {
     auto& s = candidate ? r.candidate : r.base;
     if (!s.add(v, options.max_latency_samples)) ++samples_dropped;
     auto& all = candidate ? overall.candidate : overall.base;
-    all.add(v, options.max_latency_samples * 4);
+    if (!all.add(v, kOverallSamples * options.max_latency_samples)) ++overall_samples_dropped;
   }
 
   static Example example_of(const OutcomeView& o, std::string base_value, std::string candidate_value) {
@@ -239,7 +248,9 @@ void Comparer::add_base(const OutcomeView& o) {
   e.status = o.facts.status;
   e.error = o.facts.error;
   e.digest = o.response_digest;
-  if (Impl::answered(Impl::side_of(o))) m.keep_body(o, e);
+  const Side s = Impl::side_of(o);
+  e.cut = s.cut;
+  if (Impl::answered(s)) m.keep_body(o, s, e);
   m.base[{o.exchange_id, o.clone, o.iteration}] = e;
 }
 
@@ -273,7 +284,7 @@ void Comparer::add_recorded(std::uint64_t exchange_id, std::uint16_t status,
   auto& m = *impl_;
   auto it = m.base.find({exchange_id, 0, 0});
   if (it == m.base.end()) return;
-  const Side recorded{status, replay::OutcomeError::None, format::body_digest(body), body, true};
+  const Side recorded{status, replay::OutcomeError::None, format::body_digest(body), body, true, false};
   m.observe_noise(it->second.route, m.side_of(it->second), recorded);
 }
 
@@ -346,7 +357,9 @@ Comparison Comparer::finish(const RunSet& base_set, const RunSet& candidate_set)
   c.noise_pairs = m.noise_pairs;
   c.noise_sources = m.noise_sources;
   c.bodies_digest_only = m.digest_only;
+  c.bodies_cut = m.digest_only_cut;
   c.latency_samples_dropped = m.samples_dropped;
+  c.overall_latency_samples_dropped = m.overall_samples_dropped;
   const double ratio = m.options.noise_ratio;
 
   // Field differences, with their noise verdict.
@@ -448,6 +461,7 @@ Comparison Comparer::finish(const RunSet& base_set, const RunSet& candidate_set)
   c.overall.bodies_differing = c.bodies_differing;
 
   // Warnings: what limits the comparison.
+  if (Status compared = check_compared(c); !compared) c.warnings.push_back(compared.error().detail);
   if (c.pairs == 0)
     c.warnings.push_back("no outcome of the candidate pairs with one of the base: replay both with the same "
                          "plan (multiplier, seed, loop) so requests pair by exchange, clone and pass");
@@ -458,15 +472,23 @@ Comparison Comparer::finish(const RunSet& base_set, const RunSet& candidate_set)
   if (m.noise_pairs == 0)
     c.warnings.push_back("no noise samples: every difference counts; give --noise BASE2 (a second base run), "
                          "replay with --multiplier 2 or more, or --trace, to tell noise from change");
-  if (m.digest_only > 0)
-    c.warnings.push_back(std::to_string(m.digest_only) +
+  if (m.digest_only > m.digest_only_cut)
+    c.warnings.push_back(std::to_string(m.digest_only - m.digest_only_cut) +
                          " body comparisons by digest only (a body was not kept: replay with --keep-bodies)");
+  if (m.digest_only_cut > 0)
+    c.warnings.push_back(std::to_string(m.digest_only_cut) +
+                         " body comparisons by digest only: a body was longer than --keep-bodies, so its "
+                         "fields could not be compared (nor --ignore-field applied); raise --keep-bodies "
+                         "above the largest response");
   if (m.bodies_over_memory > 0)
     c.warnings.push_back(std::to_string(m.bodies_over_memory) + " base bodies over the body memory limit "
                          "(compared by digest only)");
   if (m.samples_dropped > 0)
     c.warnings.push_back("latency percentiles of large routes come from a uniform sample of " +
                          std::to_string(m.options.max_latency_samples) + " values per side");
+  if (m.overall_samples_dropped > 0)
+    c.warnings.push_back("overall latency percentiles come from a uniform sample of " +
+                         std::to_string(kOverallSamples * m.options.max_latency_samples) + " values per side");
   if (m.noise_unpaired > 0)
     c.warnings.push_back(std::to_string(m.noise_unpaired) + " outcomes of the noise runs have no base pair");
   if (!base_set.files().empty() && !candidate_set.files().empty() &&

@@ -16,6 +16,7 @@ class Category final : public std::error_category {
       case errc::bad_route: return "bad route rule";
       case errc::bad_rule: return "bad gate rule";
       case errc::bad_field: return "bad field path";
+      case errc::empty_run: return "no outcomes";
       case errc::output_error: return "cannot write report";
     }
     return "unknown report error";

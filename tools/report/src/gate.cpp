@@ -1,7 +1,9 @@
 #include "reprise/report/gate.hpp"
 
+#include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <optional>
 
 #include "reprise/report/error.hpp"
 #include "reprise/units.hpp"
@@ -30,6 +32,16 @@ std::string percentile_name(double p) {
   return b;
 }
 
+// A plain decimal number, the whole text: "0.5", "99.9", "12". No sign, exponent, hex, space,
+// "nan" or "inf" (a NaN threshold is never exceeded: the rule could not fail).
+std::optional<double> parse_decimal(std::string_view v) {
+  if (v.empty() || v.find_first_not_of("0123456789.") != std::string_view::npos) return std::nullopt;
+  double out = 0;
+  const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), out, std::chars_format::fixed);
+  if (ec != std::errc() || end != v.data() + v.size() || !std::isfinite(out)) return std::nullopt;
+  return out;
+}
+
 // A count threshold: "0", "12", or a share "1%".
 bool parse_count(std::string_view v, GateRule& rule) {
   if (!v.empty() && v.back() == '%') {
@@ -39,10 +51,10 @@ bool parse_count(std::string_view v, GateRule& rule) {
     rule.threshold = *share;
     return true;
   }
-  if (v.empty()) return false;
-  for (char ch : v)
-    if (ch < '0' || ch > '9') return false;
-  rule.threshold = std::stod(std::string(v));
+  if (v.find('.') != std::string_view::npos) return false;
+  const auto n = parse_decimal(v);
+  if (!n) return false;
+  rule.threshold = *n;
   return true;
 }
 
@@ -70,22 +82,15 @@ Result<GateRule> parse_gate_rule(std::string_view text) {
     rule.metric = GateRule::Metric::Errors;
     if (value.size() < 3 || value.substr(value.size() - 2) != "pp")
       return bad(text, "the error rate changes in percentage points: errors>+0.5pp");
-    try {
-      rule.threshold = std::stod(std::string(value.substr(0, value.size() - 2)));
-    } catch (const std::exception&) {
-      return bad(text, "not a number before pp");
-    }
+    const auto pp = parse_decimal(value.substr(0, value.size() - 2));
+    if (!pp) return bad(text, "'" + std::string(value.substr(0, value.size() - 2)) + "' is not a number (0.5)");
+    rule.threshold = *pp;
     return rule;
   }
   if (metric.size() >= 2 && metric[0] == 'p') {
-    double p = 0;
-    try {
-      std::size_t used = 0;
-      p = std::stod(std::string(metric.substr(1)), &used);
-      if (used != metric.size() - 1) throw std::invalid_argument("trailing");
-    } catch (const std::exception&) {
-      return bad(text, "'" + std::string(metric) + "' is not a percentile (p50, p95, p99.9)");
-    }
+    const auto parsed = parse_decimal(metric.substr(1));
+    if (!parsed) return bad(text, "'" + std::string(metric) + "' is not a percentile (p50, p95, p99.9)");
+    const double p = *parsed;
     if (p != 50 && p != 90 && p != 95 && p != 99 && p != 99.9)
       return bad(text, "the percentiles compared are p50, p90, p95, p99 and p99.9");
     rule.metric = GateRule::Metric::Latency;
@@ -107,10 +112,26 @@ Result<GateRule> parse_gate_rule(std::string_view text) {
 
 namespace {
 
-// A latency rule on one row: the change must pass the threshold and be significant.
-void check_latency(const GateRule& rule, const RouteComparison& row, GateResult& out, double& worst) {
-  for (const auto& q : row.latency) {
-    if (std::abs(q.p - rule.percentile) > 1e-9) continue;
+const QuantileDelta* delta_at(const RouteComparison& row, double p) {
+  for (const auto& q : row.latency)
+    if (std::abs(q.p - p) <= 1e-9) return &q;
+  return nullptr;
+}
+
+// A latency rule on one row: the change must pass the threshold and be significant. A row the
+// base has enough values for and the candidate none fails: the route went missing (a killed
+// replay, a route the candidate no longer answers) and must not pass for want of numbers.
+// `evaluated` becomes true when the row could show a rise.
+void check_latency(const GateRule& rule, const RouteComparison& row, GateResult& out, double& worst,
+                   bool& evaluated) {
+  if (const QuantileDelta* found = delta_at(row, rule.percentile)) {
+    const QuantileDelta& q = *found;
+    if (q.missing) {
+      out.findings.push_back(row.route + ": " + percentile_name(q.p) + " " + ms(q.base.value) +
+                             " -> missing in candidate (no timed response, n=" + std::to_string(q.base.n) + "/0)");
+      return;
+    }
+    evaluated = evaluated || q.rise_testable;
     const double change = rule.relative ? q.change : static_cast<double>(q.candidate.value - q.base.value);
     if (q.direction > 0) worst = std::max(worst, change);
     if (q.direction > 0 && change > rule.threshold) {
@@ -149,13 +170,27 @@ std::vector<GateResult> evaluate_gate(const std::vector<GateRule>& rules, const 
       case GateRule::Metric::Latency:
       case GateRule::Metric::Errors: {
         double worst = -1e300;
+        const bool latency = rule.metric == GateRule::Metric::Latency;
+        bool evaluated = !latency && c.overall.errors.base_total > 0 && c.overall.errors.candidate_total > 0;
         auto check = [&](const RouteComparison& row) {
-          if (rule.metric == GateRule::Metric::Latency) check_latency(rule, row, r, worst);
+          if (latency) check_latency(rule, row, r, worst, evaluated);
           else check_errors(rule, row, r, worst);
         };
         check(c.overall);
         for (const auto& row : c.routes) check(row);
-        if (rule.metric == GateRule::Metric::Errors)
+        const QuantileDelta* overall = delta_at(c.overall, rule.percentile);
+        if (!evaluated && latency)
+          std::snprintf(b, sizeof b,
+                        "not evaluated: neither overall (n=%llu/%llu) nor any route has enough timed responses "
+                        "on both sides to call a rise of %s",
+                        static_cast<unsigned long long>(overall ? overall->base.n : 0),
+                        static_cast<unsigned long long>(overall ? overall->candidate.n : 0),
+                        percentile_name(rule.percentile).c_str());
+        else if (!evaluated)
+          std::snprintf(b, sizeof b, "not evaluated: no outcomes on a side (base %llu, candidate %llu)",
+                        static_cast<unsigned long long>(c.overall.errors.base_total),
+                        static_cast<unsigned long long>(c.overall.errors.candidate_total));
+        else if (!latency)
           std::snprintf(b, sizeof b, "error rate %.2f%% -> %.2f%% overall", c.overall.errors.base_rate() * 100,
                         c.overall.errors.candidate_rate() * 100);
         else
@@ -165,6 +200,7 @@ std::vector<GateResult> evaluate_gate(const std::vector<GateRule>& rules, const 
                         : rule.relative ? pct(worst).c_str()
                                         : ms(static_cast<std::int64_t>(worst)).c_str());
         r.summary = b;
+        r.evaluated = evaluated;
         break;
       }
       case GateRule::Metric::StatusChanges:
@@ -176,10 +212,11 @@ std::vector<GateResult> evaluate_gate(const std::vector<GateRule>& rules, const 
                                                                                 : c.bodies_differing;
         const std::uint64_t of = body ? c.bodies_compared : c.pairs;
         const double value = rule.share ? (of ? double(n) / double(of) : 0) : double(n);
-        std::snprintf(b, sizeof b, "%llu of %llu %s (%.2f%%)", static_cast<unsigned long long>(n),
-                      static_cast<unsigned long long>(of), body ? "compared bodies" : "pairs",
-                      of ? 100.0 * double(n) / double(of) : 0.0);
+        std::snprintf(b, sizeof b, "%s%llu of %llu %s (%.2f%%)", of == 0 ? "not evaluated: " : "",
+                      static_cast<unsigned long long>(n), static_cast<unsigned long long>(of),
+                      body ? "compared bodies" : "pairs", of ? 100.0 * double(n) / double(of) : 0.0);
         r.summary = b;
+        r.evaluated = of > 0;
         if (value > rule.threshold) {
           if (rule.metric == GateRule::Metric::StatusChanges) {
             for (const auto& s : c.statuses)
@@ -200,6 +237,7 @@ std::vector<GateResult> evaluate_gate(const std::vector<GateRule>& rules, const 
         break;
       }
     }
+    if (!r.evaluated) r.findings.push_back(r.summary);
     r.failed = !r.findings.empty();
     results.push_back(std::move(r));
   }

@@ -41,49 +41,9 @@ constexpr double kTablePercentiles[] = {50, 90, 95, 99, 99.9, 99.99};
 
 // ---- text ------------------------------------------------------------------------------------
 
-// Text for HTML. Invalid UTF-8 becomes U+FFFD and control characters other than tab and line
-// breaks are dropped: both are parse errors in HTML and both can come from response bodies.
-std::string h(std::string_view s) {
-  std::string clean;
-  clean.reserve(s.size());
-  std::size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      if ((c >= 0x20 && c != 0x7f) || c == '\t' || c == '\n' || c == '\r') clean += s[i];
-      ++i;
-      continue;
-    }
-    std::size_t len = 0;
-    std::uint32_t cp = 0;
-    if (c >= 0xc2 && c <= 0xdf)
-      len = 2, cp = c & 0x1fu;
-    else if (c >= 0xe0 && c <= 0xef)
-      len = 3, cp = c & 0x0fu;
-    else if (c >= 0xf0 && c <= 0xf4)
-      len = 4, cp = c & 0x07u;
-    bool ok = len > 0 && i + len <= s.size();
-    for (std::size_t k = 1; ok && k < len; ++k) {
-      const auto d = static_cast<unsigned char>(s[i + k]);
-      ok = (d & 0xc0) == 0x80;
-      cp = (cp << 6) | (d & 0x3fu);
-    }
-    // Overlong forms, surrogates, values past U+10FFFF and C1 controls are not text.
-    if (ok) {
-      ok = len == 2   ? cp >= 0xa0
-           : len == 3 ? cp >= 0x800 && (cp < 0xd800 || cp > 0xdfff)
-                      : cp >= 0x10000 && cp <= 0x10ffff;
-    }
-    if (ok) {
-      clean.append(s.substr(i, len));
-      i += len;
-    } else {
-      clean += "\xEF\xBF\xBD";
-      ++i;
-    }
-  }
-  return xml_escape(clean);
-}
+// Text for HTML: response values need the same repair as JUnit's XML (invalid UTF-8, control
+// characters), so one function does both.
+std::string h(std::string_view s) { return xml_escape(s); }
 
 // h() of at most `max` bytes of s, cut at a character boundary; the cut is shown.
 std::string h_short(std::string_view s, std::size_t max = 200) {

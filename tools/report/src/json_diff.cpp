@@ -11,6 +11,10 @@ namespace {
 using nlohmann::json;
 
 constexpr int kMaxDepth = 64;
+// From kMaxDepth down a subtree is compared with nlohmann's operator== and shown with dump(),
+// both recursive: a body nesting deeper than kMaxParseDepth is compared as bytes instead. (The
+// parse itself is iterative; a 64 KiB body nests 32,768 levels, enough to overflow a stack.)
+constexpr int kMaxParseDepth = 256;
 constexpr std::size_t kMaxValue = 120;
 
 std::string shown(const json* v) {
@@ -46,6 +50,18 @@ bool looks_like_json(std::span<const std::uint8_t> b) {
     return c == '{' || c == '[';
   }
   return false;
+}
+
+// The body as JSON; discarded when it does not parse or nests deeper than kMaxParseDepth.
+json parse_bounded(std::span<const std::uint8_t> body) {
+  bool too_deep = false;
+  // Returning false discards the value, so past the limit nothing more is built.
+  const json::parser_callback_t limit = [&too_deep](int depth, json::parse_event_t, json&) {
+    too_deep = too_deep || depth > kMaxParseDepth;
+    return !too_deep;
+  };
+  json j = json::parse(body.begin(), body.end(), limit, false);
+  return too_deep ? json(json::value_t::discarded) : j;
 }
 
 class Differ {
@@ -112,8 +128,8 @@ std::vector<FieldDifference> diff_bodies(std::span<const std::uint8_t> base,
                                      const JsonDiffOptions& options) {
   if (std::equal(base.begin(), base.end(), candidate.begin(), candidate.end())) return {};
   if (looks_like_json(base) && looks_like_json(candidate)) {
-    const json a = json::parse(base.begin(), base.end(), nullptr, false);
-    const json b = json::parse(candidate.begin(), candidate.end(), nullptr, false);
+    const json a = parse_bounded(base);
+    const json b = parse_bounded(candidate);
     if (!a.is_discarded() && !b.is_discarded()) {
       Differ d(options);
       d.walk(a, b, "$", 0);

@@ -87,6 +87,7 @@ QuantileDelta compare_quantile(std::span<const std::int64_t> base_sorted,
   d.p = p;
   d.base = quantile_interval(base_sorted, p);
   d.candidate = quantile_interval(candidate_sorted, p);
+  d.missing = d.base.n > 0 && d.base.n >= options.min_samples && d.candidate.n == 0;
   if (d.base.n == 0 || d.candidate.n == 0) return d;
   const double b = static_cast<double>(std::max<std::int64_t>(1, d.base.value));
   d.change = static_cast<double>(d.candidate.value - d.base.value) / b;
@@ -95,6 +96,7 @@ QuantileDelta compare_quantile(std::span<const std::int64_t> base_sorted,
   d.change_high = d.candidate.bounded ? static_cast<double>(d.candidate.high - d.base.low) / b
                                       : std::numeric_limits<double>::infinity();
   if (d.base.n < options.min_samples || d.candidate.n < options.min_samples) return d;
+  d.rise_testable = d.base.bounded;
   if (std::abs(d.change) < options.min_change) return d;
   if (d.base.bounded && d.candidate.low > d.base.high) d.direction = 1;
   else if (d.candidate.bounded && d.candidate.high < d.base.low) d.direction = -1;

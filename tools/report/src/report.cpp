@@ -36,6 +36,8 @@ void ReportBuilder::add(const OutcomeView& o, const std::string& route) {
   last_ns_ = std::max(last_ns_, f.done_ns);
   add_to(overall_, f, options_.late_threshold_ns);
   add_to(routes_[route], f, options_.late_threshold_ns);
+  // Counted here, not by namer_: compare names routes with its own namer and passes them in.
+  if (route == RouteNamer::kOther) ++folded_;
 
   std::int64_t second = std::max<std::int64_t>(0, f.done_ns) / kSecond;
   if (seconds_.size() >= options_.max_seconds && !seconds_.count(second))
@@ -59,22 +61,24 @@ SecondStats ReportBuilder::close_second(std::int64_t second) const {
     out = it->second.counts;
     const auto& buckets = it->second.corrected;
     for (const auto& [bucket, n] : buckets) out.responses += n;
-    // The upper bound of the bucket holding the ceil(p * n)-th value, as Histogram::percentile.
+    // The upper bound of the bucket holding the ceil(p * n)-th value, and never above the
+    // second's largest value, as Histogram::percentile: one 1.000 ms response is p50 1.000 ms.
+    const std::int64_t max_ns = it->second.max_ns;
     auto at = [&](double p) {
       const auto rank = std::max<std::uint64_t>(
           1, static_cast<std::uint64_t>(std::ceil(p * static_cast<double>(out.responses))));
       std::uint64_t seen = 0;
       for (const auto& [bucket, n] : buckets) {
         seen += n;
-        if (seen >= rank) return replay::Histogram::bucket_high(bucket);
+        if (seen >= rank) return std::min(replay::Histogram::bucket_high(bucket), max_ns);
       }
-      return std::int64_t{0};
+      return max_ns;
     };
     if (out.responses > 0) {
       out.p50_ns = at(0.50);
       out.p90_ns = at(0.90);
       out.p99_ns = at(0.99);
-      out.max_ns = it->second.max_ns;
+      out.max_ns = max_ns;
     }
   }
   out.start_ns = second * kSecond;
@@ -91,7 +95,7 @@ Report ReportBuilder::finish(const RunSet& set) {
   r.last_ns = last_ns_;
   r.late_threshold_ns = options_.late_threshold_ns;
   r.overall = overall_;
-  r.routes_folded = namer_.folded();
+  r.routes_folded = folded_;
   for (auto& [name, tally] : routes_) r.routes.push_back({name, std::move(tally)});
   std::stable_sort(r.routes.begin(), r.routes.end(), [](const RouteReport& a, const RouteReport& b) {
     return a.tally.stats.outcomes > b.tally.stats.outcomes;

@@ -114,7 +114,8 @@ json to_json(const Comparison& c, const std::vector<GateResult>& gate) {
   j["gate"] = json::array();
   for (const auto& g : gate) {
     failed = failed || g.failed;
-    j["gate"].push_back({{"rule", g.rule}, {"failed", g.failed}, {"summary", g.summary}, {"findings", g.findings}});
+    j["gate"].push_back({{"rule", g.rule}, {"failed", g.failed}, {"evaluated", g.evaluated}, {"summary", g.summary},
+                         {"findings", g.findings}});
   }
   j["verdict"] = gate.empty() ? "not gated" : failed ? "fail" : "pass";
   j["base"] = to_json(c.base);
@@ -127,6 +128,9 @@ json to_json(const Comparison& c, const std::vector<GateResult>& gate) {
   j["bodies_compared"] = c.bodies_compared;
   j["bodies_differing"] = c.bodies_differing;
   j["bodies_digest_only"] = c.bodies_digest_only;
+  j["bodies_cut"] = c.bodies_cut;
+  j["latency_samples_dropped"] = c.latency_samples_dropped;
+  j["overall_latency_samples_dropped"] = c.overall_latency_samples_dropped;
   j["status_changes"] = c.status_changes;
   j["error_changes"] = c.error_changes;
   j["overall"] = row_json(c.overall);

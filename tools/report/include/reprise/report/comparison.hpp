@@ -19,8 +19,11 @@
 // candidate does — a timestamp differs in every pair on both sides; a changed price differs in
 // the candidate only. --ignore-field removes paths outright.
 //
-// Limits: latency samples per route and side (reservoir beyond it, counted), body memory (bodies
-// beyond it are compared by digest only, counted), routes (RouteNamer), examples per finding.
+// Limits: latency samples per route and side (reservoir beyond it, counted and warned about; the
+// overall row keeps four times as many), body memory (bodies beyond it are compared by digest
+// only, counted), routes (RouteNamer, folding counted in each side's Report), examples per
+// finding. A body longer than the run kept (replay --keep-bodies) is compared by its digest,
+// which covers the whole body, never by its kept prefix: counted, with a warning.
 
 #include <cstdint>
 #include <map>
@@ -29,6 +32,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "reprise/report/error.hpp"
 #include "reprise/report/json_diff.hpp"
 #include "reprise/report/quantile_interval.hpp"
 #include "reprise/report/report.hpp"
@@ -112,8 +116,10 @@ struct Comparison {
   std::uint64_t pairs = 0, base_unpaired = 0, candidate_unpaired = 0;
   std::uint64_t noise_pairs = 0;
   std::uint64_t bodies_compared = 0, bodies_differing = 0;  // not noise
-  std::uint64_t bodies_digest_only = 0;  // a body was not kept (or over the memory limit)
-  std::uint64_t latency_samples_dropped = 0;
+  std::uint64_t bodies_digest_only = 0;  // a body was not kept (or over the memory limit, or cut)
+  std::uint64_t bodies_cut = 0;          // ... of them because a body was longer than --keep-bodies
+  std::uint64_t latency_samples_dropped = 0;          // values left out of a route's sample
+  std::uint64_t overall_latency_samples_dropped = 0;  // ... out of the overall row's sample
   std::uint64_t status_changes = 0;  // not noise
   std::uint64_t error_changes = 0;
   RouteComparison overall;
@@ -127,6 +133,19 @@ struct Comparison {
 // this list; the JSON keeps each side's in its own report).
 std::vector<std::string> compare_warnings(const Comparison& c);
 
+// errc::empty_run, naming the side's file, when the base or the candidate has no outcome at all
+// (a run file with a header only, as a replay killed before its first block leaves): nothing was
+// compared, which is empty input, not a pass. Success otherwise.
+inline Status check_compared(const Comparison& c) {
+  for (const Report* side : {&c.base, &c.candidate}) {
+    if (side->overall.stats.outcomes > 0) continue;
+    const std::string role = side == &c.base ? "base" : "candidate";
+    return fail(errc::empty_run, side->files.size() == 1 ? side->files.front().path : role,
+                "the " + role + " has no outcomes (a run file with a header only: was the replay " +
+                    "killed?); nothing was compared");
+  }
+  return {};
+}
 
 class Comparer {
  public:

@@ -15,6 +15,7 @@ enum class errc {
   bad_route,        // a --route rule that does not parse
   bad_rule,         // a --fail-on rule that does not parse
   bad_field,        // an --ignore-field path that does not parse
+  empty_run,        // a side of a comparison has no outcome: nothing was compared
   output_error,     // a report file cannot be written
 };
 

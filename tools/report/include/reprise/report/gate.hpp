@@ -11,7 +11,9 @@
 //   error_changes>0   paired requests whose error kind changed: count or %
 //   body_diffs>1%     paired responses whose body differs beyond noise: count or %
 // Latency and error rules are checked overall and for every route; the others overall. Each
-// failure names where it failed and the numbers.
+// failure names where it failed and the numbers. A latency rule also fails on a route the base
+// has enough values for and the candidate none ("missing in candidate"), and any rule fails when
+// it has nothing to evaluate (GateResult::evaluated).
 
 #include <string>
 #include <string_view>
@@ -38,6 +40,10 @@ Result<GateRule> parse_gate_rule(std::string_view text);
 struct GateResult {
   std::string rule;
   bool failed = false;
+  // False when the rule had nothing to evaluate: a side without outcomes, no pairs (status and
+  // error changes), no compared body (body_diffs), no row with enough values on both sides to
+  // call a rise (latency). Such a rule fails: a gate that compared nothing has not passed.
+  bool evaluated = true;
   std::vector<std::string> findings;  // "GET /slow: p95 120ms -> 180ms (+50.0%, CI +41%..+62%)"
   std::string summary;                // one line: what was checked and the worst value seen
 };

@@ -8,9 +8,10 @@
 // "(body)". Paths are stable across requests, so counting them per route shows which field
 // changed in how many responses.
 //
-// Limits: bodies that do not parse as JSON are compared as bytes; nesting deeper than 64 levels
-// are compared as a whole at the limit; past `max_paths` differing paths per pair the rest are
-// not listed (the pair still counts as differing).
+// Limits: bodies that do not parse as JSON, or nest deeper than 256 levels, are compared as
+// bytes; values nested deeper than 64 levels are compared as a whole at that depth; past
+// `max_paths` differing paths per pair the rest are not listed (the pair still counts as
+// differing).
 
 #include <cstdint>
 #include <span>

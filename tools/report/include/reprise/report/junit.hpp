@@ -3,6 +3,7 @@
 // (a <failure> with the findings when it fails, the rule's summary as output when it passes).
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "reprise/report/comparison.hpp"
@@ -12,7 +13,9 @@ namespace reprise::report {
 
 std::string render_junit(const Comparison& c, const std::vector<GateResult>& gate);
 
-// XML/HTML text escaping (&, <, >, ", ').
+// Text for XML 1.0 and HTML, as text or attribute value: &, <, >, " and ' escaped; invalid UTF-8
+// (a target captured as Latin-1, a binary body) becomes U+FFFD; control characters other than
+// tab and line breaks, which neither language allows, are dropped.
 std::string xml_escape(std::string_view text);
 
 }  // namespace reprise::report

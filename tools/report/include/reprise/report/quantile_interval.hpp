@@ -41,8 +41,15 @@ struct QuantileDelta {
   double change_low = 0;   // (candidate.low - base.high) / base.value
   double change_high = 0;  // (candidate.high - base.low) / base.value; +inf when unbounded
   // +1 candidate significantly slower, -1 significantly faster, 0 no significant change, too
-  // few values on a side, or a change smaller than the minimum.
+  // few values on a side, or a change smaller than the minimum. Each claim is one-sided: slower
+  // needs the base bounded from above (candidate.low > base.high), faster the candidate
+  // (candidate.high < base.low); the other side's open upper end does not weaken it.
   int direction = 0;
+  // A rise could have been called: both sides have min_samples values and the base is bounded.
+  // Where this is false a gate rule on a rise has nothing to evaluate.
+  bool rise_testable = false;
+  // The base has min_samples values and the candidate none: missing in the candidate.
+  bool missing = false;
 };
 
 struct QuantileCompareOptions {

@@ -74,6 +74,7 @@ class ReportBuilder {
   // The route name of the outcome (the namer is shared so compare names routes the same way).
   const std::string& route_of(const OutcomeView& o);
   void add(const OutcomeView& o);
+  // Under a route named elsewhere (compare's own namer); RouteNamer::kOther counts as folded.
   void add(const OutcomeView& o, const std::string& route);
   // Completes the report: files, warnings and the end reason come from the set.
   Report finish(const RunSet& set);
@@ -92,6 +93,7 @@ class ReportBuilder {
   };
   std::map<std::int64_t, SecondAccumulator> seconds_;
   std::int64_t first_ns_ = 0, last_ns_ = 0;
+  std::uint64_t folded_ = 0;  // outcomes added under RouteNamer::kOther
   bool any_ = false;
 };
 
