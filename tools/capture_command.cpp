@@ -23,7 +23,7 @@ struct CaptureFlags {
   std::uint64_t max_exchanges = 0;
   RecorderFlags recorder;
   int snaplen = 262144;
-  std::size_t max_flows = 100'000;
+  std::size_t max_flows = 50'000;
 };
 
 capture::PacketCapture* g_capture = nullptr;
@@ -163,7 +163,7 @@ void add_capture_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--duration", f->duration, "stop after this long (live: wall time; files: packet time)");
   cmd->add_option("--max-exchanges", f->max_exchanges, "stop after this many exchanges");
   add_recorder_flags(*cmd, f->recorder);
-  cmd->add_option("--max-flows", f->max_flows, "TCP connections tracked at once (default 100000)");
+  cmd->add_option("--max-flows", f->max_flows, "TCP connections tracked at once (default 50000, about 4 KiB each; the least recently used goes first)");
   cmd->add_option("--idle-timeout", f->idle, "close a connection after this long without packets (default 5m)");
   cmd->add_option("--stats-json", f->stats_json, "also write every counter to this JSON file");
   cmd->callback([f, &exit_code, pcap, live] {

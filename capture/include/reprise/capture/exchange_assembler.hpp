@@ -40,7 +40,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <unordered_map>
@@ -49,6 +48,7 @@
 #include "reprise/capture/http_message_parser.hpp"
 #include "reprise/capture/http_stats.hpp"
 #include "reprise/capture/stream_events.hpp"
+#include "reprise/capture/vector_queue.hpp"
 #include "reprise/result.hpp"
 
 namespace reprise::capture {
@@ -107,7 +107,7 @@ class ConnectionAssembler final : public StreamSink {
   HttpMessageParser requests_;
   HttpMessageParser responses_;
 
-  std::deque<std::unique_ptr<Slot>> slots_;  // exchanges not yet emitted, in request order
+  VectorQueue<std::unique_ptr<Slot>> slots_;  // exchanges not yet emitted, in request order
   Slot* request_slot_ = nullptr;             // the request being parsed (after its header)
   Slot* response_slot_ = nullptr;            // the response being parsed, or awaited after a 1xx
   Slot* upgrade_slot_ = nullptr;             // request bytes wait for the response to this request

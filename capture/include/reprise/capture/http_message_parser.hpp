@@ -45,7 +45,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <optional>
 #include <span>
@@ -53,6 +52,7 @@
 
 #include "reprise/capture/http_exchange.hpp"
 #include "reprise/capture/http_stats.hpp"
+#include "reprise/capture/vector_queue.hpp"
 
 namespace reprise::capture {
 
@@ -187,8 +187,8 @@ class HttpMessageParser {
   std::vector<std::uint8_t> buf_;
   std::size_t rd_ = 0;      // first unconsumed byte in buf_
   std::uint64_t base_ = 0;  // stream offset of buf_[0]
-  std::deque<TsMark> ts_marks_;
-  std::deque<GapMark> gaps_;
+  VectorQueue<TsMark> ts_marks_;
+  VectorQueue<GapMark> gaps_;
   bool eof_ = false;
   bool eof_clean_ = false;
 
