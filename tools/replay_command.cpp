@@ -30,7 +30,7 @@ struct ReplayFlags {
   bool skip_unsafe = false;
   // Correlation.
   std::vector<std::string> correlate, clone_rewrites;
-  std::string correlation_timeout = "5s";
+  std::string correlation_timeout = "2s";
   bool no_correlate = false, no_detect = false;
   double speed = 1.0, multiplier = 1.0;
   std::uint64_t seed = 1;
@@ -242,7 +242,7 @@ void add_replay_command(CLI::App& app, int& exit_code) {
   cmd->add_flag("--no-correlate", f->no_correlate, "send recorded requests verbatim: no cookie jars, no learned values, no clone rewrites");
   cmd->add_option("--correlate", f->correlate, "follow this value: json:$.PATH, header:NAME, cookie:NAME, html:NAME, location, regex:PATTERN (repeatable)");
   cmd->add_flag("--no-detect", f->no_detect, "follow only --correlate rules (cookie jars stay on)");
-  cmd->add_option("--correlation-timeout", f->correlation_timeout, "longest wait for a value a clone's earlier answer brings (default 5s)");
+  cmd->add_option("--correlation-timeout", f->correlation_timeout, "longest wait for a value a clone's earlier answer brings (default 2s)");
   cmd->add_option("--clone-rewrite", f->clone_rewrites, "give clones their own value: header:NAME, query:NAME, cookie:NAME[=TEMPLATE with {clone} {value}] (repeatable)");
   // Safety and output.
   cmd->add_option("--abort-on", f->abort_on, "abort rule METRIC>THRESHOLD/WINDOW, e.g. 'errors>20%/10s' (repeatable)");

@@ -194,10 +194,17 @@ void print_summary(const replay::ReplaySummary& s, const replay::ReplayOptions& 
                  c.clones_forgotten > 0 ? (", " + std::to_string(c.clones_forgotten) + " clone states forgotten (limit)").c_str() : "");
     for (std::size_t k = 0; k < c.rules.size(); ++k) {
       const auto& r = c.rules[k];
-      std::fprintf(stderr, "  %-23s%s: learned %llu, substituted %llu, waits %llu, timeouts %llu, misses %llu\n",
+      std::fprintf(stderr, "  %-23s%s: learned %llu, substituted %llu, waits %llu, timeouts %llu, misses %llu%s\n",
                    k == 0 ? "correlation" : "", r.rule.c_str(), ull(r.learned), ull(r.substituted),
-                   ull(r.waits), ull(r.timeouts), ull(r.misses));
+                   ull(r.waits), ull(r.timeouts), ull(r.misses),
+                   r.rejected > 0 ? (", rejected " + std::to_string(r.rejected) + " (control characters)").c_str() : "");
     }
+    const auto& tr = s.tracker;
+    if (tr.values_forgotten + tr.sessions_forgotten + c.values_forgotten + tr.values_not_identifiers > 0)
+      std::fprintf(stderr, "  correlation limits     trace: %llu values and %llu sessions forgotten, %llu values "
+                           "not identifiers (not followed); clones: %llu values forgotten\n",
+                   ull(tr.values_forgotten), ull(tr.sessions_forgotten), ull(tr.values_not_identifiers),
+                   ull(c.values_forgotten));
   }
   std::fprintf(stderr, "  run file               %s (%llu outcomes, %s)\n", s.run_path.c_str(),
                ull(s.run_file.records), format_size(s.run_file.file_bytes).c_str());
@@ -246,13 +253,18 @@ void print_summary(const replay::ReplaySummary& s, const replay::ReplayOptions& 
     cj["cookies_rejected"] = c.cookies_rejected;
     cj["cookie_headers_rewritten"] = c.cookie_headers_rewritten;
     cj["clones_forgotten"] = c.clones_forgotten;
+    cj["values_forgotten_in_clones"] = c.values_forgotten;
+    cj["values_forgotten_in_trace"] = s.tracker.values_forgotten;
+    cj["sessions_forgotten_in_trace"] = s.tracker.sessions_forgotten;
+    cj["values_not_identifiers"] = s.tracker.values_not_identifiers;
     cj["values_in_trace"] = s.tracker.values_found;
     cj["needs_in_trace"] = s.tracker.needs;
     auto& rules = cj["rules"] = nlohmann::json::array();
     for (const auto& r : c.rules)
       rules.push_back({{"rule", r.rule}, {"automatic", r.automatic}, {"learned", r.learned},
                        {"substituted", r.substituted}, {"waits", r.waits}, {"timeouts", r.timeouts},
-                       {"misses", r.misses}});
+                       {"misses", r.misses},
+                       {"rejected", r.rejected}});
   }
   j["run_file"] = {{"path", s.run_path}, {"records", s.run_file.records}, {"bytes", s.run_file.file_bytes}};
   std::ofstream out(stats_json);

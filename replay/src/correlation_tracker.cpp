@@ -85,8 +85,15 @@ std::shared_ptr<const RequestCorrelation> CorrelationTracker::observe(
     c->producer = !found.empty();
     if (c->producer) ++stats_.producers;
     stats_.values_found += found.size();
-    for (auto& f : found)
+    for (auto& f : found) {
+      // Only identifiers are followed, whatever rule found them: a short or plain value ("1",
+      // "cart") occurs everywhere, and replacing it would rewrite "HTTP/1.1" or Content-Length.
+      if (!looks_like_token(f.value, settings_.shape)) {
+        ++stats_.values_not_identifiers;
+        continue;
+      }
       values_->add(session, {std::move(f.value), {}, exchange, f.rule, std::move(f.place), response_end_ns});
+    }
   }
   const std::string_view head = wire.substr(0, wire.find("\r\n\r\n"));
   c->clone_placeholder = head.find("{clone}") != std::string_view::npos;

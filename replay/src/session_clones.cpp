@@ -4,6 +4,7 @@
 
 #include "reprise/replay/engine.hpp"
 #include "reprise/text.hpp"
+#include "session_values.hpp"
 
 namespace reprise::replay {
 namespace {
@@ -152,7 +153,13 @@ std::string SessionClones::build(const ScheduledRequest& r, Clone* clone,
   std::string body = head_end == std::string::npos ? std::string() : wire.substr(head_end + 4);
   const std::size_t recorded_body = body.size();
 
-  for (const auto& [need, value] : substitutions) {
+  // Longest first: a recorded value inside another (a user id inside a signed session token)
+  // must not be replaced within it before the longer one is.
+  auto ordered = substitutions;
+  std::stable_sort(ordered.begin(), ordered.end(), [](const auto& a, const auto& b) {
+    return a.first->recorded.size() > b.first->recorded.size();
+  });
+  for (const auto& [need, value] : ordered) {
     const std::string from = need->encoded ? percent_encode(need->recorded) : need->recorded;
     const std::string to = need->encoded ? percent_encode(*value) : *value;
     const std::size_t n = replace_all(head, from, to) + replace_all(body, from, to);
@@ -228,12 +235,13 @@ CorrelationTotals SessionClones::totals() const {
   for (std::size_t k = 0; k < settings_.rules.size(); ++k) {
     const RuleCounters& c = rules_[k];
     t.rules.push_back({settings_.rules[k].text, settings_.rules[k].automatic, c.learned, c.substituted,
-                       c.waits, c.timeouts, c.misses});
+                       c.waits, c.timeouts, c.misses, c.rejected});
   }
   t.cookies_set = jar_.cookies_set;
   t.cookies_rejected = jar_.cookies_rejected;
   t.cookie_headers_rewritten = jar_.headers_rewritten;
   t.clones_forgotten = jar_.clones_forgotten;
+  t.values_forgotten = jar_.values_forgotten;
   return t;
 }
 
@@ -265,6 +273,14 @@ void SessionClones::received(const EngineOutcome& o, std::int64_t unix_now_ns) {
   view.body = body;
   for (const auto& [name, value] : headers) view.headers.emplace_back(name, value);
   for (auto& f : extract_values(settings_.rules, view, settings_.max_values_per_session)) {
+    // Written into a request head as is: a value with CR, LF or NUL would split it.
+    if (std::any_of(f.value.begin(), f.value.end(), [](char ch) {
+          const auto byte = static_cast<unsigned char>(ch);
+          return byte < ' ' || byte == 0x7f;
+        })) {
+      ++rules_[f.rule].rejected;
+      continue;
+    }
     ++rules_[f.rule].learned;
     auto& values = clone->values;
     values.erase(std::remove_if(values.begin(), values.end(),
@@ -272,7 +288,10 @@ void SessionClones::received(const EngineOutcome& o, std::int64_t unix_now_ns) {
                                   return l.producer == exchange && l.rule == f.rule && l.place == f.place;
                                 }),
                  values.end());
-    if (values.size() >= std::max<std::size_t>(1, settings_.max_values_per_session)) values.erase(values.begin());
+    if (values.size() >= std::max<std::size_t>(1, settings_.max_values_per_session)) {
+      values.erase(oldest_of_largest_rule(values, [](const Learned& l) { return l.rule; }));
+      ++jar_.values_forgotten;
+    }
     values.push_back({exchange, f.rule, std::move(f.place), std::move(f.value)});
   }
 }

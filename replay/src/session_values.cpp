@@ -29,7 +29,7 @@ void SessionValues::add(std::uint64_t session, SessionValue v) {
                               [&](const SessionValue& old) { return old.value == v.value; }),
                values.end());
   if (values.size() >= max_values_) {
-    values.erase(values.begin());
+    values.erase(oldest_of_largest_rule(values, [](const SessionValue& x) { return x.rule; }));
     ++values_forgotten_;
   }
   std::string encoded = percent_encode(v.value);

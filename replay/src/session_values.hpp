@@ -8,10 +8,12 @@
 // before then cannot have learned it from that response. A request uses a value when the value
 // occurs in it as is or percent-encoded (query strings and forms encode '+', '/', '=').
 //
-// Limits: at most max_values per session (the oldest is forgotten first: a token rotated since
-// is the one later requests carry) and max_sessions sessions (the one idle longest is forgotten).
-// Both are counted.
+// Limits: at most max_values per session and max_sessions sessions (the one idle longest is
+// forgotten). A full session forgets the oldest value of the rule that holds the most: a list
+// of 300 item ids must not push out the one login token (and within a rule the oldest goes: a
+// token rotated since is the one later requests carry). Both are counted.
 
+#include <algorithm>
 #include <cstdint>
 #include <list>
 #include <string>
@@ -20,6 +22,17 @@
 #include <vector>
 
 namespace reprise::replay {
+
+// The oldest element (first in `values`, which is in arrival order) of the rule that has the
+// most elements; `rule_of(element)` gives its rule. `values` must not be empty.
+template <typename T, typename RuleOf>
+typename std::vector<T>::iterator oldest_of_largest_rule(std::vector<T>& values, RuleOf rule_of) {
+  std::unordered_map<std::uint32_t, std::size_t> counts;
+  std::uint32_t largest = rule_of(values.front());
+  for (const T& v : values)
+    if (++counts[rule_of(v)] > counts[largest]) largest = rule_of(v);
+  return std::find_if(values.begin(), values.end(), [&](const T& v) { return rule_of(v) == largest; });
+}
 
 struct SessionValue {
   std::string value;

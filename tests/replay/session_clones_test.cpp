@@ -399,3 +399,81 @@ TEST_CASE("a value a clone never received is counted as one miss even when its r
   CHECK(totals.rules[1].waits == 1);
   CHECK(totals.rules[1].substituted == 1);
 }
+
+// ---- review fixes -----------------------------------------------------------------------------
+
+TEST_CASE("only identifiers are followed, whatever rule found them: a redirect's '1' is not",
+          "[replay][correlation][clones]") {
+  // `location` follows path segments and query values; /cart?step=1 hands out "cart" and "1",
+  // and "1" occurs in every later request ("HTTP/1.1"): replacing it broke the framing.
+  CorrelationSettings s;
+  s.rules.push_back(rule("location"));
+  Trace trace(s);
+  trace.add(request("GET /checkout", {}), {{"Location", "/cart?step=1"}});
+  const TraceRequest next = trace.add(request("POST /cart?step=1", {}, "qty=1"));
+  CHECK(next.correlation->needs.empty());
+  CHECK(trace.tracker_.stats().values_not_identifiers == 2);
+}
+
+TEST_CASE("a recorded value inside a longer one is replaced after it, not within it",
+          "[replay][correlation][clones]") {
+  // A uid inside a signed session token (Django's TimestampSigner: "<uid>:<stamp>:<signature>").
+  const std::string uid = "u8f3k2m9Qx", session = uid + ":1pQx7A:Zk3r9Vb2Lw";
+  const std::string uid2 = "w1n2e3r4Zz", session2 = uid2 + ":9yYt5B:Pp0o9I8u7Y";
+  Login t({rule("json:$.uid"), rule("json:$.session")});
+  Trace& trace = *t.trace;
+  const TraceRequest who = trace.add(request("GET /me", {}), {{"Content-Type", "application/json"}},
+                                     "{\"uid\":\"" + uid + "\",\"session\":\"" + session + "\"}");
+  const TraceRequest use = trace.add(request("GET /orders?u=" + uid, {"X-Session: " + session}));
+  SessionClones clones(t.settings);
+  const ScheduledRequest w = as_clone(who, 1);
+  clones.expect(w.session_key(), w.request.exchange_id);
+  clones.received(answer(w, 200, {{"Content-Type", "application/json"}},
+                         "{\"uid\":\"" + uid2 + "\",\"session\":\"" + session2 + "\"}"),
+                  kNow);
+  const auto p = clones.prepare(as_clone(use, 1), false, kNow);
+  CHECK(*p.wire == request("GET /orders?u=" + uid2, {"X-Session: " + session2}));
+}
+
+TEST_CASE("a long list of one rule's values does not push out another rule's token",
+          "[replay][correlation][clones]") {
+  Login t({rule("json:$.token"), rule("json:$.items[*].id")});
+  t.settings.max_values_per_session = 8;
+  Trace trace(t.settings);
+  const TraceRequest login = trace.add(request("POST /login", {}, "user=alice"),
+                                       {{"Content-Type", "application/json"}}, token_json(kRecorded));
+  std::string items = "{\"items\":[";
+  for (int i = 0; i < 20; ++i) items += std::string(i ? "," : "") + "{\"id\":\"item" + std::to_string(i) + "x9Qz7Wk\"}";
+  items += "]}";
+  const TraceRequest products = trace.add(request("GET /products", {"Authorization: Bearer " + kRecorded}),
+                                          {{"Content-Type", "application/json"}}, items);
+  const TraceRequest cart = trace.add(Login::cart_wire(kRecorded));
+  REQUIRE(cart.correlation->needs.size() == 1);  // the token still followed in the trace
+  CHECK(trace.tracker_.stats().values_forgotten > 0);
+
+  // The clone: the same, its login first, then the long list.
+  SessionClones clones(t.settings);
+  const ScheduledRequest l = as_clone(login, 1);
+  clones.expect(l.session_key(), l.request.exchange_id);
+  clones.received(answer(l, 200, {{"Content-Type", "application/json"}}, token_json(kReplay1)), kNow);
+  const ScheduledRequest pr = as_clone(products, 1);
+  clones.expect(pr.session_key(), pr.request.exchange_id);
+  clones.received(answer(pr, 200, {{"Content-Type", "application/json"}}, items), kNow);
+  const auto p = clones.prepare(as_clone(cart, 1), false, kNow);
+  CHECK(*p.wire == Login::cart_wire(kReplay1));
+  CHECK(clones.totals().values_forgotten > 0);
+}
+
+TEST_CASE("a learned value with CR or LF is not written into a request", "[replay][correlation][clones]") {
+  Login t;
+  SessionClones clones(t.settings);
+  const ScheduledRequest login = as_clone(t.login, 1);
+  clones.expect(login.session_key(), login.request.exchange_id);
+  clones.received(answer(login, 200, {{"Content-Type", "application/json"}},
+                         "{\"token\":\"evil\\r\\nX-Injected: 1\"}"),
+                  kNow);
+  const auto p = clones.prepare(as_clone(t.cart, 1), false, kNow);
+  CHECK(p.wire->find("X-Injected") == std::string::npos);
+  CHECK(flags(p) == kMissed);
+  CHECK(clones.totals().rules.at(0).rejected == 1);
+}

@@ -16,7 +16,9 @@ struct CorrelationSettings {
   bool detect = true;         // automatic detection over the trace file before the run
   std::vector<CorrelationRule> rules;             // --correlate rules, then detected ones
   std::vector<CloneRewrite> clone_rewrites;       // --clone-rewrite
-  std::int64_t timeout_ns = 5'000'000'000;        // --correlation-timeout: longest wait for a value
+  // --correlation-timeout: longest wait for a value. Below --max-lateness (5s), so a request
+  // whose value is slow to come is sent with the recorded one (flagged), not shed.
+  std::int64_t timeout_ns = 2'000'000'000;
   TokenShape shape;                               // what detection takes for an identifier
   std::uint64_t detect_exchanges = 200'000;       // detection reads at most this many exchanges
   std::size_t max_values_per_session = 256;       // recorded values followed per session

@@ -59,6 +59,7 @@ struct TrackerStats {
   std::uint64_t producers = 0;        // exchanges whose recorded response had values
   std::uint64_t values_found = 0;     // values found in recorded responses
   std::uint64_t needs = 0;            // values found in later requests
+  std::uint64_t values_not_identifiers = 0;  // found by a rule, not followed (looks_like_token)
   std::uint64_t sessions_forgotten = 0;
   std::uint64_t values_forgotten = 0;
 };

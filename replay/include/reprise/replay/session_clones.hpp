@@ -56,6 +56,7 @@ struct RuleCounters {
   std::atomic<std::uint64_t> waits{0};        // requests that waited for one of its values
   std::atomic<std::uint64_t> timeouts{0};     // ... and gave up
   std::atomic<std::uint64_t> misses{0};       // values a clone never received
+  std::atomic<std::uint64_t> rejected{0};     // found in an answer with CR, LF or NUL: not used
 };
 
 // The counters at one moment, for the summary and the run file's footer.
@@ -63,11 +64,11 @@ struct CorrelationTotals {
   struct Rule {
     std::string rule;
     bool automatic = false;
-    std::uint64_t learned = 0, substituted = 0, waits = 0, timeouts = 0, misses = 0;
+    std::uint64_t learned = 0, substituted = 0, waits = 0, timeouts = 0, misses = 0, rejected = 0;
   };
   std::vector<Rule> rules;
   std::uint64_t cookies_set = 0, cookies_rejected = 0, cookie_headers_rewritten = 0,
-                clones_forgotten = 0;
+                clones_forgotten = 0, values_forgotten = 0;
 };
 
 struct JarCounters {
@@ -75,6 +76,7 @@ struct JarCounters {
   std::atomic<std::uint64_t> cookies_rejected{0};
   std::atomic<std::uint64_t> headers_rewritten{0};  // Cookie headers changed by a jar
   std::atomic<std::uint64_t> clones_forgotten{0};   // clone states dropped at max_clones
+  std::atomic<std::uint64_t> values_forgotten{0};   // learned values dropped at max_values_per_session
 };
 
 class SessionClones {
