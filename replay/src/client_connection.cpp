@@ -27,8 +27,7 @@ void ClientConnection::start(Request request, EngineOutcome outcome, Keep keep) 
   request_ = request;
   keep_ = keep;
   retried_ = false;
-  if (reader_) reader_->reset(request.head, keep.body, keep.headers);
-  else reader_ = std::make_unique<ResponseReader>(request.head, keep.body, keep.headers);
+  reset_reader();
   reused_ = requests_ > 0;
   ++requests_;
   if (connected_) {
@@ -36,6 +35,11 @@ void ClientConnection::start(Request request, EngineOutcome outcome, Keep keep) 
   } else {
     do_connect();
   }
+}
+
+void ClientConnection::reset_reader() {
+  if (reader_) reader_->reset(request_.head, keep_.body, keep_.headers);
+  else reader_ = std::make_unique<ResponseReader>(request_.head, keep_.body, keep_.headers);
 }
 
 void ClientConnection::do_connect() {
@@ -122,7 +126,7 @@ void ClientConnection::broken() {
   // The first attempt's pending operations end with operation_aborted, for an old attempt; the
   // reader may have seen its end of stream.
   ++attempt_;
-  reader_->reset(request_.head, keep_.body, keep_.headers);
+  reset_reader();
   retried_ = true;
   reused_ = false;
   requests_ = 1;

@@ -79,6 +79,8 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
  private:
   // Handlers carry the attempt they belong to: after a retry, the first attempt's aborted
   // operations still complete, and must not touch the second.
+  // A reader for the current request's answer (request_, keep_), reused across requests.
+  void reset_reader();
   void do_connect();
   void on_connect(std::uint32_t attempt, const boost::system::error_code& ec);
   void do_write();

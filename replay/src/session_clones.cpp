@@ -137,6 +137,11 @@ SessionClones::Prepared SessionClones::prepare(const ScheduledRequest& r, bool g
       out.flags |= kMissed;
     }
   }
+  // Longest first: a recorded value inside another (a user id inside a signed session token)
+  // must not be replaced within it before the longer one is.
+  std::stable_sort(substitutions.begin(), substitutions.end(), [](const auto& a, const auto& b) {
+    return a.first->recorded.size() > b.first->recorded.size();
+  });
   const bool jar = c->cookie_header && clone != nullptr && !clone->jar.empty();
   if (substitutions.empty() && !c->clone_placeholder && !c->clone_fields && !jar) return out;
   out.wire = std::make_shared<const std::string>(build(r, clone, substitutions, unix_now_ns, out.flags));
@@ -153,13 +158,7 @@ std::string SessionClones::build(const ScheduledRequest& r, Clone* clone,
   std::string body = head_end == std::string::npos ? std::string() : wire.substr(head_end + 4);
   const std::size_t recorded_body = body.size();
 
-  // Longest first: a recorded value inside another (a user id inside a signed session token)
-  // must not be replaced within it before the longer one is.
-  auto ordered = substitutions;
-  std::stable_sort(ordered.begin(), ordered.end(), [](const auto& a, const auto& b) {
-    return a.first->recorded.size() > b.first->recorded.size();
-  });
-  for (const auto& [need, value] : ordered) {
+  for (const auto& [need, value] : substitutions) {  // longest first (prepare())
     const std::string from = need->encoded ? percent_encode(need->recorded) : need->recorded;
     const std::string to = need->encoded ? percent_encode(*value) : *value;
     const std::size_t n = replace_all(head, from, to) + replace_all(body, from, to);

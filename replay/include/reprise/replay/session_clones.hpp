@@ -120,6 +120,7 @@ class SessionClones {
   };
   Clone* find(std::uint64_t key);
   Clone& get(std::uint64_t key);
+  // `substitutions` are applied in their order: longest recorded value first.
   std::string build(const ScheduledRequest& r, Clone* clone,
                     const std::vector<std::pair<const Need*, const std::string*>>& substitutions,
                     std::int64_t unix_now_ns, std::uint8_t& flags);
