@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "reprise/format/reader.hpp"
+#include "reprise/format/records.hpp"
 #include "support/nginx.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
@@ -667,6 +668,34 @@ TEST_CASE("a GET that meets a closed kept-alive connection goes again on a fresh
   CHECK(error_of[1] == fb::ErrorKind::None);
   CHECK(error_of[2] == fb::ErrorKind::None);
   CHECK(error_of[3] == fb::ErrorKind::Reset);
+}
+
+TEST_CASE("an answer that arrives in parts, with a pause between them, is read whole", "[replay][cli]") {
+  // The client waits for epoll to report the answer's bytes: after each part it must wait again
+  // and not take the part for the whole. 40,000 bytes also fill the read buffer more than once.
+  const std::string body(40'000, 'x');
+  TestServer server;
+  server.set_handler([&](const ReceivedRequest&) {
+    Behaviour b = Behaviour::respond(200, body);
+    b.pause_mid_answer = 30ms;
+    return b;
+  });
+  TempDir dir;
+  const auto trace = session_trace(dir, "parts.rtrace", {{"GET", "/a"}, {"GET", "/b"}, {"GET", "/c"}}, 10 * kMs);
+  const auto r = replay({trace, "--target", server.url(""), "-o", dir.file("r.rrun"),
+                         "--max-connections", "1", "--no-default-aborts"});
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(server.connections_accepted() == 1);
+  const auto digest = format::body_digest(std::span(reinterpret_cast<const std::uint8_t*>(body.data()), body.size()));
+  const auto run = read_run(dir.file("r.rrun"));
+  CHECK(run.outcomes.size() == 3);
+  for (const auto& o : run.outcomes) {
+    CHECK(o.error == fb::ErrorKind::None);
+    CHECK(o.status == 200);
+    CHECK(o.response_digest == digest);
+    CHECK(o.done_ns - o.first_byte_ns >= 25 * kMs);  // the pause lies between first and last byte
+  }
 }
 
 TEST_CASE("a GET on a kept-alive connection the server closed (FIN) goes again on a fresh one",

@@ -6,6 +6,7 @@
 #include <exception>
 #include <future>
 #include <mutex>
+#include <sstream>
 #include <stdexcept>
 #include <system_error>
 #include <thread>
@@ -250,8 +251,26 @@ class TestServer::Session : public std::enable_shared_from_this<Session> {
     } else {
       response_.prepare_payload();
     }
+    if (behaviour_.pause_mid_answer.count() > 0) return write_in_halves();
     http::async_write(socket_, response_,
                       beast::bind_front_handler(&Session::on_write, shared_from_this()));
+  }
+
+  void write_in_halves() {
+    std::ostringstream wire;
+    wire << response_;
+    halves_ = wire.str();
+    net::async_write(socket_, net::buffer(halves_.data(), halves_.size() / 2),
+                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                       if (ec) return self->state_.fail(ec, "write first half");
+                       self->timer_.expires_after(self->behaviour_.pause_mid_answer);
+                       self->timer_.async_wait([self](beast::error_code timer_ec) {
+                         if (timer_ec) return self->state_.fail(timer_ec, "pause mid-answer");
+                         const std::size_t half = self->halves_.size() / 2;
+                         net::async_write(self->socket_, net::buffer(self->halves_.data() + half, self->halves_.size() - half),
+                                          beast::bind_front_handler(&Session::on_write, self));
+                       });
+                     });
   }
 
   void on_write(beast::error_code ec, std::size_t) {
@@ -303,6 +322,7 @@ class TestServer::Session : public std::enable_shared_from_this<Session> {
   http::response<http::empty_body> continue_;
   http::response<http::string_body> response_;
   std::string garbage_;
+  std::string halves_;  // an answer written in two halves (pause_mid_answer)
 };
 
 void TestServer::State::do_accept() {

@@ -72,6 +72,9 @@ struct Behaviour {
   // Close (FIN) once answered although the answer allows another request: a server whose
   // keep-alive timeout fires just then.
   bool close_after = false;
+  // Non-zero: the answer is written in two halves with this pause between them, so the client
+  // reads it in parts (the first half may end inside the head or the body).
+  std::chrono::milliseconds pause_mid_answer{0};
 
   // The bytes a garbage action writes when `body` is unset: not a status line any HTTP/1.x
   // parser accepts, and not valid UTF-8.
