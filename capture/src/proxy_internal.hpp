@@ -20,7 +20,6 @@
 #include <boost/asio/write.hpp>
 
 #include "reprise/capture/recording_proxy.hpp"
-#include "socket_reads.hpp"
 
 namespace reprise::capture {
 
@@ -32,17 +31,15 @@ using boost::system::error_code;
 // A connection that is plain TCP or TLS over TCP; the same calls either way.
 class ProxyStream {
  public:
-  explicit ProxyStream(asio::io_context& io) : socket_(io), reads_(socket_) {}
+  explicit ProxyStream(asio::io_context& io) : socket_(io) {}
   tcp::socket& socket() { return socket_; }
   void use_tls(ssl::context& ctx) { tls_ = std::make_unique<ssl::stream<tcp::socket&>>(socket_, ctx); }
   ssl::stream<tcp::socket&>* tls() { return tls_.get(); }
 
-  // Plain TCP is read through SocketReads (no recv that is bound to find nothing); TLS reads
-  // whole records through OpenSSL as it needs them.
-  template <typename Handler>
-  void async_read_some(asio::mutable_buffer b, Handler&& h) {
+  template <typename Buffers, typename Handler>
+  void async_read_some(const Buffers& b, Handler&& h) {
     if (tls_) tls_->async_read_some(b, std::forward<Handler>(h));
-    else reads_.read(b, std::forward<Handler>(h));
+    else socket_.async_read_some(b, std::forward<Handler>(h));
   }
   template <typename Buffers, typename Handler>
   void async_write(const Buffers& b, Handler&& h) {
@@ -53,12 +50,10 @@ class ProxyStream {
     error_code ignored;
     socket_.shutdown(tcp::socket::shutdown_both, ignored);
     socket_.close(ignored);
-    reads_.forget();
   }
 
  private:
   tcp::socket socket_;
-  SocketReads reads_;  // after socket_: forgets it before it is destroyed
   std::unique_ptr<ssl::stream<tcp::socket&>> tls_;
 };
 
