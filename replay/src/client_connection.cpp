@@ -57,7 +57,6 @@ void ClientConnection::on_connect(std::uint32_t attempt, const error_code& ec) {
   connected_ = true;
   error_code ignored;
   socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
-  socket_.non_blocking(true, ignored);  // on_readable's recv must not block
   do_write();
 }
 
@@ -71,8 +70,8 @@ void ClientConnection::do_write() {
                     [self = shared_from_this(), a = attempt_](const error_code& ec, std::size_t n) {
                       self->on_write(a, ec, n);
                     });
-  // Wait for the answer now: a server may answer (an error, say) before the body is all written.
-  await_read();
+  // Read at once: a server may answer (an error, say) before the body is all written.
+  do_read();
 }
 
 void ClientConnection::on_write(std::uint32_t attempt, const error_code& ec, std::size_t n) {
@@ -85,21 +84,6 @@ void ClientConnection::on_write(std::uint32_t attempt, const error_code& ec, std
     if (reader_->state() == ResponseReader::State::Done) return;
     return broken();
   }
-}
-
-void ClientConnection::await_read() {
-  socket_.async_wait(asio::socket_base::wait_read, [self = shared_from_this(), a = attempt_](const error_code& ec) {
-    self->on_readable(a, ec);
-  });
-}
-
-void ClientConnection::on_readable(std::uint32_t attempt, const error_code& ec) {
-  if (closed_ || !busy_ || attempt != attempt_) return;
-  if (ec) return on_read(attempt, ec, 0);
-  error_code read_ec;
-  const std::size_t n = socket_.read_some(asio::buffer(buffer_), read_ec);
-  if (read_ec == asio::error::would_block || read_ec == asio::error::try_again) return await_read();
-  on_read(attempt, read_ec, n);
 }
 
 void ClientConnection::do_read() {
@@ -133,8 +117,7 @@ void ClientConnection::on_read(std::uint32_t attempt, const error_code& ec, std:
     }
     return broken();
   }
-  if (n == buffer_.size()) do_read();
-  else await_read();
+  do_read();
 }
 
 void ClientConnection::broken() {

@@ -85,14 +85,6 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
   void on_connect(std::uint32_t attempt, const boost::system::error_code& ec);
   void do_write();
   void on_write(std::uint32_t attempt, const boost::system::error_code& ec, std::size_t n);
-  // Reads the answer. await_read() waits for epoll to report bytes, then takes them with one
-  // non-blocking recv; do_read() reads at once (asio tries the recv before waiting). Right after
-  // a send the answer is never there yet, so a read at once would cost a system call that finds
-  // nothing, on every request. Epoll is edge-triggered: it reports bytes that arrive after the
-  // last read, so await_read() follows only a read that emptied the socket (fewer bytes than the
-  // buffer) or the request's write; after a full buffer do_read() takes the rest.
-  void await_read();
-  void on_readable(std::uint32_t attempt, const boost::system::error_code& ec);
   void do_read();
   void on_read(std::uint32_t attempt, const boost::system::error_code& ec, std::size_t n);
   // The connection broke: the request goes again on a fresh one if it may (above), else it
