@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "reprise/replay/clone_rewrite.hpp"
 #include "reprise/replay/engine.hpp"
 #include "reprise/text.hpp"
 #include "session_values.hpp"
@@ -68,6 +69,16 @@ std::string map_pairs(std::string_view list, char sep, F&& f) {
     list.remove_prefix(end + 1);
   }
   return out;
+}
+
+// `text`, the request's host or path, as clone `clone` sends it: "{clone}" put there by
+// --set-header, --host-header or --rewrite-path expanded (the jar matches cookies against what
+// the target saw). `buffer` holds the expanded copy when there is one.
+std::string_view as_sent(const std::string& text, std::uint32_t clone, std::string& buffer) {
+  if (text.find("{clone}") == std::string::npos) return text;
+  buffer = text;
+  expand_clone_placeholder(buffer, clone);
+  return buffer;
 }
 
 }  // namespace
@@ -195,12 +206,15 @@ std::string SessionClones::build(const ScheduledRequest& r, Clone* clone,
   }
 
   if (clone != nullptr && !clone->jar.empty()) {
+    std::string host_buffer, path_buffer;
+    const std::string_view host = as_sent(c.host, r.clone, host_buffer);
+    const std::string_view path = as_sent(c.path, r.clone, path_buffer);
     for (auto it = lines.begin() + (lines.empty() ? 0 : 1); it != lines.end();) {
       if (!field_value(*it, "cookie", value)) {
         ++it;
         continue;
       }
-      const std::string sent = clone->jar.rewrite(value, c.host, c.path, unix_now_ns);
+      const std::string sent = clone->jar.rewrite(value, host, path, unix_now_ns);
       if (sent != value) {
         ++jar_.headers_rewritten;
         flags |= kJarCookies;
@@ -262,9 +276,12 @@ void SessionClones::received(const EngineOutcome& o, std::int64_t unix_now_ns) {
       pending.erase(it);
   }
   if (!ok) return;
+  std::string host_buffer, path_buffer;
+  const std::string_view host = as_sent(c->host, o.clone, host_buffer);
+  const std::string_view path = as_sent(c->path, o.clone, path_buffer);
   for (const auto& [name, value] : headers) {
     if (!iequals(name, "set-cookie")) continue;
-    if (clone->jar.set(value, c->host, c->path, unix_now_ns)) ++jar_.cookies_set;
+    if (clone->jar.set(value, host, path, unix_now_ns)) ++jar_.cookies_set;
     else ++jar_.cookies_rejected;
   }
   if (!o.producer) return;

@@ -263,6 +263,26 @@ TEST_CASE("the Cookie header carries the clone's jar values and keeps cookies th
   CHECK(totals.cookie_headers_rewritten == 1);
 }
 
+TEST_CASE("the jar matches cookies against the path the clone sent, with {clone} expanded",
+          "[replay][correlation][clones]") {
+  // --rewrite-path '^/u/alice=/u/{clone}': each clone is its own user; the target scopes the
+  // cart cookie to that user's path, which only the expanded path matches.
+  CorrelationSettings settings;
+  Trace trace(settings);
+  const auto open = trace.add(request("POST /u/{clone}/cart", {}), {{"Set-Cookie", "cart=rec; Path=/u/alice"}});
+  const auto items = trace.add(request("GET /u/{clone}/cart/items", {"Cookie: cart=recordedCart"}));
+  REQUIRE((items.correlation && items.correlation->cookie_header));
+
+  SessionClones clones(settings);
+  clones.received(answer(as_clone(open, 3), 200, {{"Set-Cookie", "cart=c3; Path=/u/3"}}, ""), kNow);
+  const auto p = clones.prepare(as_clone(items, 3), false, kNow);
+  CHECK(flags(p) == kJarCookies);
+  CHECK(*p.wire == request("GET /u/3/cart/items", {"Cookie: cart=c3"}));
+  // A cookie set without Path takes its default from the path sent: /u/3/cart for clone 3.
+  clones.received(answer(as_clone(open, 4), 200, {{"Set-Cookie", "cart=c4"}}, ""), kNow);
+  CHECK(*clones.prepare(as_clone(items, 4), false, kNow).wire == request("GET /u/4/cart/items", {"Cookie: cart=c4"}));
+}
+
 TEST_CASE("a cookie the target deleted is not sent back even when the jar holds no other cookie",
           "[replay][correlation][clones]") {
   CorrelationSettings settings;
