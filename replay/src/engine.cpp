@@ -90,8 +90,8 @@ struct Engine::Impl {
   std::vector<std::shared_ptr<ClientConnection>> busy;
   std::unordered_map<ClientConnection*, ScheduledRequest> conn_sessions;  // strict: who is where
   // Correlation: the clones' state, and requests waiting for a producer's answer, by
-  // (clone, producer) and in deadline order (one timeout for all, so arrival order is
-  // deadline order).
+  // (clone, producer) and in deadline order. A request that waits again (for its next
+  // producer) keeps its first deadline, so it is inserted where that deadline falls.
   std::unique_ptr<SessionClones> clones;
   struct CorrelationWait {
     std::int64_t deadline = 0;
@@ -287,15 +287,21 @@ struct Engine::Impl {
   // Makes the head of ready its clone's own; false when it was parked to wait for a value.
   bool correlate(ScheduledRequest& r, std::int64_t t) {
     if (!clones || r.prepared || r.request.clone_invariant) return true;
-    const bool give_up = (r.correlation_flags & kTimedOut) != 0;
+    const bool give_up = (r.correlation_flags & kTimedOut) != 0 ||
+                         (r.correlation_deadline_ns != 0 && t >= r.correlation_deadline_ns);
     SessionClones::Prepared p = clones->prepare(r, give_up, unix_ns(t));
     if (p.wait) {
       ++counters.held_by_correlation;
       r.correlation_flags |= kWaited;
       const std::uint64_t key = wait_key(r.session_key(), p.producer);
-      const std::int64_t deadline = t + plan.correlation.timeout_ns;
-      correlation_waits[key].push_back({deadline, std::move(r)});
-      correlation_deadlines.push_back({deadline, key});
+      if (r.correlation_deadline_ns == 0) r.correlation_deadline_ns = t + plan.correlation.timeout_ns;
+      const std::int64_t deadline = r.correlation_deadline_ns;
+      auto& waits = correlation_waits[key];
+      const auto later = [](std::int64_t d, const auto& w) { return d < w.deadline; };
+      waits.insert(std::upper_bound(waits.begin(), waits.end(), deadline, later), Waiting{deadline, std::move(r)});
+      correlation_deadlines.insert(
+          std::upper_bound(correlation_deadlines.begin(), correlation_deadlines.end(), deadline, later),
+          CorrelationWait{deadline, key});
       ++parked;
       return false;
     }

@@ -131,7 +131,7 @@ SessionClones::Prepared SessionClones::prepare(const ScheduledRequest& r, bool g
   if (!give_up)
     for (const Need& need : c->needs)
       if (learned(need) == nullptr && in_flight(need)) {
-        ++rules_[need.rule].waits;
+        if ((r.correlation_flags & kWaited) == 0) ++rules_[need.rule].waits;  // a request counts once
         out.wait = true;
         out.producer = need.producer;
         return out;

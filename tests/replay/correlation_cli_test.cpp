@@ -442,6 +442,63 @@ std::string login_trace(const TempDir& dir) {
 
 }  // namespace
 
+TEST_CASE("a request that waits for two slow producers in turn waits at most --correlation-timeout in all",
+          "[replay][correlation][cli]") {
+  // /order needs the token of /login and the one of /config, both in flight when it is due.
+  // /login answers after 300 ms: /order then waits for /config (700 ms), but only until 400 ms
+  // after it first waited, and goes with /config's recorded value, flagged timed out.
+  const std::string login_token = "9f86d081884c7d659a2feaa0c55ad015", config_token = "4e07408562bedb8b60ce05c1decfe3ad";
+  std::vector<format::fb::ExchangeT> xs;
+  auto add = [&](std::uint64_t id, std::int64_t at_ms, const char* method, const char* path) -> format::fb::ExchangeT& {
+    auto& x = xs.emplace_back(exchange(id, 7, at_ms * 1'000'000, method, path));
+    x.request->headers.push_back(field("Host", "shop.example"));
+    return x;
+  };
+  set_body(*add(1, 100, "POST", "/login").response, R"({"token":")" + login_token + R"("})");
+  set_body(*add(2, 110, "GET", "/config").response, R"({"csrf":")" + config_token + R"("})");
+  auto& order = add(3, 160, "POST", "/order");
+  order.request->headers.push_back(field("Authorization", "Bearer " + login_token));
+  order.request->headers.push_back(field("X-Csrf", config_token));
+  set_body(*order.response, "{}");
+  TempDir dir;
+  const auto trace = write_trace(dir.file("two.rtrace"), xs);
+
+  TestServer server;
+  server.on("/login", Behaviour::json(R"({"token":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa1"})").after(300ms));
+  server.on("/config", Behaviour::json(R"({"csrf":"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb2"})").after(700ms));
+  server.on("/order", Behaviour::json("{}"));
+  const auto out = run({reprise_bin(), "replay", trace, "--target", server.url(""), "-o", dir.file("r.rrun"),
+                        "--correlation-timeout", "400ms", "--no-default-aborts"});
+  INFO(out.err);
+  REQUIRE(out.exit_code == 0);
+  auto reader = format::Reader::open(dir.file("r.rrun"));
+  REQUIRE(reader);
+  format::Record record;
+  bool seen = false;
+  while (true) {
+    auto more = (*reader)->next(record);
+    REQUIRE(more);
+    if (!*more) break;
+    const auto* o = record.outcome();
+    if (o == nullptr || o->exchange_id() != 3) continue;
+    seen = true;
+    const auto flags = o->correlation();
+    CHECK((flags & format::fb::CorrelationFlags::Waited) != format::fb::CorrelationFlags::NONE);
+    CHECK((flags & format::fb::CorrelationFlags::TimedOut) != format::fb::CorrelationFlags::NONE);
+    // Sent 400 ms after it first waited (its intended time): not 400 ms after /login answered.
+    const double waited_ms = static_cast<double>(o->sent_ns() - o->intended_ns()) / 1e6;
+    CHECK(waited_ms >= 390);
+    CHECK(waited_ms < 520);
+  }
+  CHECK(seen);
+  REQUIRE(server.request_count("/order") == 1);
+  bool new_login_token = false;
+  for (const auto& r : server.requests())
+    for (const auto& [name, value] : r.headers)
+      if (r.target == "/order" && name == "Authorization") new_login_token = value == "Bearer aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa1";
+  CHECK(new_login_token);  // /login's value arrived in time and was used
+}
+
 TEST_CASE("replay --dry-run lists the detected and the given correlation rules",
           "[replay][correlation][cli]") {
   TempDir dir;

@@ -420,6 +420,29 @@ TEST_CASE("a value a clone never received is counted as one miss even when its r
   CHECK(totals.rules[1].substituted == 1);
 }
 
+TEST_CASE("a request that waits for two producers in turn is counted as one wait",
+          "[replay][correlation][clones]") {
+  CorrelationSettings settings;
+  settings.rules = {rule("json:$.token"), rule("json:$.csrf")};
+  Trace trace(settings);
+  const auto login = as_clone(trace.add(request("POST /login", {}, "u=a"), {}, token_json(kRecorded)), 0);
+  const auto form = as_clone(trace.add(request("GET /form", {}), {}, "{\"csrf\":\"csrfT0ken9876543210\"}"), 0);
+  auto post =
+      as_clone(trace.add(request("POST /cart", {"Authorization: Bearer " + kRecorded, "X-Csrf: csrfT0ken9876543210"})), 0);
+
+  SessionClones clones(settings);
+  clones.expect(login.session_key(), login.request.exchange_id);
+  clones.expect(form.session_key(), form.request.exchange_id);
+  CHECK(clones.prepare(post, false, kNow).wait);
+  post.correlation_flags |= kWaited;  // as the engine marks it
+  clones.received(answer(login, 200, {}, token_json(kReplay0)), kNow);
+  const auto again = clones.prepare(post, false, kNow);
+  CHECK(again.wait);
+  CHECK(again.producer == form.request.exchange_id);
+  const auto totals = clones.totals();
+  CHECK(totals.rules[0].waits + totals.rules[1].waits == 1);
+}
+
 // ---- review fixes -----------------------------------------------------------------------------
 
 TEST_CASE("only identifiers are followed, whatever rule found them: a redirect's '1' is not",

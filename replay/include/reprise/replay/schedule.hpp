@@ -71,6 +71,9 @@ struct ScheduledRequest {
   // (CorrelationFlag bits, session_clones.hpp).
   bool prepared = false;
   std::uint8_t correlation_flags = 0;
+  // When waiting for learned values gives up: set at its first wait, so a request that waits for
+  // several producers in turn waits at most the correlation timeout in all (0: never waited).
+  std::int64_t correlation_deadline_ns = 0;
 
   // The identity of this request's session clone, and of its recorded connection's clone.
   std::uint64_t session_key() const;
