@@ -136,17 +136,29 @@ SessionClones::Prepared SessionClones::prepare(const ScheduledRequest& r, bool g
         out.producer = need.producer;
         return out;
       }
+  // The clone's latest value of the need's kind (rule and place) from another answer: its
+  // login's token when the refresh that rotates it failed. Better than the recorded value,
+  // which is another user's (or an expired one).
+  auto own_latest = [&](const Need& need) -> const std::string* {
+    if (clone == nullptr) return nullptr;
+    for (auto it = clone->values.rbegin(); it != clone->values.rend(); ++it)  // newest first
+      if (it->rule == need.rule && it->place == need.place) return &it->value;
+    return nullptr;
+  };
   std::vector<std::pair<const Need*, const std::string*>> substitutions;
   for (const Need& need : c->needs) {
     if (const std::string* value = learned(need)) {
       substitutions.emplace_back(&need, value);
-    } else if (in_flight(need)) {
+      continue;
+    }
+    if (in_flight(need)) {
       ++rules_[need.rule].timeouts;
       out.flags |= kTimedOut;
     } else {
       ++rules_[need.rule].misses;
       out.flags |= kMissed;
     }
+    if (const std::string* own = own_latest(need)) substitutions.emplace_back(&need, own);
   }
   // Longest first: a recorded value inside another (a user id inside a signed session token)
   // must not be replaced within it before the longer one is.

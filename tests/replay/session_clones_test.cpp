@@ -443,6 +443,36 @@ TEST_CASE("a request that waits for two producers in turn is counted as one wait
   CHECK(totals.rules[0].waits + totals.rules[1].waits == 1);
 }
 
+TEST_CASE("when a clone's token refresh fails, it sends the token its login gave it, not the recorded one",
+          "[replay][correlation][clones]") {
+  const std::string rotated = "r0tatedT0kenFromRefresh4567890";
+  CorrelationSettings settings;
+  settings.rules = {rule("json:$.token")};
+  Trace trace(settings);
+  const auto login = as_clone(trace.add(request("POST /login", {}, "u=a"), {}, token_json(kRecorded)), 1);
+  const auto refresh = as_clone(
+      trace.add(request("POST /refresh", {"Authorization: Bearer " + kRecorded}), {}, token_json(rotated)), 1);
+  const auto orders = as_clone(trace.add(request("GET /orders", {"Authorization: Bearer " + rotated})), 1);
+  REQUIRE(orders.request.correlation->needs.size() == 1);
+
+  SessionClones clones(settings);
+  clones.received(answer(login, 200, {}, token_json(kReplay1)), kNow);
+  clones.expect(refresh.session_key(), refresh.request.exchange_id);
+  // In flight past the timeout: the clone's login token, flagged timed out.
+  auto p = clones.prepare(orders, true, kNow);
+  CHECK(flags(p) == (kTimedOut | kSubstituted));
+  CHECK(*p.wire == request("GET /orders", {"Authorization: Bearer " + kReplay1}));
+  // Failed: the same, flagged missed.
+  clones.received(answer(refresh, 500, {}, "{}"), kNow);
+  p = clones.prepare(orders, false, kNow);
+  CHECK(flags(p) == (kMissed | kSubstituted));
+  CHECK(*p.wire == request("GET /orders", {"Authorization: Bearer " + kReplay1}));
+  // A clone with no token of that kind at all sends the recorded value.
+  const auto p2 = clones.prepare(as_clone(orders.request, 2), false, kNow);
+  CHECK(flags(p2) == kMissed);
+  CHECK(*p2.wire == *orders.request.wire);
+}
+
 // ---- review fixes -----------------------------------------------------------------------------
 
 TEST_CASE("only identifiers are followed, whatever rule found them: a redirect's '1' is not",

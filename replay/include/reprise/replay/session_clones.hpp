@@ -15,9 +15,10 @@
 //   5. Content-Length is rebuilt when the body changed size.
 // A Need whose producer is still in flight for this clone makes the request wait (prepare()
 // says Wait); the engine asks again when the producer's answer arrives or gives up after the
-// correlation timeout: the recorded value is sent then and the outcome flagged TimedOut. A
-// producer that failed, or whose replayed response lacks the value, is a miss: recorded value,
-// flagged Missed.
+// correlation timeout and the outcome is flagged TimedOut. A producer that failed, or whose
+// replayed response lacks the value, is a miss, flagged Missed. Either way the request carries
+// the clone's latest value of that kind (same rule and place) from an earlier answer when it
+// has one (its login's token when its refresh failed), else the recorded value.
 //
 // Limits: max_clones clone states (the one used longest ago is forgotten first; counted), each
 // with a jar of CookieJarLimits and at most max_values_per_session learned values.
