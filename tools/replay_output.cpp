@@ -197,7 +197,7 @@ void print_summary(const replay::ReplaySummary& s, const replay::ReplayOptions& 
       std::fprintf(stderr, "  %-23s%s: learned %llu, substituted %llu, waits %llu, timeouts %llu, misses %llu%s\n",
                    k == 0 ? "correlation" : "", r.rule.c_str(), ull(r.learned), ull(r.substituted),
                    ull(r.waits), ull(r.timeouts), ull(r.misses),
-                   r.rejected > 0 ? (", rejected " + std::to_string(r.rejected) + " (control characters)").c_str() : "");
+                   r.rejected > 0 ? (", rejected " + std::to_string(r.rejected) + " (control characters or over 8 KiB)").c_str() : "");
     }
     const auto& tr = s.tracker;
     if (tr.values_forgotten + tr.sessions_forgotten + c.values_forgotten + tr.values_not_identifiers > 0)

@@ -95,14 +95,30 @@ SessionClones::Clone* SessionClones::find(std::uint64_t key) {
 
 SessionClones::Clone& SessionClones::get(std::uint64_t key) {
   if (Clone* c = find(key)) return *c;
-  if (clones_.size() >= std::max<std::size_t>(1, settings_.max_clones)) {
-    clones_.erase(lru_.front());
-    lru_.pop_front();
-    ++jar_.clones_forgotten;
-  }
+  if (clones_.size() >= std::max<std::size_t>(1, settings_.max_clones)) forget_oldest();
   Clone& c = clones_[key];
   c.lru = lru_.insert(lru_.end(), key);
   return c;
+}
+
+void SessionClones::forget_oldest() {
+  const auto it = clones_.find(lru_.front());
+  bytes_ -= it->second.bytes;
+  clones_.erase(it);
+  lru_.pop_front();
+  ++jar_.clones_forgotten;
+}
+
+void SessionClones::account(Clone& c) {
+  // Approximate: the strings' bytes and a fixed overhead per element.
+  constexpr std::size_t kOverhead = 64;
+  std::size_t n = sizeof(Clone) + c.in_flight.size() * sizeof(std::uint64_t);
+  for (const Learned& l : c.values) n += kOverhead + l.place.size() + l.value.size();
+  for (const Cookie& k : c.jar.cookies())
+    n += kOverhead + k.name.size() + k.value.size() + k.domain.size() + k.path.size();
+  bytes_ = bytes_ - c.bytes + n;
+  c.bytes = n;
+  while (bytes_ > settings_.max_clone_bytes && lru_.size() > 1 && lru_.front() != *c.lru) forget_oldest();
 }
 
 void SessionClones::expect(std::uint64_t clone_key, std::uint64_t exchange) {
@@ -279,12 +295,10 @@ void SessionClones::received(const EngineOutcome& o, std::int64_t unix_now_ns) {
   });
   if (!o.producer && !sets_cookies) return;  // nothing for the clone to learn
   const RequestCorrelation* c = o.correlation.get();
-  const std::string_view body(reinterpret_cast<const char*>(o.body.data()), o.body.size());
-  const std::uint64_t exchange = o.exchange_id;
   Clone* clone = &get(session_clone_key(o.session_id, o.clone, o.iteration));
   if (o.producer) {
     auto& pending = clone->in_flight;
-    if (auto it = std::find(pending.begin(), pending.end(), exchange); it != pending.end())
+    if (auto it = std::find(pending.begin(), pending.end(), o.exchange_id); it != pending.end())
       pending.erase(it);
   }
   if (!ok) return;
@@ -296,13 +310,22 @@ void SessionClones::received(const EngineOutcome& o, std::int64_t unix_now_ns) {
     if (clone->jar.set(value, host, path, unix_now_ns)) ++jar_.cookies_set;
     else ++jar_.cookies_rejected;
   }
-  if (!o.producer) return;
+  if (o.producer) learn(*clone, o);
+  account(*clone);
+}
+
+void SessionClones::learn(Clone& clone, const EngineOutcome& o) {
+  const std::string_view body(reinterpret_cast<const char*>(o.body.data()), o.body.size());
+  const std::uint64_t exchange = o.exchange_id;
+  const auto& headers = o.headers;
   ResponseView view;
   view.body = body;
   for (const auto& [name, value] : headers) view.headers.emplace_back(name, value);
   for (auto& f : extract_values(settings_.rules, view, settings_.max_values_per_session)) {
-    // Written into a request head as is: a value with CR, LF or NUL would split it.
-    if (std::any_of(f.value.begin(), f.value.end(), [](char ch) {
+    // Written into a request head as is: a value with CR, LF or NUL would split it. And no
+    // credential is kilobytes long: such a value is a document, not something to follow.
+    if (f.value.size() > settings_.max_value_bytes ||
+        std::any_of(f.value.begin(), f.value.end(), [](char ch) {
           const auto byte = static_cast<unsigned char>(ch);
           return byte < ' ' || byte == 0x7f;
         })) {
@@ -310,7 +333,7 @@ void SessionClones::received(const EngineOutcome& o, std::int64_t unix_now_ns) {
       continue;
     }
     ++rules_[f.rule].learned;
-    auto& values = clone->values;
+    auto& values = clone.values;
     values.erase(std::remove_if(values.begin(), values.end(),
                                 [&](const Learned& l) {
                                   return l.producer == exchange && l.rule == f.rule && l.place == f.place;

@@ -473,6 +473,31 @@ TEST_CASE("when a clone's token refresh fails, it sends the token its login gave
   CHECK(*p2.wire == *orders.request.wire);
 }
 
+TEST_CASE("clone state is bounded in bytes: the clones used longest ago are forgotten, long values not kept",
+          "[replay][correlation][clones]") {
+  Login t;
+  t.settings.max_clone_bytes = 16 * 1024;
+  t.settings.max_value_bytes = 600;
+  SessionClones clones(t.settings);
+  // Each clone's login returns a 500-byte token: about 700 bytes of state per clone.
+  auto token_of = [](std::uint32_t k) { return std::string(480, 'a') + "T0ken" + std::to_string(100000 + k); };
+  for (std::uint32_t k = 0; k < 100; ++k)
+    clones.received(answer(as_clone(t.login, k), 200, {}, token_json(token_of(k))), kNow);
+  const auto totals = clones.totals();
+  CHECK(totals.clones_forgotten > 50);
+  CHECK(clones.clones() < 50);
+  // The latest clone still sends its own token; the first, forgotten, sends the recorded one.
+  CHECK(clones.prepare(as_clone(t.cart, 99), false, kNow).wire->find(token_of(99)) != std::string::npos);
+  const auto first = clones.prepare(as_clone(t.cart, 0), false, kNow);
+  CHECK(flags(first) == kMissed);
+  CHECK(*first.wire == *t.cart.wire);
+
+  // A value longer than max_value_bytes is not learned: counted as rejected.
+  clones.received(answer(as_clone(t.login, 200), 200, {}, token_json(std::string(700, 'b') + "1")), kNow);
+  CHECK(clones.totals().rules[0].rejected == 1);
+  CHECK(flags(clones.prepare(as_clone(t.cart, 200), false, kNow)) == kMissed);
+}
+
 // ---- review fixes -----------------------------------------------------------------------------
 
 TEST_CASE("only identifiers are followed, whatever rule found them: a redirect's '1' is not",

@@ -24,6 +24,8 @@ struct CorrelationSettings {
   std::size_t max_values_per_session = 256;       // recorded values followed per session
   std::size_t max_tracked_sessions = 100'000;     // sessions whose values are followed
   std::size_t max_clones = 100'000;               // clone states (jar, values) kept at replay
+  std::size_t max_clone_bytes = 256u << 20;       // ... and their bytes, all clones together
+  std::size_t max_value_bytes = 8192;             // a longer learned value is not used
   std::size_t max_response_bytes = 1 << 20;       // response body read for values (per response)
 };
 

@@ -20,8 +20,9 @@
 // the clone's latest value of that kind (same rule and place) from an earlier answer when it
 // has one (its login's token when its refresh failed), else the recorded value.
 //
-// Limits: max_clones clone states (the one used longest ago is forgotten first; counted), each
-// with a jar of CookieJarLimits and at most max_values_per_session learned values.
+// Limits: max_clones clone states and max_clone_bytes of them together (the one used longest
+// ago is forgotten first; counted), each with a jar of CookieJarLimits and at most
+// max_values_per_session learned values of at most max_value_bytes each.
 
 #include <atomic>
 #include <cstdint>
@@ -57,7 +58,7 @@ struct RuleCounters {
   std::atomic<std::uint64_t> waits{0};        // requests that waited for one of its values
   std::atomic<std::uint64_t> timeouts{0};     // ... and gave up
   std::atomic<std::uint64_t> misses{0};       // values a clone never received
-  std::atomic<std::uint64_t> rejected{0};     // found in an answer with CR, LF or NUL: not used
+  std::atomic<std::uint64_t> rejected{0};     // found with CR, LF or NUL, or too long: not used
 };
 
 // The counters at one moment, for the summary and the run file's footer.
@@ -76,7 +77,7 @@ struct JarCounters {
   std::atomic<std::uint64_t> cookies_set{0};        // Set-Cookie values stored (or deleting)
   std::atomic<std::uint64_t> cookies_rejected{0};
   std::atomic<std::uint64_t> headers_rewritten{0};  // Cookie headers changed by a jar
-  std::atomic<std::uint64_t> clones_forgotten{0};   // clone states dropped at max_clones
+  std::atomic<std::uint64_t> clones_forgotten{0};   // clone states dropped at max_clones / bytes
   std::atomic<std::uint64_t> values_forgotten{0};   // learned values dropped at max_values_per_session
 };
 
@@ -118,9 +119,16 @@ class SessionClones {
     std::vector<Learned> values;            // oldest first
     std::vector<std::uint64_t> in_flight;   // producers expected, not yet answered
     std::list<std::uint64_t>::iterator lru;
+    std::size_t bytes = 0;                  // as last counted by account()
   };
   Clone* find(std::uint64_t key);
   Clone& get(std::uint64_t key);
+  void forget_oldest();
+  // The values producer answer `o` carries, into the clone's table.
+  void learn(Clone& clone, const EngineOutcome& o);
+  // Counts `c`'s bytes again after it changed; over max_clone_bytes, the clones used longest ago
+  // (never `c`: it is the one in use) are forgotten.
+  void account(Clone& c);
   // `substitutions` are applied in their order: longest recorded value first.
   std::string build(const ScheduledRequest& r, Clone* clone,
                     const std::vector<std::pair<const Need*, const std::string*>>& substitutions,
@@ -131,6 +139,7 @@ class SessionClones {
   JarCounters jar_;
   std::unordered_map<std::uint64_t, Clone> clones_;
   std::list<std::uint64_t> lru_;
+  std::size_t bytes_ = 0;  // sum of the clones' bytes
 };
 
 }  // namespace reprise::replay
