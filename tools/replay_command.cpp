@@ -12,6 +12,7 @@
 #include "recorder_flags.hpp"
 #include "replay_output.hpp"
 #include "reprise/replay/dry_run.hpp"
+#include "reprise/replay/metrics_server.hpp"
 #include "reprise/replay/replayer.hpp"
 #include "reprise/units.hpp"
 
@@ -36,6 +37,8 @@ struct ReplayFlags {
   std::uint64_t seed = 1;
   std::uint32_t max_inflight = 256, max_connections = 256;
   bool loop = false, dry_run = false, no_default_aborts = false, progress = false;
+  // Given on the command line (not the default).
+  bool speed_given = false, max_lateness_given = false, correlation_timeout_given = false;
 };
 
 std::atomic<int> g_interrupts{0};
@@ -52,7 +55,12 @@ std::int64_t duration_flag(const std::string& flag, const std::string& value) {
 std::int64_t start_at_flag(const std::string& value) {
   char* end = nullptr;
   const double seconds = std::strtod(value.c_str(), &end);
-  if (!value.empty() && *end == '\0' && seconds > 0) return static_cast<std::int64_t>(seconds * 1e9);
+  if (!value.empty() && *end == '\0') {
+    // Up to the year 2262, where nanoseconds since 1970 leave 64 bits.
+    if (!(seconds > 0 && seconds < 9.2e9))
+      throw UsageError("--start-at: '" + value + "': unix seconds from 1 to 9200000000, or a UTC time");
+    return static_cast<std::int64_t>(seconds * 1e9);
+  }
   std::tm tm{};
   const char* rest = strptime(value.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
   if (rest == nullptr || (std::string(rest) != "Z" && std::string(rest) != ""))
@@ -130,7 +138,15 @@ replay::Plan to_plan(const ReplayFlags& f) {
   for (const auto& c : f.correlate) p.correlation.rules.push_back(flag_value(replay::parse_correlation_rule(c)));
   for (const auto& c : f.clone_rewrites)
     p.correlation.clone_rewrites.push_back(flag_value(replay::parse_clone_rewrite(c)));
-  p.correlation.timeout_ns = duration_flag("--correlation-timeout", f.correlation_timeout);
+  // Given, it must be below --max-lateness (Plan::validate); by default it adapts to a short one.
+  p.correlation.timeout_ns = f.correlation_timeout_given
+                                 ? duration_flag("--correlation-timeout", f.correlation_timeout)
+                                 : std::min(duration_flag("--correlation-timeout", f.correlation_timeout),
+                                            p.max_lateness_ns / 2);
+  if (f.speed_given && p.pacing != replay::Pacing::Recorded)
+    throw UsageError("--speed scales the recorded gaps, and --rate replaces them: give one of the two");
+  if (f.max_lateness_given && p.pacing == replay::Pacing::Max)
+    throw UsageError("--max-lateness: with --rate max nothing has a due time, so nothing is late; drop it");
   if (f.no_correlate && (!f.correlate.empty() || !f.clone_rewrites.empty()))
     throw UsageError("--no-correlate sends requests verbatim: drop --correlate and --clone-rewrite, or it");
   if (Status st = p.validate(); !st) throw UsageError(st.error().message());
@@ -138,27 +154,10 @@ replay::Plan to_plan(const ReplayFlags& f) {
 }
 
 int run_replay_command(const ReplayFlags& f) {
-  replay::Plan plan = to_plan(f);
-  auto target = replay::Target::parse(f.target.empty() ? "http://127.0.0.1:80" : f.target);
-  if (!target) return report(target.error());
-  auto detection = replay::add_detected_rules(f.trace, plan, *target);
-  if (!detection) return report(detection.error());
-
-  if (f.dry_run) {
-    auto report_result = replay::dry_run(f.trace, plan, *target);
-    if (!report_result) return report(report_result.error());
-    print_dry_run(*report_result, plan, *detection);
-    return kExitOk;
-  }
-  if (f.target.empty()) throw UsageError("replay: --target is required (or use --dry-run)");
-  if (f.output.empty()) throw UsageError("replay: -o RUN is required (or use --dry-run)");
-
+  // Every flag is checked before anything runs, a dry run included: it must not pass a plan the
+  // real run refuses.
   replay::ReplayOptions o;
-  o.trace_path = f.trace;
-  o.run_path = f.output;
-  o.writer = recording_writer_options();
-  o.plan = plan;
-  o.target = *target;
+  o.plan = to_plan(f);
   // A rule given for a metric replaces the default rule for that metric.
   std::vector<replay::AbortRule> given;
   for (const auto& text : f.abort_on) {
@@ -179,9 +178,36 @@ int run_replay_command(const ReplayFlags& f) {
   if (!keep) throw UsageError("--keep-bodies: '" + f.keep_bodies + "' is not a size (e.g. 64KiB, 0)");
   o.keep_body = *keep;
   if (!f.start_at.empty()) o.start_at_unix_ns = start_at_flag(f.start_at);
-  o.interrupts = &g_interrupts;
+  if (!f.metrics_listen.empty())
+    if (Status st = replay::MetricsServer::check(f.metrics_listen); !st) throw UsageError(st.error().message());
   o.metrics_listen = f.metrics_listen;
+
+  auto target = replay::Target::parse(f.target.empty() ? "http://127.0.0.1:80" : f.target);
+  if (!target) return report(target.error());
+  auto detection = replay::add_detected_rules(f.trace, o.plan, *target);
+  if (!detection) return report(detection.error());
+  if (f.dry_run) {
+    auto report_result = replay::dry_run(f.trace, o.plan, *target);
+    if (!report_result) return report(report_result.error());
+    print_dry_run(*report_result, o.plan, *detection);
+    return kExitOk;
+  }
+  if (f.target.empty()) throw UsageError("replay: --target is required (or use --dry-run)");
+  if (f.output.empty()) throw UsageError("replay: -o RUN is required (or use --dry-run)");
+  o.trace_path = f.trace;
+  o.run_path = f.output;
+  o.writer = recording_writer_options();
+  o.target = *target;
+  o.interrupts = &g_interrupts;
   if (f.progress || isatty(STDERR_FILENO)) o.on_status = print_status_line;
+  if (o.start_at_unix_ns > 0) {
+    timespec now{};
+    clock_gettime(CLOCK_REALTIME, &now);
+    const std::int64_t now_ns = static_cast<std::int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec;
+    if (o.start_at_unix_ns < now_ns)
+      std::fprintf(stderr, "replay: warning: --start-at is %.1f s in the past: starting now, not aligned with "
+                           "shards that started on time\n", static_cast<double>(now_ns - o.start_at_unix_ns) / 1e9);
+  }
 
   std::signal(SIGINT, on_interrupt);
   std::signal(SIGTERM, on_interrupt);
@@ -252,7 +278,12 @@ void add_replay_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--metrics-listen", f->metrics_listen, "serve OpenMetrics on HOST:PORT during the run (e.g. 127.0.0.1:9464)");
   cmd->add_option("--stats-json", f->stats_json, "also write the summary to this JSON file");
   cmd->add_flag("--progress", f->progress, "print the status line even when stderr is not a terminal");
-  cmd->callback([f, &exit_code] { exit_code = run_replay_command(*f); });
+  cmd->callback([f, cmd, &exit_code] {
+    f->speed_given = cmd->count("--speed") > 0;
+    f->max_lateness_given = cmd->count("--max-lateness") > 0;
+    f->correlation_timeout_given = cmd->count("--correlation-timeout") > 0;
+    exit_code = run_replay_command(*f);
+  });
 }
 
 }  // namespace reprise::tools

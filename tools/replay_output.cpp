@@ -100,9 +100,10 @@ std::string correlation_lines(const replay::Plan& plan, const replay::Detection&
 void print_dry_run(const replay::DryRunReport& r, const replay::Plan& plan,
                    const replay::Detection& detection) {
   std::printf("dry run: nothing sent\n");
-  std::printf("  requests           %llu (of %llu exchanges in the trace, %u pass%s)\n",
+  std::printf("  requests           %llu (of %llu exchanges in the trace, %u pass%s)%s\n",
               ull(r.requests), ull(r.feed.exchanges), r.schedule.passes,
-              r.schedule.passes == 1 ? "" : "es");
+              r.schedule.passes == 1 ? "" : "es",
+              r.one_pass_of_loop ? "; --loop repeats it until --duration" : "");
   std::printf("  session clones     %llu admitted (%llu below the level, %llu other shards)\n",
               ull(r.session_clones), ull(r.schedule.clones_below_level),
               ull(r.schedule.clones_other_shard));
@@ -122,6 +123,10 @@ void print_dry_run(const replay::DryRunReport& r, const replay::Plan& plan,
               r.peak_inflight, plan.max_inflight);
   std::printf("  rate per second    %s%s\n", replay::sparkline(r.per_second, 60).c_str(),
               r.per_second_truncated ? " (first 7 days)" : "");
+  if (plan.max_rate_per_s > 0 && static_cast<double>(r.peak_rate) > plan.max_rate_per_s)
+    std::printf("  warning            the plan peaks at %llu/s, over --max-rate %.0f/s: requests held back "
+                "longer than %s are shed\n",
+                ull(r.peak_rate), plan.max_rate_per_s, format_duration(plan.max_lateness_ns).c_str());
   std::printf("  limits             max in flight %u, connections %u, rate %s, shed after %s\n",
               plan.max_inflight, plan.max_connections,
               plan.max_rate_per_s > 0 ? (std::to_string(static_cast<long long>(plan.max_rate_per_s)) + "/s").c_str() : "none",

@@ -9,7 +9,12 @@ Result<DryRunReport> dry_run(const std::string& trace_path, const Plan& plan,
   if (Status st = plan.validate(); !st) return st.take_error();
   DryRunReport report;
   std::vector<double> busy_ns;  // recorded latency summed per second
-  TraceFeed feed(trace_path, plan, target);
+  Plan shown = plan;
+  if (plan.pacing == Pacing::Max && plan.loop) {
+    shown.loop = false;
+    report.one_pass_of_loop = true;
+  }
+  TraceFeed feed(trace_path, shown, target);
   Status st = feed.run([&](ScheduledRequest&& r) {
     ++report.requests;
     report.last_due_ns = std::max(report.last_due_ns, r.due_ns);

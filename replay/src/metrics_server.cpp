@@ -111,9 +111,11 @@ struct MetricsServer::Impl {
   }
 };
 
-Result<std::unique_ptr<MetricsServer>> MetricsServer::start(const std::string& listen) {
+namespace {
+
+Result<tcp::endpoint> parse_listen(const std::string& listen) {
   auto bad = [&](const std::string& why) {
-    return fail(errc::listen_failed, "--metrics-listen", "'" + listen + "': " + why);
+    return fail(errc::bad_plan, "--metrics-listen", "'" + listen + "': " + why);
   };
   const auto colon = listen.rfind(':');
   if (colon == std::string::npos) return bad("expected HOST:PORT, e.g. 127.0.0.1:9464");
@@ -123,15 +125,32 @@ Result<std::unique_ptr<MetricsServer>> MetricsServer::start(const std::string& l
   try {
     std::size_t used = 0;
     port = std::stoul(listen.substr(colon + 1), &used);
-    if (used != listen.size() - colon - 1 || port > 65535) return bad("bad port");
+    if (used != listen.size() - colon - 1 || port > 65535) return bad("bad port (0 to 65535)");
   } catch (const std::exception&) {
-    return bad("bad port");
+    return bad("bad port (0 to 65535)");
   }
-  auto impl = std::make_unique<Impl>();
   error_code ec;
   const auto address = asio::ip::make_address(host, ec);
   if (ec) return bad("not an IP address (" + ec.message() + ")");
-  const tcp::endpoint endpoint(address, static_cast<std::uint16_t>(port));
+  return tcp::endpoint(address, static_cast<std::uint16_t>(port));
+}
+
+}  // namespace
+
+Status MetricsServer::check(const std::string& listen) {
+  if (auto e = parse_listen(listen); !e) return e.take_error();
+  return {};
+}
+
+Result<std::unique_ptr<MetricsServer>> MetricsServer::start(const std::string& listen) {
+  auto bad = [&](const std::string& why) {
+    return fail(errc::listen_failed, "--metrics-listen", "'" + listen + "': " + why);
+  };
+  auto parsed = parse_listen(listen);
+  if (!parsed) return parsed.take_error();
+  auto impl = std::make_unique<Impl>();
+  error_code ec;
+  const tcp::endpoint endpoint = *parsed;
   impl->acceptor.open(endpoint.protocol(), ec);
   if (!ec) impl->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec) impl->acceptor.bind(endpoint, ec);

@@ -79,6 +79,9 @@ Status Plan::validate() const {
   if (request_timeout_ns <= 0) return bad("--request-timeout", "must be above 0");
   if (max_sessions == 0) return bad("--max-sessions", "must be at least 1");
   if (correlation.timeout_ns <= 0) return bad("--correlation-timeout", "must be above 0");
+  if (correlation.enabled && pacing != Pacing::Max && correlation.timeout_ns >= max_lateness_ns)
+    return bad("--correlation-timeout", "must be below --max-lateness: a request waiting for a value "
+                                        "would be shed before its wait ends, never sent flagged");
   return {};
 }
 

@@ -290,6 +290,44 @@ TEST_CASE("an unresolvable target is refused before anything starts", "[replay][
   CHECK(rule.exit_code == 2);
 }
 
+TEST_CASE("a dry run checks every flag the run would, and refuses contradicting plans with exit 2",
+          "[replay][cli]") {
+  TempDir dir;
+  const auto trace = make_trace(dir, 2, 2, kMs);
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--abort-on", "garbage"}, "--abort-on"},
+      {{"--drain-timeout", "-1s"}, "--drain-timeout"},
+      {{"--keep-bodies", "xyz"}, "--keep-bodies"},
+      {{"--start-at", "garbage"}, "--start-at"},
+      {{"--start-at", "inf"}, "--start-at"},
+      {{"--start-at", "1e30"}, "--start-at"},
+      {{"--metrics-listen", "garbage"}, "--metrics-listen"},
+      {{"--metrics-listen", "127.0.0.1:99999"}, "--metrics-listen"},
+      {{"--rate", "10/s", "--speed", "1000"}, "--speed"},
+      {{"--rate", "max", "--max-lateness", "1s"}, "--max-lateness"},
+      {{"--correlation-timeout", "10s"}, "--correlation-timeout"},
+      {{"--max-lateness", "1s", "--correlation-timeout", "1s"}, "--correlation-timeout"},
+  };
+  for (const auto& [flags, named] : cases) {
+    std::vector<std::string> args = {trace, "--dry-run"};
+    args.insert(args.end(), flags.begin(), flags.end());
+    const auto r = replay(args);
+    INFO(flags.front() << " " << flags.back() << ": " << r.err);
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find(named) != std::string::npos);
+  }
+  // A short --max-lateness alone is fine: the correlation timeout's default adapts to it.
+  CHECK(replay({trace, "--dry-run", "--max-lateness", "1s"}).exit_code == 0);
+  // --rate max --loop has no schedule in time: one pass is shown, and the dry run ends.
+  const auto max = replay({trace, "--dry-run", "--rate", "max", "--loop", "--duration", "2s"});
+  CHECK(max.exit_code == 0);
+  CHECK(max.out.find("--loop repeats it until --duration") != std::string::npos);
+  // A plan over --max-rate says that requests will be shed.
+  const auto capped = replay({trace, "--dry-run", "--rate", "1000/s", "--max-rate", "10/s", "--loop", "--duration", "3s"});
+  CHECK(capped.exit_code == 0);
+  CHECK(capped.out.find("over --max-rate 10/s") != std::string::npos);
+}
+
 TEST_CASE("N shards together replay exactly what one process does", "[replay][cli]") {
   TempDir dir;
   TestServer server;

@@ -23,6 +23,9 @@ struct DryRunReport {
   bool per_second_truncated = false;
   std::uint64_t peak_rate = 0;             // the busiest second
   double peak_inflight = 0;                // estimate, busiest second
+  // --rate max --loop: nothing is scheduled in time, so the loop would not end here; one pass
+  // is counted, which the run repeats until --duration.
+  bool one_pass_of_loop = false;
   FeedStats feed;
   ScheduleStats schedule;
 

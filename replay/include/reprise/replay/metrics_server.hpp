@@ -19,6 +19,9 @@ class MetricsServer {
   // `listen` is HOST:PORT ("127.0.0.1:9464", "[::1]:9464"; port 0 picks one). Errors:
   // errc::listen_failed naming the address.
   static Result<std::unique_ptr<MetricsServer>> start(const std::string& listen);
+  // Checks `listen` (HOST:PORT, an IP address and a port) without binding: errc::bad_plan, the
+  // flag's usage error, when it is not one. start() fails with listen_failed only on binding.
+  static Status check(const std::string& listen);
   ~MetricsServer();
   MetricsServer(const MetricsServer&) = delete;
   MetricsServer& operator=(const MetricsServer&) = delete;
