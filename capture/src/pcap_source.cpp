@@ -1,6 +1,7 @@
 #include "reprise/capture/pcap_source.hpp"
 
 #include <pcap/pcap.h>
+#include <poll.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -89,6 +90,11 @@ struct PcapSource::Impl {
   std::atomic<bool> stopped{false};
   SourceStats stats;
   Input* handed_out = nullptr;  // files: the input whose packet next() returned last
+  // Live: the handle is non-blocking and next() waits on its descriptor for at most poll_ms.
+  // In immediate mode libpcap's own read timeout never fires (pcap_next_ex would block until a
+  // packet comes), and a quiet link must still see --duration, idle expiry and the flushes.
+  int poll_fd = -1;
+  int poll_ms = 100;
 
   ~Impl() {
     for (auto& in : inputs) {
@@ -215,6 +221,10 @@ Result<std::unique_ptr<PcapSource>> PcapSource::open_live(const std::string& int
   impl->inputs[0].link_type = static_cast<std::uint32_t>(pcap_datalink(h));
   impl->inputs[0].unit = unit_of(h);
   if (Status st = apply_filter(impl->inputs[0], filter); !st) return st.take_error();
+  impl->poll_fd = pcap_get_selectable_fd(h);
+  impl->poll_ms = std::max(1, o.timeout_ms);
+  if (impl->poll_fd >= 0 && pcap_setnonblock(h, 1, err) != 0)
+    return fail(errc::source_error, interface, std::string("cannot make the capture non-blocking: ") + err);
   return std::unique_ptr<PcapSource>(new PcapSource(std::move(impl)));
 }
 
@@ -225,6 +235,11 @@ Result<PcapSource::Next> PcapSource::next(Packet& out) {
     Input& in = s.inputs[0];
     if (in.done) return Next::End;
     if (Status st = s.advance(in); !st) return st.take_error();
+    if (in.data == nullptr && !in.done && s.poll_fd >= 0) {
+      pollfd p{s.poll_fd, POLLIN, 0};
+      if (::poll(&p, 1, s.poll_ms) > 0 && !s.stopped)  // EINTR (a signal): Idle, the caller looks
+        if (Status st = s.advance(in); !st) return st.take_error();
+    }
     if (in.done) return Next::End;
     if (in.data == nullptr) return Next::Idle;
     out = in.packet();

@@ -63,3 +63,35 @@ TEST_CASE("live capture on loopback ends cleanly on SIGINT or SIGTERM with every
   CHECK((*r)->footer()->records() == 20);
   CHECK((*r)->footer()->end_reason()->str() == "signal");
 }
+
+TEST_CASE("live capture stops at --duration on a quiet link, with what it saw written",
+          "[capture][integration][live]") {
+  // libpcap's immediate mode blocks until a packet comes: a quiet link must still end the
+  // capture on time and hand its exchanges to the trace without waiting for more packets.
+  if (!Nginx::available() || ::geteuid() != 0) {
+    WARN("skipped: needs nginx and root");
+    return;
+  }
+  TempDir dir;
+  Nginx nginx;
+  const auto trace = dir.file("quiet.rtrace");
+  const auto err = dir.file("capture.err");
+  const auto started = std::chrono::steady_clock::now();
+  Background capture({"/bin/sh", "-c",
+                      "exec " + reprise_bin() + " capture -i lo --port " + std::to_string(nginx.port()) +
+                          " --duration 2s -o " + trace + " 2>" + err});
+  REQUIRE(wait_for_text(err, "listening on lo"));
+  REQUIRE(run({"curl", "-s", "-o", "/dev/null", nginx.url("/static/100?quiet=1")}).exit_code == 0);
+  const int status = capture.stop(0, std::chrono::seconds(8));  // waits for it to end by itself
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  CHECK(status == 0);
+  CHECK(seconds < 5);
+  std::ifstream e(err);
+  const std::string summary((std::istreambuf_iterator<char>(e)), {});
+  INFO(summary);
+  CHECK(summary.find("stopped by duration") != std::string::npos);
+  auto r = format::Reader::open(trace);
+  REQUIRE(r.ok());
+  REQUIRE((*r)->footer() != nullptr);
+  CHECK((*r)->footer()->records() == 1);
+}
