@@ -157,13 +157,17 @@ void add_capture_command(CLI::App& app, int& exit_code) {
   pcap->excludes(live);
   cmd->add_option("-o,--output", f->output, "trace to write, - for standard output")->required();
   cmd->add_option("--filter", f->filter, "BPF filter expression (e.g. 'tcp port 8080')");
-  cmd->add_option("--port", f->ports, "only TCP traffic on this port (repeat: any of the ports)");
-  cmd->add_option("-s,--snaplen", f->snaplen, "live: bytes kept per packet (default 262144)");
+  cmd->add_option("--port", f->ports, "only TCP traffic on this port (repeat: any of the ports)")
+      ->check(CLI::Range(1, 65535));
+  cmd->add_option("-s,--snaplen", f->snaplen, "live: bytes kept per packet (default 262144)")
+      ->check(CLI::Range(64, 262144));
   cmd->add_option("--buffer-size", f->buffer, "live: kernel buffer (default 64MiB)");
   cmd->add_option("--duration", f->duration, "stop after this long (live: wall time; files: packet time)");
-  cmd->add_option("--max-exchanges", f->max_exchanges, "stop after this many exchanges");
+  cmd->add_option("--max-exchanges", f->max_exchanges, "stop after this many exchanges")
+      ->check(CLI::Range(1.0, 1e18));
   add_recorder_flags(*cmd, f->recorder);
-  cmd->add_option("--max-flows", f->max_flows, "TCP connections tracked at once (default 50000, about 4 KiB each; the least recently used goes first)");
+  cmd->add_option("--max-flows", f->max_flows, "TCP connections tracked at once (default 50000, about 4 KiB each; the least recently used goes first)")
+      ->check(CLI::Range(1, 100'000'000));
   cmd->add_option("--idle-timeout", f->idle, "close a connection after this long without packets (default 5m)");
   cmd->add_option("--stats-json", f->stats_json, "also write every counter to this JSON file");
   cmd->callback([f, &exit_code, pcap, live] {

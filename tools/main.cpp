@@ -27,7 +27,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    app.exit(e);
+    // Said like every other refusal; CLI11's messages name the flag.
+    std::fprintf(stderr, "reprise: %s (see --help)\n", e.what());
     return kExitBadInput;
   } catch (const UsageError& e) {
     std::fprintf(stderr, "reprise: %s\n", e.what());

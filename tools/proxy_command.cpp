@@ -127,9 +127,12 @@ void add_proxy_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--upstream", f->upstream, "http://host:port or https://host:port to forward to")->required();
   cmd->add_option("-o,--output", f->output, "trace to write, - for standard output");
   cmd->add_flag("--no-record", f->no_record, "record nothing: a plain reverse proxy");
-  cmd->add_option("--threads", f->threads, "io threads (default: one per core)");
-  cmd->add_option("--max-connections", f->max_connections, "client connections at most (default 4096)");
-  cmd->add_option("--max-upstream-connections", f->max_upstream_connections, "upstream connections at most (default 256)");
+  cmd->add_option("--threads", f->threads, "io threads (default: one per core)")->check(CLI::Range(1, 256));
+  cmd->add_option("--max-connections", f->max_connections, "client connections at most (default 4096)")
+      ->check(CLI::Range(1, 10'000'000));
+  cmd->add_option("--max-upstream-connections", f->max_upstream_connections,
+                  "upstream connections at most, shared over the threads (default 256)")
+      ->check(CLI::Range(1, 1'000'000));
   cmd->add_option("--max-header", f->max_header, "request/response head size limit (default 64KiB)");
   cmd->add_option("--request-timeout", f->request_timeout, "a request head, whole; a body, each read (default 30s)");
   cmd->add_option("--response-timeout", f->response_timeout, "the upstream's answer, else 504 (default 60s)");

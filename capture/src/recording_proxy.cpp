@@ -335,8 +335,15 @@ Result<std::unique_ptr<RecordingProxy>> RecordingProxy::start(ProxyOptions optio
 
   unsigned threads = p.options.threads != 0 ? p.options.threads : std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < threads; ++i) p.workers.push_back(std::make_unique<Worker>(p));
-  for (auto& w : p.workers)
-    w->upstream_limit = std::max<std::size_t>(1, p.options.max_upstream_connections / threads);
+  // Each thread keeps its own share of the upstream pool; the shares add up to the limit.
+  if (p.options.max_upstream_connections < threads)
+    return fail(errc::bad_option, "--max-upstream-connections",
+                std::to_string(p.options.max_upstream_connections) + " is fewer than the " +
+                    std::to_string(threads) + " threads, each of which needs a connection of its own: "
+                    "raise it or lower --threads");
+  for (unsigned i = 0; i < threads; ++i)
+    p.workers[i]->upstream_limit = p.options.max_upstream_connections / threads +
+                                   (i < p.options.max_upstream_connections % threads ? 1 : 0);
 
   {
     tcp::resolver resolver(p.workers[0]->io);

@@ -451,3 +451,19 @@ TEST_CASE("capture: --max-exchanges counts the exchanges the filters keep", "[ca
   REQUIRE(seen.size() == 1);
   CHECK(seen[0].target == "/static/100?head=0");
 }
+
+TEST_CASE("capture: out-of-range flag values are refused with exit 2 and the flag named", "[capture][cli]") {
+  // Unsigned flags took "-1" as 2^64-1: --max-flows -1 removed the memory bound.
+  TempDir dir;
+  const std::string pcap = dir.file("unread.pcap");  // the flags are refused before it is opened
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"--max-flows", "-1"}, {"--max-flows", "0"}, {"--max-exchanges", "-1"},
+      {"--port", "70000"},   {"--port", "-1"},     {"--snaplen", "-5"},
+  };
+  for (const auto& [flag, value] : cases) {
+    const auto r = run({reprise_bin(), "capture", "--pcap", pcap, "-o", dir.file("t.rtrace"), flag, value});
+    INFO(flag << " " << value << ": " << r.err);
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find(flag) != std::string::npos);
+  }
+}

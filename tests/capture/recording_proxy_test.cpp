@@ -822,6 +822,10 @@ TEST_CASE("reprise proxy refuses bad flags with exit 2 and a taken address with 
       {{"--upstream", up, "--no-record", "--tls-cert", "/nonexistent.pem"}, 2},
       {{"--upstream", up, "--no-record", "--drain-timeout", "soon"}, 2},
       {{"--upstream", up, "--no-record", "--listen", in_use}, 4},
+      {{"--upstream", up, "--no-record", "--threads", "4294967295"}, 2},
+      {{"--upstream", up, "--no-record", "--threads", "0"}, 2},
+      {{"--upstream", up, "--no-record", "--max-connections", "-1"}, 2},
+      {{"--upstream", up, "--no-record", "--threads", "4", "--max-upstream-connections", "2"}, 2},
   };
   for (const auto& [flags, code] : cases) {
     std::vector<std::string> argv = {reprise_bin(), "proxy"};

@@ -32,7 +32,7 @@ TEST_CASE("gate rules parse with their units", "[report][gate]") {
 
 TEST_CASE("bad gate rules are refused with the syntax", "[report][gate]") {
   for (const char* bad : {"p95>10%", "p97>+10%", "p95>+fast", "errors>+1%", "status_changes>x",
-                          "latency>+1%", "p95", ">+1%", "body_diffs>"}) {
+                          "latency>+1%", "p95", ">+1%", "body_diffs>", "p95>+10", "p99>+0.5"}) {
     INFO(bad);
     auto r = parse_gate_rule(bad);
     REQUIRE_FALSE(r);

@@ -1,5 +1,6 @@
 #include "reprise/report/gate.hpp"
 
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -101,8 +102,11 @@ Result<GateRule> parse_gate_rule(std::string_view text) {
       rule.relative = true;
       rule.threshold = *share;
     } else {
+      // A bare number would read as seconds: "p95>+10" meant as 10 % would never fail.
+      const bool has_unit = !value.empty() && std::isalpha(static_cast<unsigned char>(value.back()));
       const auto ns = parse_duration_ns(value);
-      if (!ns) return bad(text, "'" + std::string(value) + "' is neither a share (10%) nor a duration (20ms)");
+      if (!ns || !has_unit)
+        return bad(text, "'" + std::string(value) + "' is neither a share (10%) nor a duration with its unit (20ms, 1s)");
       rule.threshold = static_cast<double>(*ns);
     }
     return rule;
