@@ -50,6 +50,13 @@ int run_verify(const std::string& path) {
                                "the footer lists " + std::to_string(footer->records()) +
                                    " records in " + std::to_string(indexed) + " blocks, the file holds " +
                                    std::to_string(st.records) + " in " + std::to_string(st.blocks)));
+  // Interval frames (a run file's per-second statistics) are checked too: a damaged one is
+  // skipped by readers, so report would count fewer outcomes per second than the records hold.
+  if (st.damaged_intervals > 0)
+    return report(format::fail(format::errc::checksum_mismatch, reader.name(),
+                               std::to_string(st.damaged_intervals) +
+                                   " interval frame(s) are damaged (the records are intact; `reprise "
+                                   "trace repair` copies them, without those per-second statistics)"));
   std::printf("%s: ok: %llu records in %llu blocks, footer present\n", reader.name().c_str(),
               static_cast<unsigned long long>(st.records), static_cast<unsigned long long>(st.blocks));
   return kExitOk;

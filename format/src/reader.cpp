@@ -266,7 +266,14 @@ struct Reader::Impl {
         problem = err(errc::bad_frame, at, "data frame without a content checksum");
       } else {
         auto frame = peek_frame(probe->frame_size);
-        if (!frame) return fail_sticky(frame.take_error());
+        if (!frame) {
+          if (!options.resync || frame.error().code != make_error_code(errc::truncated))
+            return fail_sticky(frame.take_error());
+          // The file ends inside this frame (an unfinished file, whatever the frame's kind):
+          // a resyncing reader records the damage and ends with what came before.
+          if (Status st = skip_damage(frame.take_error(), at); !st) return fail_sticky(st.take_error());
+          continue;
+        }
         if (probe->kind == FrameKind::Footer) {
           if (footer_bytes.empty()) {
             if (Status st = adopt_footer(*frame, at, at + probe->frame_size); !st)
