@@ -14,7 +14,8 @@ namespace reprise::tools {
 int exit_code_for(const Error& error) {
   if (error.code == format::make_error_code(format::errc::output_error) ||
       error.code == capture::make_error_code(capture::errc::output_error) ||
-      error.code == capture::make_error_code(capture::errc::listen_failed))
+      error.code == capture::make_error_code(capture::errc::listen_failed) ||
+      error.code == capture::make_error_code(capture::errc::interface_failed))
     return kExitEnvironment;
   if (error.code == replay::make_error_code(replay::errc::resolve_failed) ||
       error.code == replay::make_error_code(replay::errc::listen_failed) ||

@@ -16,6 +16,7 @@ class Category final : public std::error_category {
       case errc::source_error: return "packet source error";
       case errc::output_error: return "trace output error";
       case errc::listen_failed: return "cannot listen";
+      case errc::interface_failed: return "cannot open the interface";
     }
     return "unknown capture error";
   }

@@ -198,7 +198,7 @@ Result<std::unique_ptr<PcapSource>> PcapSource::open_live(const std::string& int
                                                           const LiveOptions& o) {
   char err[PCAP_ERRBUF_SIZE] = "";
   pcap_t* h = pcap_create(interface.c_str(), err);
-  if (h == nullptr) return fail(errc::source_error, interface, err);
+  if (h == nullptr) return fail(errc::interface_failed, interface, err);
   auto impl = std::make_unique<Impl>();
   impl->live = true;
   Input& in = impl->inputs.emplace_back();
@@ -216,7 +216,7 @@ Result<std::unique_ptr<PcapSource>> PcapSource::open_live(const std::string& int
     std::string why = pcap_geterr(h);
     if (rc == PCAP_ERROR_PERM_DENIED) why += " (capturing needs root or CAP_NET_RAW)";
     if (rc == PCAP_ERROR_NO_SUCH_DEVICE) why += " (see `ip link` for interface names)";
-    return fail(errc::source_error, interface, why);
+    return fail(errc::interface_failed, interface, why);
   }
   impl->inputs[0].link_type = static_cast<std::uint32_t>(pcap_datalink(h));
   impl->inputs[0].unit = unit_of(h);
@@ -224,7 +224,7 @@ Result<std::unique_ptr<PcapSource>> PcapSource::open_live(const std::string& int
   impl->poll_fd = pcap_get_selectable_fd(h);
   impl->poll_ms = std::max(1, o.timeout_ms);
   if (impl->poll_fd >= 0 && pcap_setnonblock(h, 1, err) != 0)
-    return fail(errc::source_error, interface, std::string("cannot make the capture non-blocking: ") + err);
+    return fail(errc::interface_failed, interface, std::string("cannot make the capture non-blocking: ") + err);
   return std::unique_ptr<PcapSource>(new PcapSource(std::move(impl)));
 }
 

@@ -467,3 +467,12 @@ TEST_CASE("capture: out-of-range flag values are refused with exit 2 and the fla
     CHECK(r.err.find(flag) != std::string::npos);
   }
 }
+
+TEST_CASE("capture: an interface that cannot be opened is an environment error (exit 4), named",
+          "[capture][cli]") {
+  TempDir dir;
+  const auto r = run({reprise_bin(), "capture", "-i", "nosuchif0", "-o", dir.file("t.rtrace")});
+  INFO(r.err);
+  CHECK(r.exit_code == 4);
+  CHECK(r.err.find("nosuchif0") != std::string::npos);
+}

@@ -12,9 +12,10 @@ enum class errc {
   ok = 0,
   unsupported_link_type,  // a pcap link type the decoder does not know
   bad_option,             // an option value out of range (bad regex, zero limit)
-  source_error,           // the packet source failed (pcap file unreadable, interface error)
+  source_error,           // the packet source failed (pcap file unreadable, read error)
   output_error,           // the trace writer failed
   listen_failed,          // the proxy cannot listen on its address (in use, not local)
+  interface_failed,       // a live interface cannot be opened (no such device, no permission)
 };
 
 const std::error_category& category();
