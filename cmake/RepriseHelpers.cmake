@@ -37,5 +37,5 @@ function(reprise_add_test name)
   reprise_target_defaults(${name})
   catch_discover_tests(${name}
     WORKING_DIRECTORY ${CMAKE_BINARY_DIR}
-    PROPERTIES ENVIRONMENT "REPRISE_BIN=$<TARGET_FILE:reprise>;REPRISE_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
+    PROPERTIES ENVIRONMENT "REPRISE_BIN=$<TARGET_FILE:reprise>")  # the source dir is compiled in
 endfunction()

@@ -80,7 +80,7 @@ bool always_shown(const std::string& name) {
   return false;
 }
 
-void print_summary(const capture::CaptureSummary& s, const std::string& stats_json) {
+Status print_summary(const capture::CaptureSummary& s, const std::string& stats_json) {
   std::fprintf(stderr, "capture: stopped by %s; %llu exchanges written\n", s.stopped_by.c_str(),
                static_cast<unsigned long long>(s.recorder.written));
   nlohmann::json j;
@@ -103,12 +103,9 @@ void print_summary(const capture::CaptureSummary& s, const std::string& stats_js
   if (s.source.kernel_dropped > 0)
     std::fprintf(stderr, "capture: warning: the kernel dropped %llu packets (raise --buffer-size)\n",
                  static_cast<unsigned long long>(s.source.kernel_dropped));
-  if (!stats_json.empty()) {
-    j["stopped_by"] = s.stopped_by;
-    std::ofstream out(stats_json);
-    out << json_text(j, 2) << "\n";
-    if (!out) warn("cannot write " + stats_json);
-  }
+  if (stats_json.empty()) return {};
+  j["stopped_by"] = s.stopped_by;
+  return write_text_file(stats_json, json_text(j, 2) + "\n");
 }
 
 int run_capture(const CaptureFlags& f) {
@@ -142,7 +139,8 @@ int run_capture(const CaptureFlags& f) {
   if (!summary) return report(summary.error());
   if (!closed) return report(closed.error());
   summary->writer = (*writer)->stats();
-  print_summary(*summary, f.stats_json);
+  // The trace is complete either way; a summary that could not be written is still exit 4.
+  if (Status st = print_summary(*summary, f.stats_json); !st) return report(st.error());
   return kExitOk;
 }
 

@@ -37,6 +37,16 @@ Status write_stdout(std::string_view text) {
   return format::fail(format::errc::output_error, "<stdout>", std::strerror(errno));
 }
 
+Status write_text_file(const std::string& path, std::string_view text) {
+  std::FILE* f = std::fopen(path.c_str(), "w");
+  if (f == nullptr) return format::fail(format::errc::output_error, path, std::strerror(errno));
+  const bool written = std::fwrite(text.data(), 1, text.size(), f) == text.size();
+  const int saved = errno;
+  if (std::fclose(f) != 0 || !written)
+    return format::fail(format::errc::output_error, path, std::strerror(written ? errno : saved));
+  return {};
+}
+
 Status flush_stdout() {
   if (std::fflush(stdout) == 0 && std::ferror(stdout) == 0) return {};
   return format::fail(format::errc::output_error, "<stdout>", std::strerror(errno));

@@ -32,6 +32,9 @@ void warn(const std::string& message);
 // Standard output, checked: a full disk or a closed pipe is an output error (exit 4), never a
 // silent success. write_stdout() buffers; flush_stdout() at the end says whether it all went.
 Status write_stdout(std::string_view text);
+// Writes `text` to the file `path` (--stats-json and the like); an output_error (exit 4) naming
+// the file and why when it cannot.
+Status write_text_file(const std::string& path, std::string_view text);
 Status flush_stdout();
 
 // Thrown by a command's parse step for a flag value CLI11 cannot check by itself; main() prints

@@ -107,13 +107,10 @@ int run_proxy(const ProxyFlags& f) {
     (*proxy)->recorder_stats().for_each([&](const char* name, std::uint64_t v) { line(std::string("trace.") + name, v); });
     line("trace.sessions", (*proxy)->session_stats().sessions);
   }
-  if (!f.stats_json.empty()) {
-    std::ofstream out(f.stats_json);
-    out << json_text(j, 2) << "\n";
-    if (!out) warn("cannot write " + f.stats_json);
-  }
+  const Status stats = f.stats_json.empty() ? Status{} : write_text_file(f.stats_json, json_text(j, 2) + "\n");
   if (!recorded) return report(recorded.error());
   if (!closed) return report(closed.error());
+  if (!stats) return report(stats.error());
   return kExitOk;
 }
 

@@ -216,9 +216,12 @@ int run_replay_command(const ReplayFlags& f) {
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);
   if (!summary) return report(summary.error());
-  print_summary(*summary, o, f.stats_json);
+  // A run that ended otherwise keeps its exit code; a completed one whose summary file could
+  // not be written is exit 4 (the run file is complete either way).
+  const Status stats = print_summary(*summary, o, f.stats_json);
+  if (!stats) report(stats.error());
   switch (summary->end) {
-    case replay::ReplayEnd::Completed: return kExitOk;
+    case replay::ReplayEnd::Completed: return stats ? kExitOk : kExitEnvironment;
     case replay::ReplayEnd::Aborted: return kExitAborted;
     case replay::ReplayEnd::Interrupted: return kExitInterrupted;
   }

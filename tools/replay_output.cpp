@@ -162,7 +162,7 @@ void print_status_line(const replay::LiveStatus& s) {
   std::fflush(stderr);
 }
 
-void print_summary(const replay::ReplaySummary& s, const replay::ReplayOptions& o,
+Status print_summary(const replay::ReplaySummary& s, const replay::ReplayOptions& o,
                    const std::string& stats_json) {
   if (isatty(STDERR_FILENO)) std::fprintf(stderr, "\n");
   const IntervalStats& t = s.totals;
@@ -214,7 +214,7 @@ void print_summary(const replay::ReplaySummary& s, const replay::ReplayOptions& 
   std::fprintf(stderr, "  run file               %s (%llu outcomes, %s)\n", s.run_path.c_str(),
                ull(s.run_file.records), format_size(s.run_file.file_bytes).c_str());
 
-  if (stats_json.empty()) return;
+  if (stats_json.empty()) return {};
   nlohmann::json j;
   j["end_reason"] = s.end_reason;
   j["duration_s"] = seconds;
@@ -272,9 +272,7 @@ void print_summary(const replay::ReplaySummary& s, const replay::ReplayOptions& 
                        {"rejected", r.rejected}});
   }
   j["run_file"] = {{"path", s.run_path}, {"records", s.run_file.records}, {"bytes", s.run_file.file_bytes}};
-  std::ofstream out(stats_json);
-  out << json_text(j, 2) << "\n";
-  if (!out) warn("cannot write " + stats_json);
+  return write_text_file(stats_json, json_text(j, 2) + "\n");
 }
 
 }  // namespace reprise::tools

@@ -13,7 +13,8 @@ void print_dry_run(const replay::DryRunReport& report, const replay::Plan& plan,
                    const replay::Detection& detection);
 void print_start(const replay::ReplayOptions& options, const replay::Detection& detection);
 void print_status_line(const replay::LiveStatus& status);
-void print_summary(const replay::ReplaySummary& summary, const replay::ReplayOptions& options,
+// The summary on stderr, and --stats-json when given (its write error returned).
+Status print_summary(const replay::ReplaySummary& summary, const replay::ReplayOptions& options,
                    const std::string& stats_json);
 
 }  // namespace reprise::tools

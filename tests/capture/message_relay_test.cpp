@@ -91,7 +91,7 @@ TEST_CASE("message relay: a head over the limit, bytes that are not HTTP, and a 
   CHECK(state_of("GET / HTTP/1.1\r\nHost: a\r\n", 1024, false).first == MessageRelay::State::Head);
 }
 
-TEST_CASE("message relay: upgrade, CONNECT and Expect are reported; a HEAD answer has no body",
+TEST_CASE("message relay: upgrade, CONNECT and Expect are reported, and a HEAD answer has no body",
           "[capture][proxy][relay]") {
   auto request = [](const std::string& wire) {
     auto r = std::make_unique<MessageRelay>(true, 4096, 1024);

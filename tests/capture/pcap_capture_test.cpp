@@ -476,3 +476,15 @@ TEST_CASE("capture: an interface that cannot be opened is an environment error (
   CHECK(r.exit_code == 4);
   CHECK(r.err.find("nosuchif0") != std::string::npos);
 }
+
+TEST_CASE("capture: a --stats-json that cannot be written is exit 4, and the trace is still whole",
+          "[capture][cli]") {
+  TempDir dir;
+  const std::string pcap = source_dir() + "/samples/demo.pcap";
+  const auto trace = dir.file("t.rtrace");
+  const auto r = run({reprise_bin(), "capture", "--pcap", pcap, "-o", trace, "--stats-json", dir.file("no/such/dir/s.json")});
+  INFO(r.err);
+  CHECK(r.exit_code == 4);
+  CHECK(r.err.find("s.json") != std::string::npos);
+  CHECK(run({reprise_bin(), "trace", "verify", trace}).exit_code == 0);
+}

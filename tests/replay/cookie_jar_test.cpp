@@ -523,7 +523,7 @@ TEST_CASE("rewrite: the recorded text is returned unchanged when nothing applies
   CHECK(jar.rewrite("SESSION=OLD", "example.com", "/", kNow) == "SESSION=OLD");  // names are case-sensitive
 }
 
-TEST_CASE("rewrite: order is kept, pairs are rejoined with '; ', nothing is added", "[replay][cookies]") {
+TEST_CASE("rewrite: order is kept, pairs are rejoined with a semicolon and a space, nothing is added", "[replay][cookies]") {
   CookieJar jar;
   REQUIRE(jar.set("b=NEW", "example.com", "/", kNow));
   REQUIRE(jar.set("extra=1", "example.com", "/", kNow));

@@ -328,6 +328,19 @@ TEST_CASE("a dry run checks every flag the run would, and refuses contradicting 
   CHECK(capped.out.find("over --max-rate 10/s") != std::string::npos);
 }
 
+TEST_CASE("a --stats-json that cannot be written makes a completed run exit 4, and the run file is whole",
+          "[replay][cli]") {
+  TempDir dir;
+  TestServer server;
+  const auto trace = make_trace(dir, 2, 2, kMs);
+  const auto r = replay({trace, "--target", server.url(""), "-o", dir.file("r.rrun"), "--stats-json",
+                         dir.file("no/such/dir/s.json")});
+  INFO(r.err);
+  CHECK(r.exit_code == 4);
+  CHECK(r.err.find("s.json") != std::string::npos);
+  CHECK(read_run(dir.file("r.rrun")).outcomes.size() == 4);
+}
+
 TEST_CASE("N shards together replay exactly what one process does", "[replay][cli]") {
   TempDir dir;
   TestServer server;
@@ -684,7 +697,7 @@ TEST_CASE("per-recorded connections: a shed request lets the next one on its con
   CHECK(run.outcomes.size() == 3);
 }
 
-TEST_CASE("a GET that meets a closed kept-alive connection goes again on a fresh one; a POST does not",
+TEST_CASE("a GET that meets a closed kept-alive connection goes again on a fresh one, a POST does not",
           "[replay][cli]") {
   // Every request after the first on a connection is reset unanswered, as a server's keep-alive
   // timeout does to a request written just as it closes.

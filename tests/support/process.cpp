@@ -116,8 +116,7 @@ std::string reprise_bin() {
 
 std::string source_dir() {
   const char* dir = std::getenv("REPRISE_SOURCE_DIR");
-  if (dir == nullptr) throw std::runtime_error("REPRISE_SOURCE_DIR is not set (run with ctest)");
-  return dir;
+  return dir != nullptr ? dir : REPRISE_SOURCE_DIR_DEFAULT;
 }
 
 Background::Background(const std::vector<std::string>& argv) {

@@ -22,7 +22,8 @@ ProcessResult run(const std::vector<std::string>& argv, const std::string& input
 ProcessResult run_shell(const std::string& script,
                         std::chrono::milliseconds timeout = std::chrono::seconds(60));
 
-// The built reprise binary ($REPRISE_BIN, set by CTest) and the source tree ($REPRISE_SOURCE_DIR).
+// The built reprise binary ($REPRISE_BIN, set by CTest) and the source tree ($REPRISE_SOURCE_DIR,
+// else the one this was built from).
 std::string reprise_bin();
 std::string source_dir();
 
