@@ -74,7 +74,8 @@ std::string correlation_lines(const replay::Plan& plan, const replay::Detection&
   }
   std::string out;
   std::string detected = !c.detect ? "detection off (--no-detect)"
-                         : detection.exchanges == 0 ? "no detection (trace on standard input)"
+                         : detection.from_stdin     ? "no detection (trace on standard input)"
+                         : detection.exchanges == 0 ? "no detection (no exchange in the trace)"
                          : "detection over " + std::to_string(detection.exchanges) + " exchanges" +
                                (detection.complete ? "" : " (the first ones only)");
   std::snprintf(line, sizeof line, "  %-*scookie jar per clone; %zu rule%s; %s\n", width, "correlation",
@@ -171,6 +172,10 @@ Status print_summary(const replay::ReplaySummary& s, const replay::ReplayOptions
   std::fprintf(stderr, "replay: %s after %s\n", s.end_reason.c_str(), format_duration(s.duration_ns).c_str());
   std::fprintf(stderr, "  requests               %llu outcomes, %llu sent, %.1f/s\n", ull(t.outcomes),
                ull(s.engine.sent), rate);
+  if (t.outcomes == 0 && s.engine.dropped_at_stop == 0)
+    std::fprintf(stderr, "  warning                nothing was replayed: %s\n",
+                 s.feed.exchanges == 0 ? "the trace holds no exchange"
+                                       : "the filters left none of the trace's exchanges (see filtered and skipped below)");
   std::fprintf(stderr, "  status                 1xx %llu  2xx %llu  3xx %llu  4xx %llu  5xx %llu  none %llu\n",
                ull(t.status_classes[1]), ull(t.status_classes[2]), ull(t.status_classes[3]),
                ull(t.status_classes[4]), ull(t.status_classes[5]), ull(t.status_classes[0]));

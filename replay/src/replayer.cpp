@@ -43,7 +43,12 @@ std::string trace_identity(const fb::FileHeader& h) {
 
 Result<Detection> add_detected_rules(const std::string& trace_path, Plan& plan, const Target& target) {
   CorrelationSettings& c = plan.correlation;
-  if (!c.enabled || !c.detect || trace_path == "-") return Detection{};
+  if (!c.enabled || !c.detect) return Detection{};
+  if (trace_path == "-") {
+    Detection none;
+    none.from_stdin = true;
+    return none;
+  }
   auto found = detect_correlation(trace_path, plan, target);
   if (!found) return found.take_error();
   for (const auto& d : found->rules) {
@@ -244,7 +249,8 @@ Result<ReplaySummary> run_replay(const ReplayOptions& opt) {
   if (!closed) return fail(errc::output_error, opt.run_path, closed.error().message());
   if (!feed_status) return feed_status.take_error();
 
-  summary.duration_ns = engine.now_ns();
+  // Run time 0 is 50 ms after the start (the lead): a run that ended before it lasted 0.
+  summary.duration_ns = std::max<std::int64_t>(0, engine.now_ns());
   summary.totals = recorder.totals();
   summary.schedule = feed.schedule().stats();
   summary.feed = feed.stats();

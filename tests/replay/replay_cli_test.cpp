@@ -341,6 +341,20 @@ TEST_CASE("a --stats-json that cannot be written makes a completed run exit 4, a
   CHECK(read_run(dir.file("r.rrun")).outcomes.size() == 4);
 }
 
+TEST_CASE("a replay the filters leave nothing to send says so, with a duration of at least 0",
+          "[replay][cli]") {
+  TempDir dir;
+  TestServer server;
+  const auto trace = make_trace(dir, 2, 2, kMs);  // GETs
+  const auto r = replay({trace, "--target", server.url(""), "-o", dir.file("r.rrun"), "--method", "DELETE"});
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(r.err.find("nothing was replayed: the filters left none") != std::string::npos);
+  CHECK(r.err.find("after -") == std::string::npos);
+  CHECK(r.err.find("trace on standard input") == std::string::npos);
+  CHECK(server.request_count() == 0);
+}
+
 TEST_CASE("N shards together replay exactly what one process does", "[replay][cli]") {
   TempDir dir;
   TestServer server;
@@ -722,8 +736,9 @@ TEST_CASE("a GET that meets a closed kept-alive connection goes again on a fresh
 }
 
 TEST_CASE("an answer that arrives in parts, with a pause between them, is read whole", "[replay][cli]") {
-  // The client waits for epoll to report the answer's bytes: after each part it must wait again
-  // and not take the part for the whole. 40,000 bytes also fill the read buffer more than once.
+  // Each answer comes in two writes 30 ms apart: the client must read on after the first part,
+  // not take it for the whole, and keep the connection. 40,000 bytes also fill the read buffer
+  // more than once.
   const std::string body(40'000, 'x');
   TestServer server;
   server.set_handler([&](const ReceivedRequest&) {

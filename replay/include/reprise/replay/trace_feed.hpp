@@ -53,6 +53,7 @@ struct Detection {
   std::vector<DetectedRule> rules;
   std::uint64_t exchanges = 0;  // exchanges looked at
   bool complete = true;         // false: the trace is longer than detect_exchanges
+  bool from_stdin = false;      // not run: a trace on standard input can be read only once
 };
 Result<Detection> detect_correlation(const std::string& trace_path, const Plan& plan,
                                      const Target& target);
