@@ -168,8 +168,11 @@ void add_capture_command(CLI::App& app, int& exit_code) {
       ->check(CLI::Range(1, 100'000'000));
   cmd->add_option("--idle-timeout", f->idle, "close a connection after this long without packets (default 5m)");
   cmd->add_option("--stats-json", f->stats_json, "also write every counter to this JSON file");
-  cmd->callback([f, &exit_code, pcap, live] {
+  cmd->callback([f, cmd, &exit_code, pcap, live] {
     if (pcap->count() == 0 && live->count() == 0) throw UsageError("capture: give --pcap FILE… or -i IFACE");
+    for (const char* flag : {"--snaplen", "--buffer-size"})
+      if (pcap->count() > 0 && cmd->count(flag) > 0)
+        throw UsageError(std::string("capture: ") + flag + " sets up a live capture; a pcap file was captured already");
     exit_code = run_capture(*f);
   });
 }

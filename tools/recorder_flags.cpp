@@ -31,6 +31,13 @@ format::WriterOptions recording_writer_options() {
   return o;
 }
 
+const char* given_recorder_flag(const CLI::App& cmd) {
+  for (const char* flag : {"--session-key", "--host", "--path", "--method", "--sample", "--seed",
+                           "--redact-header", "--redact-body", "--max-body"})
+    if (cmd.count(flag) > 0) return flag;
+  return nullptr;
+}
+
 capture::RecorderOptions to_recorder_options(const RecorderFlags& f) {
   capture::RecorderOptions o;
   if (!f.session_key.empty()) {
@@ -47,12 +54,14 @@ capture::RecorderOptions to_recorder_options(const RecorderFlags& f) {
     throw UsageError(std::string("--path/--redact-body: bad regular expression: ") + e.what());
   }
   o.redact_headers = f.redact_headers;
+  // The % sign is required: "0.5" could mean half or half a percent.
   std::string pct = f.sample;
-  if (!pct.empty() && pct.back() == '%') pct.pop_back();
+  const bool percent = !pct.empty() && pct.back() == '%';
+  if (percent) pct.pop_back();
   char* end = nullptr;
   const double p = std::strtod(pct.c_str(), &end);
-  if (pct.empty() || *end != '\0' || !(p > 0 && p <= 100))
-    throw UsageError("--sample: '" + f.sample + "' (a percentage in (0%, 100%], e.g. 10%)");
+  if (!percent || pct.empty() || *end != '\0' || !(p > 0 && p <= 100))
+    throw UsageError("--sample: '" + f.sample + "' (a percentage with its sign, in (0%, 100%], e.g. 10%)");
   o.sample = p / 100.0;
   o.sample_seed = f.seed;
   return o;

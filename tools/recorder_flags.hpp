@@ -20,6 +20,9 @@ struct RecorderFlags {
 };
 
 void add_recorder_flags(CLI::App& cmd, RecorderFlags& f);
+// The first recorder flag given on `cmd`'s command line ("--sample"), or nullptr: for commands
+// that can run without recording (proxy --no-record), where such a flag would do nothing.
+const char* given_recorder_flag(const CLI::App& cmd);
 // Throws UsageError naming the flag on a bad value.
 capture::RecorderOptions to_recorder_options(const RecorderFlags& f);
 std::size_t max_body_bytes(const RecorderFlags& f);

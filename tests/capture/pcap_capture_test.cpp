@@ -459,6 +459,8 @@ TEST_CASE("capture: out-of-range flag values are refused with exit 2 and the fla
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"--max-flows", "-1"}, {"--max-flows", "0"}, {"--max-exchanges", "-1"},
       {"--port", "70000"},   {"--port", "-1"},     {"--snaplen", "-5"},
+      {"--snaplen", "100"},  // a live capture's setting, given with a pcap file
+      {"--sample", "0.5"},   // half, or half a percent? The % sign is required.
   };
   for (const auto& [flag, value] : cases) {
     const auto r = run({reprise_bin(), "capture", "--pcap", pcap, "-o", dir.file("t.rtrace"), flag, value});

@@ -826,6 +826,9 @@ TEST_CASE("reprise proxy refuses bad flags with exit 2 and a taken address with 
       {{"--upstream", up, "--no-record", "--threads", "0"}, 2},
       {{"--upstream", up, "--no-record", "--max-connections", "-1"}, 2},
       {{"--upstream", up, "--no-record", "--threads", "4", "--max-upstream-connections", "2"}, 2},
+      {{"--upstream", up, "--no-record", "--sample", "10%"}, 2},          // records nothing to sample
+      {{"--upstream", up, "--no-record", "--upstream-ca", "/etc/hostname"}, 2},  // http: nothing to verify
+      {{"--upstream", up, "--no-record", "--tls-cert", "/nonexistent.pem", "--tls-key", "/nonexistent.key"}, 2},
   };
   for (const auto& [flags, code] : cases) {
     std::vector<std::string> argv = {reprise_bin(), "proxy"};
@@ -835,4 +838,10 @@ TEST_CASE("reprise proxy refuses bad flags with exit 2 and a taken address with 
     CHECK(out.exit_code == code);
     CHECK(out.err.find("reprise:") != std::string::npos);
   }
+  // A TLS file is named with what is wrong with it.
+  const auto tls = run({reprise_bin(), "proxy", "--upstream", up, "--no-record", "--tls-cert", "/nonexistent.pem",
+                        "--tls-key", "/nonexistent.key"},
+                       {}, 10s);
+  CHECK(tls.err.find("/nonexistent.pem") != std::string::npos);
+  CHECK(tls.err.find("No such file") != std::string::npos);
 }
