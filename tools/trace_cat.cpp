@@ -90,7 +90,7 @@ void add_trace_cat(CLI::App& trace, int& exit_code) {
                                           "UTF-8, else base64)");
   cmd->add_option("FILE", opts->path, "trace or run file, - for standard input")->required();
   cmd->add_flag("--no-bodies", opts->no_bodies, "leave bodies out (their sizes stay)");
-  cmd->add_option("--limit", opts->limit, "print at most N records")->check(CLI::PositiveNumber);
+  cmd->add_option("--limit", opts->limit, "print at most N records")->check(CLI::Range(1.0, 1e18));
   cmd->add_option("--from", opts->from, "start at this offset from the first record (e.g. 30s)");
   cmd->add_option("--to", opts->to, "stop at this offset from the first record (e.g. 1m)");
   cmd->callback([opts, &exit_code] { exit_code = run_cat(*opts); });

@@ -95,16 +95,18 @@ std::string render_compare_text(const Comparison& c, const std::vector<GateResul
   std::string out;
   auto side = [&](const char* name, const Report& r) {
     const auto& s = r.overall.stats;
-    put(out, "%-9s %s: %llu outcomes, %.1f/s, errors %.2f%%, p50 %s, p99 %s, ended %s\n", name,
+    put(out, "%-9s %s: %llu outcomes, %.1f/s, errors %.2f%%, p50 %s, p99 %s, late %llu, ended %s\n", name,
         r.files.empty() ? "?" : r.files.front().path.c_str(), ull(s.outcomes), r.achieved_rate(),
         pct(s.failed, s.outcomes), dur(s.corrected.percentile(50)).c_str(), dur(s.corrected.percentile(99)).c_str(),
-        r.end_reason.c_str());
+        ull(r.overall.late), r.end_reason.c_str());
   };
   side("base", c.base);
   side("candidate", c.candidate);
   put(out, "pairs     %llu (unpaired: %llu base, %llu candidate); noise samples %llu\n", ull(c.pairs),
       ull(c.base_unpaired), ull(c.candidate_unpaired), ull(c.noise_pairs));
   for (const auto& n : c.noise_sources) put(out, "noise     %s\n", n.c_str());
+  put(out, "late      sent more than %s after their time (--late-after): a side that is late did not "
+           "send the load it was asked to\n", dur(c.base.late_threshold_ns).c_str());
 
   put(out, "\nlatency (corrected) per route: change of the percentile [interval]\n");
   put(out, "  %-36s %9s  %-28s %-28s\n", "route", "pairs", "p50", "p95");

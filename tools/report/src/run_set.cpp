@@ -69,7 +69,11 @@ Result<RunSet> RunSet::open(const std::vector<std::string>& paths, std::string r
                   "replayed a different trace (" + f.trace_path + ", " + f.trace_digest + ") than " +
                       first.path + " (" + first.trace_path + ", " + first.trace_digest +
                       "); the runs of one " + set.role_ + " must be shards of one test");
-    if (&f != &first && (f.shard_count != first.shard_count || f.shard_count == 1))
+    if (&f != &first && f.shard_count == 1 && first.shard_count == 1)
+      return fail(errc::mismatched_runs, f.path,
+                  "and " + first.path + " are two whole runs, not shards of one test: several runs of one " +
+                      set.role_ + " must be its shards (`reprise compare` compares two runs)");
+    if (&f != &first && f.shard_count != first.shard_count)
       return fail(errc::mismatched_runs, f.path,
                   "is shard " + std::to_string(f.shard_index) + "/" + std::to_string(f.shard_count) +
                       " but " + first.path + " is shard " + std::to_string(first.shard_index) + "/" +
