@@ -29,6 +29,9 @@ struct ConnectionAssembler::Slot {
   Req req = Req::InProgress;
   Resp resp = Resp::None;
   bool after_client_loss = false;  // its request was found after requests were lost
+  // First byte of the 1xx held in x.response: restored when the bytes after it turn out to be no
+  // response at all, so the times stay those of the response the exchange shows.
+  std::int64_t interim_first_ns = 0;
 
   bool unanswered() const { return resp == Resp::None && req != Req::Absent; }
   bool ready() const { return req != Req::InProgress && resp == Resp::Done; }
@@ -334,6 +337,7 @@ void ConnectionAssembler::finish_response(Message&& m) {
     // connection that ends here still shows what was answered.
     ++stats_.informational_responses;
     x.response = std::move(m.response);
+    s->interim_first_ns = x.response_first_ns;
     x.response_last_ns = m.last_ns;
     return;
   }
@@ -349,7 +353,9 @@ void ConnectionAssembler::finish_response(Message&& m) {
       response_slot_ = nullptr;
       s->resp = Slot::Resp::None;
       x.response_first_ns = 0;
-    }  // else a 1xx came first: still awaiting the final response
+    } else {  // a 1xx came first: still awaiting the final response
+      x.response_first_ns = s->interim_first_ns;
+    }
     return;
   }
   response_slot_ = nullptr;
@@ -408,6 +414,8 @@ void ConnectionAssembler::emit(Slot& s) {
     x.response = HttpResponse{};
     x.response_first_ns = x.response_last_ns = 0;
   }
+  // An orphan is placed at its response's first byte, which a final response after a 1xx moved.
+  if (!x.has_request) x.request_first_ns = x.request_last_ns = x.response_first_ns;
   ++stats_.exchanges;
   if (!x.has_request) ++stats_.orphan_responses;
   const auto count = [&](ExchangeFlags f, std::uint64_t& counter) {

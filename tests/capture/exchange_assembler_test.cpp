@@ -286,6 +286,36 @@ TEST_CASE("assembler: 100 Continue is not the final response", "[http][assembler
   CHECK(r.stats.responses == 1);
 }
 
+TEST_CASE("assembler: a 100 Continue followed by no response keeps its own times", "[http][assembler]") {
+  // Found by fuzzing (tests/fuzz/corpus/http_stream/interim-then-garbage): the bytes after the
+  // 100 started a response (its first byte time was taken) that never showed a status line, so
+  // the exchange showed the 100 with a first byte later than its last.
+  const Run r =
+      grind({data(C, "PUT /f HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n", 1),
+             data(S, "HTTP/1.1 100 Continue\r\n\r\n", 2), data(C, "data", 3),
+             data(S, "HTTP/1.%1 201 Created\r\n\r\n", 4), close(CloseReason::Reset, 5)});
+  REQUIRE(r.out.size() == 1);
+  CHECK(r.out[0].response.status == 100);
+  CHECK(r.out[0].response_first_ns == 2);
+  CHECK(r.out[0].response_last_ns == 2);
+  CHECK(has(r.out[0].flags, ExchangeFlags::ResponseIncomplete));
+}
+
+TEST_CASE("assembler: an orphan answered by a 1xx and a final response is placed at the final one",
+          "[http][assembler]") {
+  // Found by fuzzing (tests/fuzz/corpus/http_stream/orphan-interim-then-final): the orphan's
+  // request times stayed at the 100's first byte while its response times moved to the 201's.
+  const Run r = grind({data(C, kGet1, 1), data(S, ok("1"), 2), gap(C, 40, 3),
+                       data(S, "HTTP/1.1 100 Continue\r\n\r\n", 4),
+                       data(S, "HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n", 6)});
+  REQUIRE(r.out.size() == 2);
+  CHECK_FALSE(r.out[1].has_request);
+  CHECK(r.out[1].response.status == 201);
+  CHECK(r.out[1].response_first_ns == 6);
+  CHECK(r.out[1].request_first_ns == 6);
+  CHECK(r.out[1].request_last_ns == 6);
+}
+
 TEST_CASE("assembler: upgrade to websocket stops parsing", "[http][assembler]") {
   const std::string frame =
       "\x81\x85"
