@@ -77,6 +77,20 @@ TEST_CASE("field paths given on the command line are checked", "[report][json_di
   CHECK_FALSE(valid_field_path("$..a"));
   CHECK_FALSE(valid_field_path("$.a[0]"));
   CHECK_FALSE(valid_field_path("$.a["));
+  CHECK_FALSE(valid_field_path(R"($["a])"));
+  CHECK_FALSE(valid_field_path(R"($["a"x])"));
+}
+
+TEST_CASE("a path the diff prints for a key with brackets or quotes is one --ignore-field takes",
+          "[report][json_diff]") {
+  // Found by fuzzing (tests/fuzz/corpus/json_diff/key-with-brackets): the check stopped at the
+  // first ']', inside the quoted key, and refused the path the diff itself had printed.
+  const auto p = paths(R"({"$.b[*]a":1,"q\"]":1})", R"({"$.b[*]a":2,"q\"]":2})");
+  REQUIRE(p == std::vector<std::string>{R"($["$.b[*]a"])", R"($["q\"]"])"});
+  for (const auto& path : p) CHECK(valid_field_path(path));
+  JsonDiffOptions o;
+  o.ignore = p;
+  CHECK(paths(R"({"$.b[*]a":1,"q\"]":1})", R"({"$.b[*]a":2,"q\"]":2})", o).empty());
 }
 
 TEST_CASE("bodies nested deeper than the parse limit are compared as bytes and not recursed into",

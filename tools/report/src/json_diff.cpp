@@ -152,11 +152,20 @@ bool valid_field_path(std::string_view path) {
       if (j == i + 1) return false;
       i = j;
     } else if (path[i] == '[') {
-      const auto close = path.find(']', i);
-      if (close == std::string_view::npos || close == i + 1) return false;
-      const auto inside = path.substr(i + 1, close - i - 1);
-      if (inside != "*" && inside != "#" && !(inside.size() >= 2 && inside.front() == '"' && inside.back() == '"'))
-        return false;
+      std::size_t close;
+      if (i + 1 < path.size() && path[i + 1] == '"') {
+        // A quoted key, as child() writes it (a JSON string): it may hold ']' and '\"'.
+        std::size_t j = i + 2;
+        while (j < path.size() && path[j] != '"') j += path[j] == '\\' ? 2 : 1;
+        if (j >= path.size()) return false;
+        close = j + 1;
+      } else {
+        close = path.find(']', i);
+        if (close == std::string_view::npos) return false;
+        const auto inside = path.substr(i + 1, close - i - 1);
+        if (inside != "*" && inside != "#") return false;
+      }
+      if (close >= path.size() || path[close] != ']') return false;
       i = close + 1;
     } else {
       return false;
