@@ -13,8 +13,15 @@ function(reprise_target_defaults target)
                                               -fno-sanitize-recover=all)
     target_link_options(${target} PRIVATE -fsanitize=${REPRISE_SANITIZE})
     # GCC's -Wmaybe-uninitialized misfires on sanitizer-instrumented code (here inside
-    # boost::optional in Beast's parser); the normal build keeps the warning.
-    target_compile_options(${target} PRIVATE -Wno-maybe-uninitialized)
+    # boost::optional in Beast's parser); the normal build keeps the warning. Clang has no such
+    # warning.
+    if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+      target_compile_options(${target} PRIVATE -Wno-maybe-uninitialized)
+    endif()
+  endif()
+  if(REPRISE_FUZZ)
+    # Coverage feedback for libFuzzer in every library the fuzz targets link (tests/fuzz/).
+    target_compile_options(${target} PRIVATE -fsanitize=fuzzer-no-link)
   endif()
 endfunction()
 

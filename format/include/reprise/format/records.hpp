@@ -14,8 +14,6 @@
 
 namespace reprise::format {
 
-namespace fb = reprise::format::fb;
-
 using FileKind = fb::FileKind;
 
 // What the writer needs to know of a record without parsing it again: the time it is ordered

@@ -1,0 +1,75 @@
+// Every saved input of every fuzz target (tests/fuzz/corpus/<target>/: seeds, and each input a
+// fuzzing run found a defect with, kept once fixed), run through the target in the normal test
+// suite, so a defect fuzzing found stays fixed in every build (and under the sanitizers), with or
+// without clang. A broken contract aborts the test binary (FUZZ_CHECK).
+
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "support/process.hpp"
+#include "targets.hpp"
+
+namespace fs = std::filesystem;
+using namespace reprise;
+
+namespace {
+
+std::vector<std::uint8_t> read_file(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// Runs `target` over its corpus folder and the `extra` seeds (paths from the source root);
+// returns how many inputs ran.
+std::size_t run_corpus(const char* target, std::initializer_list<const char*> extra = {}) {
+  const fs::path root = test::source_dir();
+  std::vector<fs::path> inputs;
+  for (const auto& e : fs::directory_iterator(root / "tests/fuzz/corpus" / target))
+    if (e.is_regular_file()) inputs.push_back(e.path());
+  for (const char* p : extra) inputs.push_back(root / p);
+  fuzz::Target run = nullptr;
+  for (const auto& t : fuzz::kTargets)
+    if (std::string(t.name) == target) run = t.run;
+  REQUIRE(run != nullptr);
+  for (const auto& p : inputs) {
+    INFO("input " << p.string());
+    const auto bytes = read_file(p);
+    CHECK(run(bytes.data(), bytes.size()) == 0);
+  }
+  return inputs.size();
+}
+
+}  // namespace
+
+TEST_CASE("fuzz corpus: HTTP stream events keep the exchange contracts", "[fuzz]") {
+  CHECK(run_corpus("http_stream") >= 3);
+}
+
+TEST_CASE("fuzz corpus: pcap files keep the packet and exchange contracts", "[fuzz]") {
+  CHECK(run_corpus("pcap_file", {"samples/demo.pcap"}) >= 2);
+}
+
+TEST_CASE("fuzz corpus: trace and run files read safely", "[fuzz]") {
+  CHECK(run_corpus("trace_file", {"samples/demo.rtrace"}) >= 2);
+}
+
+TEST_CASE("fuzz corpus: responses read by replay keep the reader's contracts", "[fuzz]") {
+  CHECK(run_corpus("response") >= 3);
+}
+
+TEST_CASE("fuzz corpus: the cookie jar never returns a header with CR, LF or NUL", "[fuzz]") {
+  CHECK(run_corpus("cookie_jar") >= 2);
+}
+
+TEST_CASE("fuzz corpus: the JSON diff is sorted, bounded and symmetric", "[fuzz]") {
+  CHECK(run_corpus("json_diff") >= 2);
+}
+
+TEST_CASE("fuzz corpus: flag parsers accept or refuse with a reason", "[fuzz]") {
+  CHECK(run_corpus("flag_text") >= 5);
+}
