@@ -1,7 +1,6 @@
 #include "reprise/capture/message_relay.hpp"
 
 #include <algorithm>
-#include <charconv>
 #include <limits>
 #include <optional>
 
@@ -203,9 +202,12 @@ void MessageRelay::head_done(std::string& forward) {
   } else {
     upgrade_ = response_.status == 101;
     forward += response_.version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
-    char digits[8];
-    const auto end = std::to_chars(digits, digits + sizeof digits, response_.status).ptr;
-    forward.append(digits, end);
+    // Three digits always (RFC 9112 4: status-code = 3DIGIT): Beast takes "000" to "099" from
+    // the upstream, and "0" would be a status line no client parses.
+    const unsigned status = response_.status;
+    const char digits[3] = {static_cast<char>('0' + status / 100 % 10), static_cast<char>('0' + status / 10 % 10),
+                            static_cast<char>('0' + status % 10)};
+    forward.append(digits, sizeof digits);
     forward += ' ';
     forward += response_.reason;
     forward += "\r\n";

@@ -74,6 +74,19 @@ TEST_CASE("message relay: a response delimited by the close completes at eof, cu
   CHECK(!r.keep_alive());
 }
 
+TEST_CASE("message relay: a status under 100 goes out with its three digits", "[capture][proxy][relay]") {
+  // Found by fuzzing (tests/fuzz/corpus/message_relay/status-000): Beast reads "000" to "099"
+  // from an upstream, and the status went out as "0", a status line no client parses.
+  for (const char* status : {"000", "042", "200", "999"}) {
+    INFO(status);
+    MessageRelay r(false, 4096, 1024);
+    const std::string wire = std::string("HTTP/1.1 ") + status + " X\r\nContent-Length: 0\r\n\r\n";
+    const Result out = feed_split(r, wire, wire.size());
+    REQUIRE(out.state == MessageRelay::State::Done);
+    CHECK(out.forwarded.rfind(std::string("HTTP/1.1 ") + status + " X\r\n", 0) == 0);
+  }
+}
+
 TEST_CASE("message relay: a head over the limit, bytes that are not HTTP, and a close mid-head are errors",
           "[capture][proxy][relay]") {
   auto state_of = [](const std::string& wire, std::size_t limit, bool close) {
