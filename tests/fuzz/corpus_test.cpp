@@ -62,6 +62,10 @@ TEST_CASE("fuzz corpus: responses read by replay keep the reader's contracts", "
   CHECK(run_corpus("response") >= 3);
 }
 
+TEST_CASE("fuzz corpus: the proxy forwards each message as exactly one well-framed message", "[fuzz]") {
+  CHECK(run_corpus("message_relay") >= 3);
+}
+
 TEST_CASE("fuzz corpus: the cookie jar never returns a header with CR, LF or NUL", "[fuzz]") {
   CHECK(run_corpus("cookie_jar") >= 2);
 }

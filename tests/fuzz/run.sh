@@ -11,7 +11,7 @@ here=$(cd "$(dirname "$0")/../.." && pwd)
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(http_stream pcap_file trace_file response cookie_jar json_diff flag_text)
+[ ${#targets[@]} -gt 0 ] || targets=(http_stream pcap_file trace_file response message_relay cookie_jar json_diff flag_text)
 source "$here/.ci/ensure_packages.sh"
 source "$here/.ci/packages.sh"
 ensure_packages "${packages[@]}" clang

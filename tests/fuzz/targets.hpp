@@ -20,6 +20,8 @@ int pcap_file(const std::uint8_t* data, std::size_t size);
 int trace_file(const std::uint8_t* data, std::size_t size);
 // Response bytes in pieces → replay's ResponseReader, several responses per connection.
 int response(const std::uint8_t* data, std::size_t size);
+// A sender's bytes → the recording proxy's MessageRelay, several messages per connection.
+int message_relay(const std::uint8_t* data, std::size_t size);
 // Set-Cookie values and Cookie headers → CookieJar.
 int cookie_jar(const std::uint8_t* data, std::size_t size);
 // Two bodies → compare's JSON diff.
@@ -33,8 +35,8 @@ struct NamedTarget {
 };
 inline constexpr NamedTarget kTargets[] = {
     {"http_stream", http_stream}, {"pcap_file", pcap_file},   {"trace_file", trace_file},
-    {"response", response},       {"cookie_jar", cookie_jar}, {"json_diff", json_diff},
-    {"flag_text", flag_text},
+    {"response", response},       {"message_relay", message_relay}, {"cookie_jar", cookie_jar},
+    {"json_diff", json_diff},     {"flag_text", flag_text},
 };
 
 }  // namespace reprise::fuzz
