@@ -11,7 +11,9 @@ here=$(cd "$(dirname "$0")/../.." && pwd)
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(http_stream pcap_file trace_file response message_relay cookie_jar json_diff flag_text)
+# Every target by default: the names in kTargets (targets.hpp).
+[ ${#targets[@]} -gt 0 ] || mapfile -t targets < <(sed -n '/kTargets\[\]/,/};/p' "$here/tests/fuzz/targets.hpp" |
+  grep -o '{"[a-z_]*"' | tr -d '{"')
 source "$here/.ci/ensure_packages.sh"
 source "$here/.ci/packages.sh"
 ensure_packages "${packages[@]}" clang
@@ -48,8 +50,8 @@ run_one() {
     printf '%-12s %10s runs  clean\n' "$t" "$runs"
   fi
 }
-rm -rf "$work"
 mkdir -p "$work"
+for t in "${targets[@]}"; do rm -rf "${work:?}/$t" "$work/$t.result"; done
 echo "fuzzing ${#targets[@]} targets, ${seconds} s each, $(nproc) at a time; inputs in $work"
 pids=()
 for t in "${targets[@]}"; do
