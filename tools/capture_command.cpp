@@ -98,7 +98,7 @@ Status print_summary(const capture::CaptureSummary& s, const std::string& stats_
   if (s.packets.decode.snaplen_truncated > 0)
     std::fprintf(stderr,
                  "capture: warning: %llu packets were cut by the capture's snaplen; their "
-                 "exchanges are flagged and bodies are incomplete (capture with -s 0)\n",
+                 "exchanges are flagged snaplen_truncated, their bodies incomplete (capture with -s 0)\n",
                  static_cast<unsigned long long>(s.packets.decode.snaplen_truncated));
   if (s.source.kernel_dropped > 0)
     std::fprintf(stderr, "capture: warning: the kernel dropped %llu packets (raise --buffer-size)\n",

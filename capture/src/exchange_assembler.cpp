@@ -75,11 +75,12 @@ void ConnectionAssembler::on_data(Direction dir, std::span<const std::uint8_t> b
   pump();
 }
 
-void ConnectionAssembler::on_gap(Direction dir, std::uint64_t missing, std::int64_t ts_ns) {
+void ConnectionAssembler::on_gap(Direction dir, std::uint64_t missing, std::int64_t ts_ns,
+                                 GapCause cause) {
   if (closed_) return;
   ++stats_.gaps;
   stats_.gap_bytes += missing;
-  parser(dir).gap(missing, ts_ns);
+  parser(dir).gap(missing, ts_ns, cause);
   pump();
 }
 
@@ -201,6 +202,7 @@ void ConnectionAssembler::finish_request(Message&& m) {
   x.request_last_ns = m.last_ns;
   if (m.body_truncated) x.flags |= ExchangeFlags::RequestBodyTruncated;
   if (m.gap) x.flags |= ExchangeFlags::Gap;
+  if (m.snaplen_cut) x.flags |= ExchangeFlags::SnaplenTruncated;
   if (m.parse_error) x.flags |= ExchangeFlags::ParseError;
   if (!m.complete) x.flags |= ExchangeFlags::RequestIncomplete;
   s->req = Slot::Req::Done;
@@ -364,6 +366,7 @@ void ConnectionAssembler::finish_response(Message&& m) {
   ++stats_.responses;
   if (m.body_truncated) x.flags |= ExchangeFlags::ResponseBodyTruncated;
   if (m.gap) x.flags |= ExchangeFlags::Gap;
+  if (m.snaplen_cut) x.flags |= ExchangeFlags::SnaplenTruncated;
   if (m.parse_error) x.flags |= ExchangeFlags::ParseError;
   if (!m.complete) x.flags |= ExchangeFlags::ResponseIncomplete;
   s->resp = Slot::Resp::Done;

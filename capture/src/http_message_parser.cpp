@@ -334,15 +334,17 @@ void HttpMessageParser::push(std::span<const std::uint8_t> bytes, std::int64_t t
   }
 }
 
-void HttpMessageParser::gap(std::uint64_t missing, std::int64_t ts_ns) {
+void HttpMessageParser::gap(std::uint64_t missing, std::int64_t ts_ns, GapCause cause) {
   if (eof_ || missing == 0 || finished()) return;
   const std::uint64_t at = base_ + buf_.size();
+  const bool snaplen = cause == GapCause::Snaplen;
   if (!gaps_.empty() && gaps_.back().at == at) {
     gaps_.back().missing += missing;
     gaps_.back().ts = ts_ns;
+    gaps_.back().snaplen |= snaplen;
     return;
   }
-  gaps_.push_back({at, missing, ts_ns});
+  gaps_.push_back({at, missing, ts_ns, snaplen});
 }
 
 void HttpMessageParser::eof(bool clean) {
@@ -454,6 +456,7 @@ void HttpMessageParser::start_message() {
   msg_.complete = false;
   msg_.body_truncated = false;
   msg_.gap = false;
+  msg_.snaplen_cut = false;
   msg_.parse_error = false;
   msg_.upgrade = false;
   // One allocation instead of several regrowths: messages on one connection tend to carry as many
@@ -713,6 +716,7 @@ void HttpMessageParser::apply_gap() {
         engine_->feed_hole(n);
         missing -= n;
         msg_.gap = true;
+        msg_.snaplen_cut |= g.snaplen;
         msg_.last_ns = g.ts;
         ++stats_.gaps_in_body;
         if (engine_->done()) {
@@ -728,6 +732,7 @@ void HttpMessageParser::apply_gap() {
       } else if (engine_->delimited_by_eof()) {
         engine_->note_hole(missing);
         msg_.gap = true;
+        msg_.snaplen_cut |= g.snaplen;
         msg_.last_ns = g.ts;
         ++stats_.gaps_in_body;
         return;
@@ -737,6 +742,7 @@ void HttpMessageParser::apply_gap() {
       if (tail > 0) msg_.last_ns = ts_at(g.at - 1);
       if (!engine_->header_done()) recover_start_line(rd_ + tail);
       skip(tail);
+      msg_.snaplen_cut |= g.snaplen;
       break_message(ExchangeFlags::Gap);
       return;
     }

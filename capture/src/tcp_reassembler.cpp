@@ -19,7 +19,7 @@ namespace {
 class DiscardSink final : public StreamSink {
  public:
   void on_data(Direction, std::span<const std::uint8_t>, std::int64_t) override {}
-  void on_gap(Direction, std::uint64_t, std::int64_t) override {}
+  void on_gap(Direction, std::uint64_t, std::int64_t, GapCause) override {}
   void on_half_close(Direction, std::int64_t) override {}
   void on_close(CloseReason, std::int64_t) override {}
 };

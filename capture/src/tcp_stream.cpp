@@ -86,7 +86,7 @@ void TcpStream::add_data(std::uint32_t seq, std::span<const std::uint8_t> captur
   // In order with nothing waiting: deliver from the packet without copying.
   if (sink != nullptr && s == next_ && pending_.empty()) {
     if (!captured.empty()) emit_data(*sink, dir, captured, ts_ns);
-    if (cap_end < e) emit_gap(*sink, dir, e - cap_end, ts_ns);
+    if (cap_end < e) emit_gap(*sink, dir, e - cap_end, ts_ns, GapCause::Snaplen);
     next_ = e;
     return;
   }
@@ -203,7 +203,7 @@ void TcpStream::release(StreamSink& sink, Direction dir, bool give_up_all) {
     if (it != pending_.end() && it->first == next_) {
       const Chunk& c = it->second;
       if (c.missing) {
-        emit_gap(sink, dir, c.length, c.ts_ns);
+        emit_gap(sink, dir, c.length, c.ts_ns, GapCause::Snaplen);  // only snaplen tails are held missing
       } else {
         buffered_bytes_ -= c.bytes.size();
         emit_data(sink, dir, c.bytes, c.ts_ns);
@@ -225,13 +225,13 @@ void TcpStream::release(StreamSink& sink, Direction dir, bool give_up_all) {
     if (bound) {
       if (give_up_all || over_limit()) {
         if (!give_up_all) ++stats_->out_of_order_limit_hits;
-        emit_gap(sink, dir, *bound - next_, bound_ts);
+        emit_gap(sink, dir, *bound - next_, bound_ts, GapCause::Lost);
         next_ = *bound;
         continue;
       }
       if (peer_ack_ && *peer_ack_ > next_) {
         const std::int64_t end = std::min(*peer_ack_, *bound);
-        emit_gap(sink, dir, end - next_, end == *bound ? bound_ts : peer_ack_ts_);
+        emit_gap(sink, dir, end - next_, end == *bound ? bound_ts : peer_ack_ts_, GapCause::Lost);
         next_ = end;
         continue;
       }
@@ -240,7 +240,7 @@ void TcpStream::release(StreamSink& sink, Direction dir, bool give_up_all) {
     // Nothing known after next_. Only at the end is the peer's ACK taken as the end of the data;
     // an ACK one past next_ acknowledges a FIN the capture missed.
     if (give_up_all && !fin_ && peer_ack_ && *peer_ack_ > next_ + 1) {
-      emit_gap(sink, dir, *peer_ack_ - next_, peer_ack_ts_);
+      emit_gap(sink, dir, *peer_ack_ - next_, peer_ack_ts_, GapCause::Lost);
       next_ = *peer_ack_;
     }
     break;
@@ -258,10 +258,10 @@ void TcpStream::emit_data(StreamSink& sink, Direction dir, std::span<const std::
 }
 
 void TcpStream::emit_gap(StreamSink& sink, Direction dir, std::int64_t missing,
-                         std::int64_t ts_ns) {
+                         std::int64_t ts_ns, GapCause cause) {
   ++stats_->gaps;
   stats_->gap_bytes += static_cast<std::uint64_t>(missing);
-  sink.on_gap(dir, static_cast<std::uint64_t>(missing), raise(ts_ns));
+  sink.on_gap(dir, static_cast<std::uint64_t>(missing), raise(ts_ns), cause);
 }
 
 std::int64_t TcpStream::raise(std::int64_t ts_ns) {

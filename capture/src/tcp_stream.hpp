@@ -110,7 +110,8 @@ class TcpStream {
   void release(StreamSink& sink, Direction dir, bool give_up_all);
   void emit_data(StreamSink& sink, Direction dir, std::span<const std::uint8_t> bytes,
                  std::int64_t ts_ns);
-  void emit_gap(StreamSink& sink, Direction dir, std::int64_t missing, std::int64_t ts_ns);
+  void emit_gap(StreamSink& sink, Direction dir, std::int64_t missing, std::int64_t ts_ns,
+                GapCause cause);
   std::int64_t raise(std::int64_t ts_ns);
 
   Limits limits_;

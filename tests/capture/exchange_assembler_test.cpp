@@ -31,6 +31,7 @@ struct Step {
   std::uint64_t missing = 0;
   CloseReason reason = CloseReason::Fin;
   std::int64_t ts = 0;
+  GapCause cause = GapCause::Lost;
 };
 
 Step data(Direction dir, std::string bytes, std::int64_t ts) {
@@ -38,6 +39,9 @@ Step data(Direction dir, std::string bytes, std::int64_t ts) {
 }
 Step gap(Direction dir, std::uint64_t missing, std::int64_t ts) {
   return {Step::Type::Gap, dir, {}, missing, CloseReason::Fin, ts};
+}
+Step snaplen_gap(Direction dir, std::uint64_t missing, std::int64_t ts) {
+  return {Step::Type::Gap, dir, {}, missing, CloseReason::Fin, ts, GapCause::Snaplen};
 }
 Step half_close(Direction dir, std::int64_t ts) {
   return {Step::Type::HalfClose, dir, {}, 0, CloseReason::Fin, ts};
@@ -110,7 +114,7 @@ Run run(const std::vector<Step>& steps, const ExchangeAssembler::Options& option
         break;
       }
       case Step::Type::Gap:
-        sink->on_gap(st.dir, st.missing, st.ts);
+        sink->on_gap(st.dir, st.missing, st.ts, st.cause);
         break;
       case Step::Type::HalfClose:
         sink->on_half_close(st.dir, st.ts);
@@ -314,6 +318,22 @@ TEST_CASE("assembler: an orphan answered by a 1xx and a final response is placed
   CHECK(r.out[1].response_first_ns == 6);
   CHECK(r.out[1].request_first_ns == 6);
   CHECK(r.out[1].request_last_ns == 6);
+}
+
+TEST_CASE("assembler: bytes the snaplen cut flag the message they were in", "[http][assembler]") {
+  // The trace tells snaplen loss from packet loss: both are Gap, the first SnaplenTruncated too.
+  const Run r = grind({data(C, kGet1, 1), data(S, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nab", 2),
+                       snaplen_gap(S, 8, 2), data(C, kGet2, 3), data(S, ok("2"), 4),
+                       data(C, kGet3, 5), data(S, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nab", 6),
+                       gap(S, 8, 6)});
+  REQUIRE(r.out.size() == 3);
+  CHECK(flagged(r.out[0], ExchangeFlags::Gap));
+  CHECK(flagged(r.out[0], ExchangeFlags::SnaplenTruncated));
+  CHECK(flagged(r.out[0], ExchangeFlags::ResponseBodyTruncated));
+  CHECK(r.out[0].response.body_size == 10);
+  CHECK(r.out[1].flags == ExchangeFlags::None);
+  CHECK(flagged(r.out[2], ExchangeFlags::Gap));
+  CHECK_FALSE(flagged(r.out[2], ExchangeFlags::SnaplenTruncated));
 }
 
 TEST_CASE("assembler: upgrade to websocket stops parsing", "[http][assembler]") {

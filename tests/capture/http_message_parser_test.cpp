@@ -114,7 +114,7 @@ Run run_steps(
         break;
       }
       case Step::Type::Gap:
-        p.gap(st.missing, st.ts);
+        p.gap(st.missing, st.ts, GapCause::Lost);
         drain(p, run, setup_for);
         break;
       case Step::Type::Eof:
@@ -497,7 +497,7 @@ TEST_CASE("parser: gaps wait while a message start waits for begin()", "[http][p
                                     '0', '0', ' ', 'O', 'K', '\r', '\n', '\r', '\n', 'x'};
   p.push(a, 1);
   REQUIRE(p.next() == Event::MessageStart);
-  p.gap(10, 2);
+  p.gap(10, 2, GapCause::Lost);
   REQUIRE(p.next() == Event::MessageStart);  // still waiting; the gap is queued behind the bytes
   CHECK(p.buffered() == a.size());
   p.begin({});

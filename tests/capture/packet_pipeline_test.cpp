@@ -169,7 +169,7 @@ TEST_CASE("A packet cut by snaplen leaves a gap of the exact size", "[pipeline]"
   }
   REQUIRE(f.sinks.size() == 1);
   CHECK(f.sinks[0]->events ==
-        Events{"C:" + kRequest.substr(0, kRequest.size() - 5) + "@4", "C:gap(5)@4"});
+        Events{"C:" + kRequest.substr(0, kRequest.size() - 5) + "@4", "C:gap(5,snaplen)@4"});
   const auto st = p.stats();
   CHECK(st.decode.snaplen_truncated == 1);
   CHECK(st.decode.wire_bytes == st.decode.captured_bytes + 5);

@@ -219,8 +219,8 @@ TEST_CASE("capture: the same with real 1500-byte segments (a namespace whose loo
   check_capture_against_nginx(ns.prefix());
 }
 
-TEST_CASE("capture: segments reordered and duplicated in the pcap change nothing, a dropped one is "
-          "flagged, never invented",
+TEST_CASE("capture: segments reordered and duplicated in the pcap change nothing, a dropped one or "
+          "a snaplen cut is flagged, never invented",
           "[capture][integration]") {
   if (!can_capture_nginx()) return;
   TempDir dir;
@@ -309,10 +309,35 @@ TEST_CASE("capture: segments reordered and duplicated in the pcap change nothing
       if (s.flags != 0) {
         ++flagged;
         CHECK((s.flags & static_cast<std::uint32_t>(format::fb::ExchangeFlags::Gap)) != 0);
+        // A lost packet, not the snaplen: the trace tells them apart.
+        CHECK((s.flags & static_cast<std::uint32_t>(format::fb::ExchangeFlags::SnaplenTruncated)) == 0);
         CHECK(s.response_body == 1000000);  // the size on the wire, with the hole counted
       }
     }
     CHECK(flagged == 1);
+  }
+  SECTION("cut by a small snaplen") {
+    // As `tcpdump -s 1000` records: each packet's first 1000 bytes (the heads fit), its length
+    // on the wire kept.
+    auto ps = pkts;
+    for (auto& p : ps) {
+      p.h.caplen = std::min<bpf_u_int32>(p.h.caplen, 1000);
+      p.data.resize(p.h.caplen);
+    }
+    write_pcap(dir.file("snaplen.pcap"), ps);
+    const auto trace = dir.file("snaplen.pcap.rtrace");
+    const auto r = run({reprise_bin(), "capture", "--pcap", dir.file("snaplen.pcap"), "-o", trace});
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    CHECK(r.err.find("snaplen") != std::string::npos);  // the summary warns
+    const auto seen = read_trace(trace);
+    REQUIRE(seen.size() == 5);
+    for (const auto& s : seen) {
+      CHECK(s.status == 200);
+      CHECK(s.response_body == 1000000);
+      CHECK((s.flags & static_cast<std::uint32_t>(format::fb::ExchangeFlags::Gap)) != 0);
+      CHECK((s.flags & static_cast<std::uint32_t>(format::fb::ExchangeFlags::SnaplenTruncated)) != 0);
+    }
   }
 }
 

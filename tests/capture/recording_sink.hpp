@@ -38,9 +38,12 @@ class RecordingSink final : public capture::StreamSink {
     events.push_back(tag(dir) + text + "@" + std::to_string(ts_ns));
     (dir == capture::Direction::ClientToServer ? client_bytes : server_bytes) += text;
   }
-  void on_gap(capture::Direction dir, std::uint64_t missing, std::int64_t ts_ns) override {
+  // "gap(N)" for packets lost, "gap(N,snaplen)" for a payload the snaplen cut.
+  void on_gap(capture::Direction dir, std::uint64_t missing, std::int64_t ts_ns,
+              capture::GapCause cause) override {
     check_open();
-    events.push_back(tag(dir) + "gap(" + std::to_string(missing) + ")@" + std::to_string(ts_ns));
+    events.push_back(tag(dir) + "gap(" + std::to_string(missing) +
+                     (cause == capture::GapCause::Snaplen ? ",snaplen" : "") + ")@" + std::to_string(ts_ns));
   }
   void on_half_close(capture::Direction dir, std::int64_t ts_ns) override {
     check_open();

@@ -280,13 +280,13 @@ TEST_CASE("A segment cut by snaplen delivers what was captured and a gap", "[tcp
   SECTION("in order") {
     r.add(w.cut(w.c(101, 501, ACK, "0123456789", 10), 5));
     r.add(w.c(111, 501, ACK, "after", 20));
-    CHECK(f.sinks[0]->events == Events{"C:01234@10", "C:gap(5)@10", "C:after@20"});
+    CHECK(f.sinks[0]->events == Events{"C:01234@10", "C:gap(5,snaplen)@10", "C:after@20"});
     CHECK(r.stats().truncated_segments == 1);
   }
   SECTION("out of order, the missing tail waits in the buffer") {
     r.add(w.cut(w.c(106, 501, ACK, "56789", 10), 2));
     r.add(w.c(101, 501, ACK, "01234", 20));
-    CHECK(f.sinks[0]->events == Events{"C:01234@20", "C:56@20", "C:gap(3)@20"});
+    CHECK(f.sinks[0]->events == Events{"C:01234@20", "C:56@20", "C:gap(3,snaplen)@20"});
   }
   SECTION("a full copy replaces the missing tail before it is reached") {
     r.add(w.cut(w.c(106, 501, ACK, "56789", 10), 2));
@@ -645,7 +645,7 @@ class PieceSink final : public capture::StreamSink, public capture::StreamSinkFa
   void on_data(Direction, std::span<const std::uint8_t> b, std::int64_t ts) override {
     pieces.push_back({false, std::string(b.begin(), b.end()), 0, ts});
   }
-  void on_gap(Direction, std::uint64_t n, std::int64_t ts) override {
+  void on_gap(Direction, std::uint64_t n, std::int64_t ts, capture::GapCause) override {
     pieces.push_back({true, {}, n, ts});
   }
   void on_half_close(Direction, std::int64_t) override {}

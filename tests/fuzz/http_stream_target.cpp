@@ -6,7 +6,8 @@
 //   bits 0-2: 0-2 data (a length byte, then that many bytes + 1), 3 small gap, 4 large gap
 //             (16-bit length x 16),
 //             5 half-close, 6 close (a reason byte), 7 long data (a 16-bit length);
-//   bit 3: direction (0 client to server, 1 server to client); bits 4-7: time step in ns.
+//   bit 3: direction (0 client to server, 1 server to client); bits 4-7: time step in ns (for
+//   a gap, bit 4 also says snaplen rather than lost packets).
 
 #include "exchange_checker.hpp"
 #include "fuzz_input.hpp"
@@ -64,7 +65,8 @@ int http_stream(const std::uint8_t* data, std::size_t size) {
     }
     if (half_closed[side]) continue;
     if (!bytes.empty()) sink->on_data(dir, bytes, ts);
-    if (missing > 0) sink->on_gap(dir, missing, ts);
+    // The cause: bit 4 of the operation (the time step's low bit).
+    if (missing > 0) sink->on_gap(dir, missing, ts, (op & 0x10) != 0 ? GapCause::Snaplen : GapCause::Lost);
   }
   sink->on_close(reason, ts);
   assembler.release(sink);

@@ -72,7 +72,7 @@ class ConnectionAssembler final : public StreamSink {
   ~ConnectionAssembler() override;
 
   void on_data(Direction dir, std::span<const std::uint8_t> bytes, std::int64_t ts_ns) override;
-  void on_gap(Direction dir, std::uint64_t missing, std::int64_t ts_ns) override;
+  void on_gap(Direction dir, std::uint64_t missing, std::int64_t ts_ns, GapCause cause) override;
   void on_half_close(Direction dir, std::int64_t ts_ns) override;
   // Emits everything still held; calls after it are ignored.
   void on_close(CloseReason reason, std::int64_t ts_ns) override;

@@ -29,7 +29,7 @@ enum class ExchangeFlags : std::uint32_t {
   Redacted = 1u << 5,               // set by redaction downstream, never by the assembler
   Upgrade = 1u << 6,                // 101 / CONNECT 2xx: the stream stopped being HTTP here
   ResponseIncomplete = 1u << 7,     // the response started but did not finish
-  SnaplenTruncated = 1u << 8,       // set by the packet layer, never by the assembler
+  SnaplenTruncated = 1u << 8,       // bytes of it were cut by the capture's snaplen (with Gap)
   RequestIncomplete = 1u << 9,      // the request started but did not finish (close, gap, error)
 };
 

@@ -98,6 +98,7 @@ class HttpMessageParser {
     bool complete = false;        // false: MessageBroken
     bool body_truncated = false;  // body not stored in full (max_body, or a gap inside it)
     bool gap = false;             // a gap touched it
+    bool snaplen_cut = false;     // ... and that gap was bytes the capture's snaplen cut
     bool parse_error = false;     // rejected by the parser or over the header limit
     // Request: it asks to leave HTTP (CONNECT, or `Connection: upgrade` with `Upgrade`).
     // Response: it left HTTP (101, or 2xx with Setup::tunnel_on_2xx); the parser has stopped.
@@ -115,8 +116,8 @@ class HttpMessageParser {
 
   // Appends stream bytes (copied). Ignored after eof().
   void push(std::span<const std::uint8_t> bytes, std::int64_t ts_ns);
-  // `missing` bytes were never captured at the current end of the stream.
-  void gap(std::uint64_t missing, std::int64_t ts_ns);
+  // `missing` bytes were never captured at the current end of the stream, for `cause`.
+  void gap(std::uint64_t missing, std::int64_t ts_ns, GapCause cause);
   // No byte follows. `clean`: the stream ended with a FIN, which delimits a body without
   // Content-Length; otherwise (reset, idle expiry, end of capture) such a body is incomplete.
   void eof(bool clean);
@@ -158,6 +159,7 @@ class HttpMessageParser {
     std::uint64_t at;  // stream offset (delivered bytes) where the gap sits
     std::uint64_t missing;
     std::int64_t ts;
+    bool snaplen;  // some of it was cut by the snaplen (GapCause::Snaplen)
   };
 
   std::uint64_t offset() const { return base_ + rd_; }  // stream offset of the next byte

@@ -52,14 +52,21 @@ enum class CloseReason : std::uint8_t {
   EndOfInput,   // the capture ended with the connection open
 };
 
+// Why bytes are missing from a stream.
+enum class GapCause : std::uint8_t {
+  Lost,     // packets never captured (dropped, or the capture started late): a hole given up
+  Snaplen,  // captured, but cut by the capture's snaplen: the tail of a packet's payload
+};
+
 // Receives one connection's events in order. Implemented by the HTTP assembler; the reassembler
 // calls it. `bytes` is only valid during the call.
 class StreamSink {
  public:
   virtual ~StreamSink() = default;
   virtual void on_data(Direction dir, std::span<const std::uint8_t> bytes, std::int64_t ts_ns) = 0;
-  // `missing` bytes in `dir` were never captured; data after the gap follows in on_data.
-  virtual void on_gap(Direction dir, std::uint64_t missing, std::int64_t ts_ns) = 0;
+  // `missing` bytes in `dir` were never captured, for `cause`; data after the gap follows in
+  // on_data.
+  virtual void on_gap(Direction dir, std::uint64_t missing, std::int64_t ts_ns, GapCause cause) = 0;
   // A FIN in one direction: no more data will come that way (the other may go on).
   virtual void on_half_close(Direction dir, std::int64_t ts_ns) = 0;
   // The connection is over; no call follows.
