@@ -45,7 +45,17 @@ struct RelayParserBase {
   virtual bool has_content_length() const = 0;
   virtual bool need_eof() const = 0;
   virtual void eager(bool v) = 0;
+  // Why the parser stopped the message itself ("" when it did not): see on_field_impl.
+  virtual const std::string& refusal() const = 0;
 };
+
+// Fields a trailer section must not carry (RFC 9110 6.5.1): framing, routing and hop-by-hop
+// ones. The relay forwards a chunked body's trailers as received, and a next hop that merges
+// trailers into the header would read them as the request's own (a second Host, say).
+bool forbidden_in_trailers(std::string_view name) {
+  return is_hop_by_hop(name, {}) || iequals(name, "content-length") ||
+         iequals(name, "transfer-encoding") || iequals(name, "host");
+}
 
 template <bool isRequest>
 struct RelayParser final : http::basic_parser<isRequest>, RelayParserBase {
@@ -54,6 +64,7 @@ struct RelayParser final : http::basic_parser<isRequest>, RelayParserBase {
   std::size_t max_body;
   bool& truncated;
   bool header_seen = false;
+  std::string refused;
 
   RelayParser(HttpRequest& q, HttpResponse& s, std::size_t limit, std::size_t max, bool& trunc, bool head)
       : req(q), res(s), max_body(max), truncated(trunc) {
@@ -72,7 +83,12 @@ struct RelayParser final : http::basic_parser<isRequest>, RelayParserBase {
     res.reason.assign(reason.data(), reason.size());
     res.version = static_cast<std::uint8_t>(version);
   }
-  void on_field_impl(http::field, string_view name, string_view value, error_code&) override {
+  void on_field_impl(http::field, string_view name, string_view value, error_code& ec) override {
+    if (header_seen && forbidden_in_trailers(std::string_view(name.data(), name.size()))) {
+      refused = "a trailer field '" + std::string(name) + "' (framing, routing or hop-by-hop fields are not trailers)";
+      ec = http::error::bad_field;
+      return;
+    }
     auto& fields = isRequest ? (header_seen ? req.trailers : req.headers)
                              : (header_seen ? res.trailers : res.headers);
     if (fields.empty()) fields.reserve(8);  // most heads: one allocation, not four
@@ -115,6 +131,7 @@ struct RelayParser final : http::basic_parser<isRequest>, RelayParserBase {
   }
   bool need_eof() const override { return http::basic_parser<isRequest>::need_eof(); }
   void eager(bool v) override { http::basic_parser<isRequest>::eager(v); }
+  const std::string& refusal() const override { return refused; }
 };
 
 // The proxy answers this expectation itself (nginx does too): most servers never send the 100
@@ -176,7 +193,14 @@ bool MessageRelay::framing_ok() {
   // Beast takes a body as chunked only when chunked is the last coding, and refuses
   // Content-Length beside chunked; any other Transfer-Encoding leaves it framed by a
   // Content-Length or by nothing, which the next hop may read otherwise.
-  if (!request_mode_ || parser_->impl->chunked()) return true;
+  if (!request_mode_) return true;
+  // RFC 9112 3.2: two Host fields are a 400; forwarded, each hop could route by another one.
+  if (std::count_if(request_.headers.begin(), request_.headers.end(),
+                    [](const auto& f) { return iequals(f.first, "host"); }) > 1) {
+    fail("more than one Host field");
+    return false;
+  }
+  if (parser_->impl->chunked()) return true;
   for (const auto& field : request_.headers)
     if (iequals(field.first, "transfer-encoding")) {
       fail("a Transfer-Encoding that does not end in chunked");
@@ -265,6 +289,10 @@ std::size_t MessageRelay::feed(std::span<const std::uint8_t> in, std::string& fo
       return consumed;
     }
     if (ec == http::error::need_more) break;
+    if (!p.refusal().empty()) {
+      fail(p.refusal());
+      return consumed;
+    }
     if (ec) return failed(ec);
     if (n == 0) break;
   }

@@ -74,6 +74,40 @@ TEST_CASE("message relay: a response delimited by the close completes at eof, cu
   CHECK(!r.keep_alive());
 }
 
+TEST_CASE("message relay: two Host fields, or a trailer that would reroute or reframe, are errors",
+          "[capture][proxy][relay]") {
+  // Found by fuzzing (tests/fuzz/corpus/message_relay/host-in-trailers): both were forwarded, so
+  // a next hop could route by another Host than ours, or merge a trailer Host into the header.
+  const auto feed_all = [](const std::string& wire, std::string& out) {
+    MessageRelay r(true, 4096, 1024);
+    r.feed({reinterpret_cast<const std::uint8_t*>(wire.data()), wire.size()}, out);
+    return std::make_pair(r.state(), r.error());
+  };
+  std::string out;
+  auto [state, error] = feed_all("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", out);
+  CHECK(state == MessageRelay::State::Error);
+  CHECK(error.find("Host") != std::string::npos);
+  CHECK(out.empty());  // nothing forwarded
+  for (const char* field : {"Host: evil", "Content-Length: 5", "Transfer-Encoding: chunked", "TE: trailers",
+                            "Connection: close"}) {
+    INFO(field);
+    out.clear();
+    std::tie(state, error) = feed_all(std::string("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                                  "1\r\nx\r\n0\r\n") + field + "\r\n\r\n", out);
+    CHECK(state == MessageRelay::State::Error);
+    // Beast itself refuses Content-Length and Transfer-Encoding there; the relay the rest.
+    if (std::string_view(field).rfind("Content-Length", 0) != 0 &&
+        std::string_view(field).rfind("Transfer-Encoding", 0) != 0)
+      CHECK(error.find("trailer") != std::string::npos);
+  }
+  // An ordinary trailer goes through.
+  out.clear();
+  std::tie(state, error) = feed_all("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                    "1\r\nx\r\n0\r\nX-Checksum: 1\r\n\r\n", out);
+  CHECK(state == MessageRelay::State::Done);
+  CHECK(out.find("X-Checksum: 1") != std::string::npos);
+}
+
 TEST_CASE("message relay: a status under 100 goes out with its three digits", "[capture][proxy][relay]") {
   // Found by fuzzing (tests/fuzz/corpus/message_relay/status-000): Beast reads "000" to "099"
   // from an upstream, and the status went out as "0", a status line no client parses.

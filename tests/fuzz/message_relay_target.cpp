@@ -50,7 +50,7 @@ void check_forwarded(const std::string& forward, bool head_request, const Messag
   FUZZ_CHECK(used == forward.size());  // one message, nothing behind it
 
   const auto& m = p.get();
-  std::size_t connection_fields = 0;
+  std::size_t connection_fields = 0, host_fields = 0;
   for (const auto& f : m) {
     const auto name = f.name();
     FUZZ_CHECK(name != http::field::keep_alive && name != http::field::proxy_connection &&
@@ -60,8 +60,10 @@ void check_forwarded(const std::string& forward, bool head_request, const Messag
       FUZZ_CHECK(f.value() == "close" || f.value() == "keep-alive");
     }
     if (isRequest && name == http::field::expect) FUZZ_CHECK(f.value() != "100-continue");
+    if (name == http::field::host) ++host_fields;
   }
   FUZZ_CHECK(connection_fields <= 1);
+  FUZZ_CHECK(host_fields <= 1);  // one route, whichever hop reads it (trailers included)
 
   const auto& recorded = isRequest ? relay.request().body : relay.response().body;
   const auto body_size = isRequest ? relay.request().body_size : relay.response().body_size;
