@@ -63,7 +63,7 @@ void check_forwarded(const std::string& forward, bool head_request, const Messag
     if (name == http::field::host) ++host_fields;
   }
   FUZZ_CHECK(connection_fields <= 1);
-  FUZZ_CHECK(host_fields <= 1);  // one route, whichever hop reads it (trailers included)
+  if constexpr (isRequest) FUZZ_CHECK(host_fields <= 1);  // one route for every hop (trailers too)
 
   const auto& recorded = isRequest ? relay.request().body : relay.response().body;
   const auto body_size = isRequest ? relay.request().body_size : relay.response().body_size;
