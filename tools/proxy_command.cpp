@@ -143,9 +143,9 @@ void add_proxy_command(CLI::App& app, int& exit_code) {
   cmd->add_flag("--insecure-upstream", f->insecure_upstream, "do not verify the https upstream's certificate");
   cmd->add_option("--stats-json", f->stats_json, "also write every counter to this JSON file");
   add_recorder_flags(*cmd, f->recorder);
-  cmd->callback([f, cmd, &exit_code] {
-    if (const char* flag = given_recorder_flag(*cmd); flag != nullptr && f->no_record)
-      throw UsageError(std::string("proxy: --no-record records nothing, so ") + flag + " would do nothing: drop one of them");
+  cmd->callback([f, &exit_code] {
+    if (const std::string flag = given_recorder_flag(f->recorder); !flag.empty() && f->no_record)
+      throw UsageError("proxy: --no-record records nothing, so " + flag + " would do nothing: drop one of them");
     exit_code = run_proxy(*f);
   });
 }

@@ -8,15 +8,23 @@
 namespace reprise::tools {
 
 void add_recorder_flags(CLI::App& cmd, RecorderFlags& f) {
-  cmd.add_option("--session-key", f.session_key, "cookie:NAME | header:NAME | client-ip (default: linked cookies, tokens and connections)");
-  cmd.add_option("--host", f.hosts, "keep only requests for this Host (repeatable)");
-  cmd.add_option("--path", f.path, "keep only request targets matching this regex");
-  cmd.add_option("--method", f.methods, "keep only this method (repeatable)");
-  cmd.add_option("--sample", f.sample, "keep this share of sessions, whole (e.g. 10%)");
-  cmd.add_option("--seed", f.seed, "seed for --sample");
-  cmd.add_option("--redact-header", f.redact_headers, "replace this header's values by a stable hash (repeatable)");
-  cmd.add_option("--redact-body", f.redact_bodies, "replace body text matching this regex by a stable hash (repeatable)");
-  cmd.add_option("--max-body", f.max_body, "store at most this much of each body (default 1MiB; longer ones are flagged)");
+  f.options = {
+      cmd.add_option("--session-key", f.session_key, "cookie:NAME | header:NAME | client-ip (default: linked cookies, tokens and connections)"),
+      cmd.add_option("--host", f.hosts, "keep only requests for this Host (repeatable)"),
+      cmd.add_option("--path", f.path, "keep only request targets matching this regex"),
+      cmd.add_option("--method", f.methods, "keep only this method (repeatable)"),
+      cmd.add_option("--sample", f.sample, "keep this share of sessions, whole (e.g. 10%)"),
+      cmd.add_option("--seed", f.seed, "seed for --sample"),
+      cmd.add_option("--redact-header", f.redact_headers, "replace this header's values by a stable hash (repeatable)"),
+      cmd.add_option("--redact-body", f.redact_bodies, "replace body text matching this regex by a stable hash (repeatable)"),
+      cmd.add_option("--max-body", f.max_body, "store at most this much of each body (default 1MiB; longer ones are flagged)"),
+  };
+}
+
+std::string given_recorder_flag(const RecorderFlags& f) {
+  for (const CLI::Option* o : f.options)
+    if (o->count() > 0) return o->get_name();
+  return "";
 }
 
 std::size_t max_body_bytes(const RecorderFlags& f) {
@@ -29,13 +37,6 @@ format::WriterOptions recording_writer_options() {
   format::WriterOptions o;
   o.level = 1;
   return o;
-}
-
-const char* given_recorder_flag(const CLI::App& cmd) {
-  for (const char* flag : {"--session-key", "--host", "--path", "--method", "--sample", "--seed",
-                           "--redact-header", "--redact-body", "--max-body"})
-    if (cmd.count(flag) > 0) return flag;
-  return nullptr;
 }
 
 capture::RecorderOptions to_recorder_options(const RecorderFlags& f) {

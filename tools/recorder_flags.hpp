@@ -17,12 +17,13 @@ struct RecorderFlags {
   std::string session_key, path, sample = "100%", max_body = "1MiB";
   std::vector<std::string> hosts, methods, redact_headers, redact_bodies;
   std::uint64_t seed = 0;
+  std::vector<const CLI::Option*> options;  // as add_recorder_flags() declared them
 };
 
 void add_recorder_flags(CLI::App& cmd, RecorderFlags& f);
-// The first recorder flag given on `cmd`'s command line ("--sample"), or nullptr: for commands
-// that can run without recording (proxy --no-record), where such a flag would do nothing.
-const char* given_recorder_flag(const CLI::App& cmd);
+// The first recorder flag given on the command line ("--sample"), or "": for commands that can
+// run without recording (proxy --no-record), where such a flag would do nothing.
+std::string given_recorder_flag(const RecorderFlags& f);
 // Throws UsageError naming the flag on a bad value.
 capture::RecorderOptions to_recorder_options(const RecorderFlags& f);
 std::size_t max_body_bytes(const RecorderFlags& f);

@@ -4,6 +4,8 @@
 #include <openssl/ssl.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <charconv>
 #include <utility>
 
@@ -361,23 +363,37 @@ Result<std::unique_ptr<RecordingProxy>> RecordingProxy::start(ProxyOptions optio
     return fail(errc::bad_option, "--upstream-ca/--insecure-upstream",
                 "give one: --upstream-ca verifies the upstream with this CA, --insecure-upstream verifies nothing");
   // Each TLS file is named with what is wrong with it: missing, unreadable, not PEM.
-  const char* flag = "";
-  const std::string* file = nullptr;
-  auto using_file = [&](const char* f, const std::string& path) {
-    flag = f;
-    file = &path;
-    if (::access(path.c_str(), R_OK) != 0)
-      throw boost::system::system_error(boost::system::error_code(errno, boost::system::system_category()));
+  auto load = [](const char* flag, const std::string& path, const auto& call) -> Status {
+    std::string why;
+    if (::access(path.c_str(), R_OK) != 0) {
+      why = std::strerror(errno);
+    } else {
+      try {
+        call();
+        return {};
+      } catch (const boost::system::system_error& e) {
+        // OpenSSL's reason ("no start line": not PEM) says more than asio's "asio.ssl error".
+        const char* reason = e.code().category() == asio::error::get_ssl_category()
+                                 ? ERR_reason_error_string(static_cast<unsigned long>(e.code().value()))
+                                 : nullptr;
+        why = reason != nullptr ? reason : e.code().message();
+      }
+    }
+    return fail(errc::bad_option, flag, "'" + path + "': " + why + " (a PEM file is expected)");
   };
   try {
     if (!p.options.tls_cert.empty() || !p.options.tls_key.empty()) {
       if (p.options.tls_cert.empty() || p.options.tls_key.empty())
         return fail(errc::bad_option, "--tls-cert/--tls-key", "give both, or neither");
       p.client_tls = std::make_unique<ssl::context>(ssl::context::tls_server);
-      using_file("--tls-cert", p.options.tls_cert);
-      p.client_tls->use_certificate_chain_file(p.options.tls_cert);
-      using_file("--tls-key", p.options.tls_key);
-      p.client_tls->use_private_key_file(p.options.tls_key, ssl::context::pem);
+      if (auto s = load("--tls-cert", p.options.tls_cert,
+                        [&] { p.client_tls->use_certificate_chain_file(p.options.tls_cert); });
+          !s)
+        return s.take_error();
+      if (auto s = load("--tls-key", p.options.tls_key,
+                        [&] { p.client_tls->use_private_key_file(p.options.tls_key, ssl::context::pem); });
+          !s)
+        return s.take_error();
     }
     if (p.upstream_tls) {
       p.upstream_tls_context = std::make_unique<ssl::context>(ssl::context::tls_client);
@@ -387,20 +403,15 @@ Result<std::unique_ptr<RecordingProxy>> RecordingProxy::start(ProxyOptions optio
         p.upstream_tls_context->set_verify_mode(ssl::verify_peer);
         if (p.options.upstream_ca.empty()) {
           p.upstream_tls_context->set_default_verify_paths();
-        } else {
-          using_file("--upstream-ca", p.options.upstream_ca);
-          p.upstream_tls_context->load_verify_file(p.options.upstream_ca);
+        } else if (auto s = load("--upstream-ca", p.options.upstream_ca,
+                                 [&] { p.upstream_tls_context->load_verify_file(p.options.upstream_ca); });
+                   !s) {
+          return s.take_error();
         }
       }
     }
   } catch (const boost::system::system_error& e) {
-    // OpenSSL's reason ("no start line": not PEM) says more than asio's "asio.ssl error".
-    const char* reason = e.code().category() == asio::error::get_ssl_category()
-                             ? ERR_reason_error_string(static_cast<unsigned long>(e.code().value()))
-                             : nullptr;
-    const std::string why = reason != nullptr ? reason : e.code().message();
-    if (file == nullptr) return fail(errc::bad_option, "TLS", "set-up failed: " + why);
-    return fail(errc::bad_option, flag, "'" + *file + "': " + why + " (a PEM file is expected)");
+    return fail(errc::bad_option, "TLS", std::string("set-up failed: ") + e.what());
   }
 
   std::string host;

@@ -1,5 +1,6 @@
 // Every saved input of every fuzz target (tests/fuzz/corpus/<target>/: seeds, and each input a
-// fuzzing run found a defect with, kept once fixed), run through the target in the normal test
+// fuzzing run found a defect with, kept once fixed; the pcap and trace targets start from
+// samples/ instead), run through the target in the normal test
 // suite, so a defect fuzzing found stays fixed in every build (and under the sanitizers), with or
 // without clang. A broken contract aborts the test binary (FUZZ_CHECK).
 
@@ -24,24 +25,36 @@ std::vector<std::uint8_t> read_file(const fs::path& p) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
-// Runs `target` over its corpus folder and the `extra` seeds (paths from the source root);
-// returns how many inputs ran.
-std::size_t run_corpus(const char* target, std::initializer_list<const char*> extra = {}) {
+// Runs `target` over its corpus folder and the `samples` (paths from the source root), each
+// sample whole and cut in half (a file cut mid-record, as a killed writer leaves it); returns
+// how many inputs ran.
+std::size_t run_corpus(const char* target, std::initializer_list<const char*> samples = {}) {
   const fs::path root = test::source_dir();
   std::vector<fs::path> inputs;
-  for (const auto& e : fs::directory_iterator(root / "tests/fuzz/corpus" / target))
-    if (e.is_regular_file()) inputs.push_back(e.path());
-  for (const char* p : extra) inputs.push_back(root / p);
+  if (const auto dir = root / "tests/fuzz/corpus" / target; fs::exists(dir))
+    for (const auto& e : fs::directory_iterator(dir))
+      if (e.is_regular_file()) inputs.push_back(e.path());
   fuzz::Target run = nullptr;
   for (const auto& t : fuzz::kTargets)
     if (std::string(t.name) == target) run = t.run;
   REQUIRE(run != nullptr);
+  std::size_t ran = 0;
   for (const auto& p : inputs) {
     INFO("input " << p.string());
     const auto bytes = read_file(p);
     CHECK(run(bytes.data(), bytes.size()) == 0);
+    ++ran;
   }
-  return inputs.size();
+  for (const char* s : samples) {
+    const auto bytes = read_file(root / s);
+    REQUIRE(!bytes.empty());
+    for (const std::size_t size : {bytes.size(), bytes.size() / 2}) {
+      INFO("sample " << s << ", first " << size << " bytes");
+      CHECK(run(bytes.data(), size) == 0);
+      ++ran;
+    }
+  }
+  return ran;
 }
 
 }  // namespace

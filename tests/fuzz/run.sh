@@ -35,8 +35,11 @@ extra_seeds() {  # inputs outside the corpus folder that a target starts from
 run_one() {
   local t=$1 dir=$work/$1
   mkdir -p "$dir/corpus"
-  cp "$here/tests/fuzz/corpus/$t"/* "$dir/corpus/"
-  for s in $(extra_seeds "$t"); do cp "$s" "$dir/corpus/"; done
+  if [ -d "$here/tests/fuzz/corpus/$t" ]; then cp "$here/tests/fuzz/corpus/$t"/* "$dir/corpus/"; fi
+  for s in $(extra_seeds "$t"); do  # whole, and cut in half as corpus_test.cpp runs them
+    cp "$s" "$dir/corpus/"
+    head -c $(($(stat -c %s "$s") / 2)) "$s" > "$dir/corpus/cut-$(basename "$s")"
+  done
   # -max_len 64 KiB: room for the sample pcap; -timeout: a hang is a defect too.
   (cd "$dir" && "$build/tests/fuzz/fuzz_$t" corpus -max_total_time="$seconds" -max_len=65536 \
     -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 > log 2>&1) || true
