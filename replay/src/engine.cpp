@@ -223,11 +223,13 @@ struct Engine::Impl {
   // Takes what the reader thread handed over, keeping at most max_queued_requests here. When
   // nothing is pending and all of it fits, the two queues are swapped under the lock instead
   // of moved request by request; producers are announced to the clones after it is released.
-  void pull_incoming() {
+  // True when it took at least one request.
+  bool pull_incoming() {
     // With more than half the limit already here, the next pull waits: requests then come over
     // in batches of at least half the limit, not one per answer (a lock and two cache misses
-    // each). Something held always leads to another pump: an answer, a timer or a release.
-    if (held() > options.max_queued_requests / 2) return;
+    // each). Something held leads to another pump (an answer, a timer or a release), except
+    // when dispatch() sheds all of it at once: pump() then pulls again.
+    if (held() > options.max_queued_requests / 2) return false;
     const std::size_t first_new = pending.size();
     {
       std::lock_guard lock(in_mu);
@@ -245,12 +247,14 @@ struct Engine::Impl {
       starved = incoming.empty() && !input_ended && held() < cap;
       if (reader_waiting && incoming.size() <= cap / 2) in_cv.notify_one();
     }
-    if (!clones) return;
-    for (std::size_t i = first_new; i < pending.size(); ++i) {
-      const ScheduledRequest& r = pending[i];
-      if (r.request.producer)
-        clones->expect(r.session_key(), r.request.exchange_id);
+    if (clones) {
+      for (std::size_t i = first_new; i < pending.size(); ++i) {
+        const ScheduledRequest& r = pending[i];
+        if (r.request.producer)
+          clones->expect(r.session_key(), r.request.exchange_id);
+      }
     }
+    return pending.size() > first_new;
   }
 
   // ---- admission -------------------------------------------------------------------------
@@ -570,6 +574,28 @@ struct Engine::Impl {
   void pump(std::int64_t t) {
     if (!stopping) pull_incoming();
     expire_correlation_waits(t);
+    admit_due(t);
+    dispatch(t);
+    // Shedding can empty all that was held in one dispatch (a session's parked requests, each
+    // shed one releasing the next) while the pull above was skipped for holding too much. Then
+    // no answer or timer would pump again, and the reader, waiting for room, would wait forever.
+    while (!stopping && pull_incoming()) {
+      admit_due(t);
+      dispatch(t);
+    }
+    if (ended || stopping) {
+      const bool idle_now = pending.empty() && ready.empty() && parked == 0 &&
+                            counters.inflight == 0;
+      if (idle_now) {
+        publish_outcomes();  // all of them are out before the run is declared over
+        finished->store(true);
+      }
+    }
+    arm(t);
+  }
+
+  // Due requests move from pending to ready.
+  void admit_due(std::int64_t t) {
     if (ready.empty() && !plan.strict_session_order && !pending.empty() &&
         (plan.pacing == Pacing::Max || pending.back().due_ns <= t)) {
       // All of it is due (always, as fast as the limits allow): the queues trade places
@@ -581,16 +607,6 @@ struct Engine::Impl {
       pending.pop_front();
       make_ready(std::move(r));
     }
-    dispatch(t);
-    if (ended || stopping) {
-      const bool idle_now = pending.empty() && ready.empty() && parked == 0 &&
-                            counters.inflight == 0;
-      if (idle_now) {
-        publish_outcomes();  // all of them are out before the run is declared over
-        finished->store(true);
-      }
-    }
-    arm(t);
   }
 
   void arm(std::int64_t t) {

@@ -470,6 +470,30 @@ TEST_CASE("strict session order waits for each answer, per-recorded connections 
   CHECK(server.connections_accepted() == 3);
 }
 
+TEST_CASE("a session shed whole while the reader waits for room still ends the run", "[replay][cli]") {
+  // One session of more requests than the reader may hand over (8192 queued on each side):
+  // strict order parks them behind the first, which times out; by then all the others are past
+  // --max-lateness and are shed in a chain, emptying what the network thread held while the
+  // reader still waited for room. The run must go on to the end, not wait forever.
+  TempDir dir;
+  TestServer server;
+  server.set_behaviour(Behaviour::ok().after(5s));
+  const auto trace = make_trace(dir, 1, 20000, 10'000);  // 20,000 requests within 0.2 s
+  auto r = replay({trace, "--target", server.url(""), "-o", dir.file("r.rrun"), "--session-order",
+                   "strict", "--request-timeout", "1s", "--max-lateness", "100ms",
+                   "--no-default-aborts"},
+                  30s);
+  REQUIRE(r.exit_code == 0);
+  const auto run = read_run(dir.file("r.rrun"));
+  REQUIRE(run.outcomes.size() == 20000);
+  const auto count = [&](fb::ErrorKind e) {
+    return std::count_if(run.outcomes.begin(), run.outcomes.end(),
+                         [&](const auto& o) { return o.error == e; });
+  };
+  CHECK(count(fb::ErrorKind::Timeout) == 1);
+  CHECK(count(fb::ErrorKind::Shed) == 19999);
+}
+
 TEST_CASE("dry run prints the plan and sends nothing", "[replay][cli]") {
   TempDir dir;
   const auto trace = make_trace(dir, 10, 10, 10 * kMs);
