@@ -1,5 +1,8 @@
 // `reprise proxy`: a recording reverse proxy in front of one upstream → trace.
 
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <fstream>
@@ -64,6 +67,27 @@ capture::ProxyOptions to_options(const ProxyFlags& f) {
   return o;
 }
 
+// Each client connection holds a descriptor and each upstream connection another, so the
+// defaults (4096 + 256) do not fit the usual soft limit of 1024: the soft limit is raised as far
+// as the hard one allows. When even that is short the proxy still runs, and says so: past the
+// limit, connections wait in the listen backlog while accepting pauses (accept_failures).
+void fit_descriptor_limit(std::size_t clients, std::size_t upstreams) {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) return;
+  const rlim_t needed = clients + upstreams + 64;  // + listener, trace, event loops, stdio
+  if (lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur < needed) {
+    rlimit raised = lim;
+    raised.rlim_cur = lim.rlim_max == RLIM_INFINITY ? needed : std::min(needed, lim.rlim_max);
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) lim = raised;
+  }
+  if (lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur < needed)
+    std::fprintf(stderr,
+                 "proxy: warning: the descriptor limit (ulimit -n) is %llu, below the %llu that "
+                 "--max-connections and --max-upstream-connections need: past it new connections "
+                 "wait (counted as accept_failures)\n",
+                 static_cast<unsigned long long>(lim.rlim_cur), static_cast<unsigned long long>(needed));
+}
+
 int run_proxy(const ProxyFlags& f) {
   auto options = to_options(f);
   if (!f.no_record && f.output.empty()) throw UsageError("proxy: -o TRACE is required (or --no-record)");
@@ -78,6 +102,7 @@ int run_proxy(const ProxyFlags& f) {
     if (!opened) return report(opened.error());
     writer = std::move(*opened);
   }
+  fit_descriptor_limit(f.max_connections, f.max_upstream_connections);
   auto proxy = capture::RecordingProxy::start(std::move(options), writer.get());
   if (!proxy) {
     if (writer) (void)writer->close("failed");
@@ -88,7 +113,16 @@ int run_proxy(const ProxyFlags& f) {
   std::fprintf(stderr, "proxy: listening on %s%s, forwarding to %s%s; Ctrl-C or SIGTERM stops cleanly\n",
                f.tls_cert.empty() ? "http://" : "https://", (*proxy)->listen_address().c_str(), f.upstream.c_str(),
                writer ? (", recording into " + f.output).c_str() : " (not recording)");
-  while (g_signals.load() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  bool told = false;
+  while (g_signals.load() == 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    // Traffic keeps flowing through a proxy whose trace failed (a full disk): it says so at once.
+    if (!told && (*proxy)->stats().unrecorded_after_error > 0) {
+      told = true;
+      std::fprintf(stderr, "proxy: error: writing %s failed; still forwarding, but no longer recording "
+                           "(the error is reported at stop)\n", f.output.c_str());
+    }
+  }
   std::fprintf(stderr, "proxy: stopping: no new connections, draining requests in flight\n");
   (*proxy)->stop();
   const Status recorded = (*proxy)->finish();

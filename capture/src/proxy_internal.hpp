@@ -116,13 +116,21 @@ struct Worker {
   std::vector<std::shared_ptr<UpstreamConnection>> idle;  // most recently used last
   std::size_t upstream_open = 0;
   std::size_t upstream_limit = 1;
-  std::deque<Ready> waiting;  // requests waiting for a connection, in arrival order
+  struct Waiter {
+    ClientSession* session;
+    Ready ready;
+  };
+  // Requests waiting for a connection, in arrival order; a session that closes leaves it
+  // (forget()), so it holds at most one entry per open session.
+  std::deque<Waiter> waiting;
   std::unordered_set<ClientSession*> sessions;
   bool draining = false;
   flatbuffers::FlatBufferBuilder fbb{16 * 1024};  // trace records of this worker's exchanges
 
-  // A connection to the upstream: an idle one, a new one, or the next one released.
-  void acquire(Ready ready);
+  // A connection to the upstream for `who`: an idle one, a new one, or the next one released.
+  void acquire(ClientSession* who, Ready ready);
+  // `who` no longer waits for a connection (it closed).
+  void forget(ClientSession* who);
   // Back to the pool (reusable) or closed; hands it to a waiting request first.
   void release(std::shared_ptr<UpstreamConnection> c, bool reusable);
   // Closes `stale` and connects a fresh one in its place, ahead of the requests waiting: the
@@ -162,6 +170,9 @@ struct RecordingProxy::Impl {
 
   std::vector<std::unique_ptr<Worker>> workers;
   std::unique_ptr<tcp::acceptor> acceptor;  // on workers[0]
+  // After a failed accept (out of descriptors: the connection stays in the backlog, so an
+  // immediate retry fails again at once), the next waits this long instead of spinning.
+  std::unique_ptr<asio::steady_timer> accept_pause;  // on workers[0]
   std::size_t next_worker = 0;
   std::atomic<std::uint64_t> next_connection{1};
   std::atomic<std::uint64_t> open_sessions{0};

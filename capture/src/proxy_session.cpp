@@ -118,8 +118,8 @@ void ClientSession::on_client_read(const error_code& ec, std::size_t n) {
   }
   if (ec) {
     // A client that closes between requests is the normal end; anywhere else it left early.
-    if (!(phase_ == Phase::Head && request_first_ == 0)) ++proxy_.stats.client_aborts;
-    return close();
+    if (phase_ == Phase::Head && request_first_ == 0) return close();
+    return client_left();
   }
   on_request_bytes();
 }
@@ -171,7 +171,7 @@ void ClientSession::begin_exchange() {
   phase_ = Phase::Upstream;
   continue_owed_ = request_.expects_continue() && request_.state() != MessageRelay::State::Done;
   arm(proxy_.options.response_timeout_ns, Side::Upstream);
-  worker_.acquire([self = shared_from_this()](std::shared_ptr<UpstreamConnection> c, error_code ec) {
+  worker_.acquire(this, [self = shared_from_this()](std::shared_ptr<UpstreamConnection> c, error_code ec) {
     self->on_upstream(std::move(c), ec);
   });
 }
@@ -325,10 +325,7 @@ void ClientSession::write_client(After after) {
   arm(proxy_.options.response_timeout_ns, Side::Client);
   client_.async_write(asio::buffer(out_), [self = shared_from_this(), after](const error_code& ec, std::size_t n) {
     if (self->phase_ == Phase::Closed) return;
-    if (ec) {
-      ++self->proxy_.stats.client_aborts;
-      return self->close();
-    }
+    if (ec) return self->client_left();
     self->proxy_.stats.bytes_to_clients += n;
     self->out_.clear();
     switch (after) {
@@ -410,6 +407,22 @@ void ClientSession::respond_locally(unsigned status, const std::string& reason, 
   });
 }
 
+void ClientSession::client_left() {
+  ++proxy_.stats.client_aborts;
+  // Once its head is parsed, a request is on its way upstream, which may act on it (a POST):
+  // it is recorded, flagged with how far it and its answer got, as packet capture would.
+  if (phase_ == Phase::Upstream || phase_ == Phase::Answer) {
+    if (request_.state() != MessageRelay::State::Done) flags_ |= ExchangeFlags::RequestIncomplete;
+    if (response_first_ == 0) {
+      flags_ |= ExchangeFlags::NoResponse;
+    } else if (answer_.state() != MessageRelay::State::Done) {
+      flags_ |= ExchangeFlags::ResponseIncomplete;
+    }
+    record(false);
+  }
+  close();
+}
+
 void ClientSession::record(bool locally_answered) {
   if (request_first_ == 0) return;  // nothing of a request arrived
   ++proxy_.stats.exchanges;
@@ -421,8 +434,9 @@ void ClientSession::record(bool locally_answered) {
     x.server = server_ep_;
     x.request_first_ns = request_first_;
     x.request_last_ns = request_last_ != 0 ? request_last_ : proxy_.now_ns();
+    // Without a response its times are 0 (the HttpExchange contract).
     x.response_first_ns = response_first_;
-    x.response_last_ns = response_last_ != 0 ? response_last_ : proxy_.now_ns();
+    x.response_last_ns = response_first_ == 0 ? 0 : response_last_ != 0 ? response_last_ : proxy_.now_ns();
     x.request = std::move(request_.request());
     x.response = std::move(answer_.response());
     x.flags = flags_;
@@ -504,6 +518,7 @@ void ClientSession::close() {
   phase_ = Phase::Closed;
   timer_.cancel();
   client_.close();
+  worker_.forget(this);  // a 504 after waiting for a connection leaves its place in the queue
   if (upstream_) worker_.release(std::move(upstream_), false);
   upstream_.reset();
   worker_.ended(start_);

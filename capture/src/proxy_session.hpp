@@ -73,6 +73,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void fail_upstream(unsigned status, const std::string& why, std::atomic<std::uint64_t>& counter);
   void refuse(unsigned status, const std::string& why);
   void respond_locally(unsigned status, const std::string& reason, const std::string& body);
+  // The client's connection failed (a read or a write) before its exchange ended: counted as a
+  // client abort; what went upstream is recorded.
+  void client_left();
   void record(bool locally_answered);
   // The current phase must progress on `waiting_on`'s side within timeout_ns from now.
   void arm(std::int64_t timeout_ns, Side waiting_on);

@@ -24,6 +24,8 @@ namespace {
 
 constexpr std::int64_t kHousekeepMs = 500;
 constexpr std::int64_t kRecordEveryMs = 5;
+// How long accepting pauses after a failed accept() (see Impl::accept_pause).
+constexpr std::chrono::milliseconds kAcceptPause{50};
 
 // "host:port" / "[v6]:port" -> host, port; false when malformed.
 bool split_host_port(std::string_view text, std::string& host, std::uint16_t& port) {
@@ -71,7 +73,7 @@ std::int64_t Worker::started(RequestStart& s) {
 
 // ---- the upstream pool (one per worker thread) -------------------------------------------
 
-void Worker::acquire(Ready ready) {
+void Worker::acquire(ClientSession* who, Ready ready) {
   while (!idle.empty()) {
     auto c = std::move(idle.back());
     idle.pop_back();
@@ -80,7 +82,11 @@ void Worker::acquire(Ready ready) {
   }
   if (upstream_open < upstream_limit) return connect(std::move(ready));
   ++proxy.stats.upstream_waits;
-  waiting.push_back(std::move(ready));
+  waiting.push_back({who, std::move(ready)});
+}
+
+void Worker::forget(ClientSession* who) {
+  std::erase_if(waiting, [who](const Waiter& w) { return w.session == who; });
 }
 
 void Worker::release(std::shared_ptr<UpstreamConnection> c, bool reusable) {
@@ -92,7 +98,7 @@ void Worker::release(std::shared_ptr<UpstreamConnection> c, bool reusable) {
   }
   c->idle_since_ns = proxy.now_ns();
   if (!waiting.empty()) {
-    auto next = std::move(waiting.front());
+    auto next = std::move(waiting.front().ready);
     waiting.pop_front();
     return next(std::move(c), {});
   }
@@ -107,7 +113,7 @@ void Worker::reconnect(std::shared_ptr<UpstreamConnection> stale, Ready ready) {
 
 void Worker::connect_next_waiting() {
   if (waiting.empty()) return;
-  auto next = std::move(waiting.front());
+  auto next = std::move(waiting.front().ready);
   waiting.pop_front();
   connect(std::move(next));
 }
@@ -117,11 +123,16 @@ void Worker::connect(Ready ready) {
   ++proxy.stats.upstream_connections;
   auto c = std::make_shared<UpstreamConnection>(io);
   auto timer = std::make_shared<asio::steady_timer>(io);
+  // Set when the attempt ends: a timer that expired in the same turn as a successful connect
+  // (its handler already queued, so cancel() no longer stops it) must not close a connection
+  // that is in a session's hands by then.
+  auto settled = std::make_shared<bool>(false);
   timer->expires_after(std::chrono::nanoseconds(proxy.options.connect_timeout_ns));
-  timer->async_wait([c](const error_code& ec) {
-    if (!ec) c->stream.close();  // the connect (or handshake) below fails with operation_aborted
+  timer->async_wait([c, settled](const error_code& ec) {
+    if (!ec && !*settled) c->stream.close();  // the connect (or handshake) below fails with operation_aborted
   });
-  auto done = [this, c, timer, ready = std::move(ready)](const error_code& ec) mutable {
+  auto done = [this, c, timer, settled, ready = std::move(ready)](const error_code& ec) mutable {
+    *settled = true;
     timer->cancel();
     if (ec) {
       c->stream.close();
@@ -223,33 +234,39 @@ class AcceptedFd {
 void RecordingProxy::Impl::accept() {
   acceptor->async_accept([this](const error_code& ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted || stopping) return;
-    if (!ec) {
-      ++stats.connections;
-      error_code failed;
-      const tcp protocol = socket.local_endpoint(failed).protocol();
-      if (!failed && open_sessions < options.max_client_connections) {
-        AcceptedFd fd(socket.release(failed));
-        if (!failed) {
-          ++open_sessions;
-          Worker& target = *workers[next_worker];
-          next_worker = (next_worker + 1) % workers.size();
-          asio::post(target.io, [this, &target, protocol, fd = std::move(fd)]() mutable {
-            tcp::socket s(target.io);
-            error_code assigned;
-            s.assign(protocol, fd.get(), assigned);
-            if (assigned) {
-              --open_sessions;
-              ++stats.connections_refused;
-              return;
-            }
-            fd.taken();
-            std::make_shared<ClientSession>(target, std::move(s))->start();
-          });
-        }
-      }
-      // Refused, or the descriptor could not be taken: the socket (if it still has it) closes.
-      if (failed || socket.is_open()) ++stats.connections_refused;
+    if (ec) {
+      ++stats.accept_failures;
+      accept_pause->expires_after(kAcceptPause);
+      accept_pause->async_wait([this](const error_code& waited) {
+        if (!waited && !stopping) accept();
+      });
+      return;
     }
+    ++stats.connections;
+    error_code failed;
+    const tcp protocol = socket.local_endpoint(failed).protocol();
+    if (!failed && open_sessions < options.max_client_connections) {
+      AcceptedFd fd(socket.release(failed));
+      if (!failed) {
+        ++open_sessions;
+        Worker& target = *workers[next_worker];
+        next_worker = (next_worker + 1) % workers.size();
+        asio::post(target.io, [this, &target, protocol, fd = std::move(fd)]() mutable {
+          tcp::socket s(target.io);
+          error_code assigned;
+          s.assign(protocol, fd.get(), assigned);
+          if (assigned) {
+            --open_sessions;
+            ++stats.connections_refused;
+            return;
+          }
+          fd.taken();
+          std::make_shared<ClientSession>(target, std::move(s))->start();
+        });
+      }
+    }
+    // Refused, or the descriptor could not be taken: the socket (if it still has it) closes.
+    if (failed || socket.is_open()) ++stats.connections_refused;
     accept();
   });
 }
@@ -288,8 +305,10 @@ void RecordingProxy::Impl::record_loop() {
       stop = recorder_stop && batch.empty();
       if (producers_waiting > 0) queue_cv.notify_all();
     }
-    for (auto& p : batch)
+    for (auto& p : batch) {
       if (recorder_status) recorder_status = recorder->add(std::move(p));
+      else ++stats.unrecorded_after_error;
+    }
     batch.clear();
     if (recorder_status) recorder_status = recorder->release(watermark);
     if (recorder_status && writer != nullptr) recorder_status = writer->poll();
@@ -422,6 +441,7 @@ Result<std::unique_ptr<RecordingProxy>> RecordingProxy::start(ProxyOptions optio
   const auto address = asio::ip::make_address(host, ec);
   if (ec) return fail(errc::bad_option, "--listen", "'" + host + "' is not an IP address");
   p.acceptor = std::make_unique<tcp::acceptor>(p.workers[0]->io);
+  p.accept_pause = std::make_unique<asio::steady_timer>(p.workers[0]->io);
   const tcp::endpoint endpoint(address, listen_port);
   p.acceptor->open(endpoint.protocol(), ec);
   if (!ec) p.acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
@@ -456,6 +476,7 @@ void RecordingProxy::stop() {
   asio::post(p.workers[0]->io, [&p] {
     error_code ignored;
     p.acceptor->close(ignored);
+    p.accept_pause->cancel();
   });
   for (auto& w : p.workers) {
     Worker* wp = w.get();
@@ -469,6 +490,7 @@ Status RecordingProxy::finish() {
   for (auto& w : p.workers)
     if (w->thread.joinable()) w->thread.join();
   p.acceptor.reset();
+  p.accept_pause.reset();
   if (p.recorder_thread.joinable()) {
     {
       std::lock_guard lock(p.queue_mu);

@@ -25,17 +25,22 @@ using boost::system::error_code;
 namespace {
 
 constexpr int kMaxConnections = 64;
+constexpr std::chrono::milliseconds kAcceptPause{50};
 
 
 }  // namespace
 
 struct MetricsServer::Impl {
+  // Before io: sessions still pending when io is destroyed decrement it.
+  std::atomic<int> connections{0};
   asio::io_context io{1};
   tcp::acceptor acceptor{io};
+  // After a failed accept (out of descriptors: the connection stays in the backlog, so an
+  // immediate retry fails again at once), the next waits kAcceptPause instead of spinning.
+  asio::steady_timer accept_pause{io};
   std::thread thread;
   std::mutex mu;
   std::string text = "# EOF\n";
-  std::atomic<int> connections{0};
 
   std::string current() {
     std::lock_guard lock(mu);
@@ -97,14 +102,19 @@ struct MetricsServer::Impl {
   void do_accept() {
     acceptor.async_accept([this](const error_code& ec, tcp::socket socket) {
       if (ec == asio::error::operation_aborted) return;
-      if (!ec) {
-        if (connections.load() >= kMaxConnections) {
-          error_code ignored;
-          socket.close(ignored);
-        } else {
-          ++connections;
-          std::make_shared<Session>(*this, std::move(socket))->run();
-        }
+      if (ec) {
+        accept_pause.expires_after(kAcceptPause);
+        accept_pause.async_wait([this](const error_code& waited) {
+          if (!waited) do_accept();
+        });
+        return;
+      }
+      if (connections.load() >= kMaxConnections) {
+        error_code ignored;
+        socket.close(ignored);
+      } else {
+        ++connections;
+        std::make_shared<Session>(*this, std::move(socket))->run();
       }
       do_accept();
     });

@@ -2,6 +2,8 @@
 // be slow, reset, close or answer garbage on purpose) and a second proxy speaking TLS. What the
 // client sends and receives must be what the trace holds, byte for byte on bodies.
 
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 
 #include <catch2/catch.hpp>
@@ -12,6 +14,8 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/write.hpp>
+
+#include <nlohmann/json.hpp>
 
 #include "reprise/capture/recording_proxy.hpp"
 #include "reprise/format/reader.hpp"
@@ -459,6 +463,49 @@ TEST_CASE("regression: a failed upstream connect starts the requests waiting for
   rig.finish();
 }
 
+TEST_CASE("regression: requests that gave up waiting for an upstream connection get no connection later",
+          "[capture][proxy][integration]") {
+  namespace asio = boost::asio;
+  using tcp = asio::ip::tcp;
+  // An upstream whose listen queue is full: the kernel drops further SYNs, so a connect to it
+  // hangs until the proxy's connect timeout.
+  asio::io_context io;
+  tcp::acceptor full(io);
+  full.open(tcp::v4());
+  full.bind({asio::ip::make_address("127.0.0.1"), 0});
+  full.listen(0);
+  // Non-blocking connects that fill it (asio's connect() would wait for the one that hangs).
+  std::vector<tcp::socket> fillers;
+  sockaddr_in upstream_addr{};
+  upstream_addr.sin_family = AF_INET;
+  upstream_addr.sin_port = htons(full.local_endpoint().port());
+  upstream_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  for (int i = 0; i < 4; ++i) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    REQUIRE(fd >= 0);
+    fillers.emplace_back(io, tcp::v4(), fd);  // closes it
+    (void)::connect(fd, reinterpret_cast<const sockaddr*>(&upstream_addr), sizeof upstream_addr);
+  }
+  capture::ProxyOptions o;
+  o.threads = 1;
+  o.max_upstream_connections = 1;
+  o.connect_timeout_ns = 400'000'000;
+  o.response_timeout_ns = 150'000'000;
+  Rig rig("http://127.0.0.1:" + std::to_string(full.local_endpoint().port()), o);
+  // The first request's connect hangs; the others wait for its place. All give up with a 504
+  // long before the connect times out, and leave.
+  std::vector<std::thread> clients;
+  for (int i = 0; i < 5; ++i)
+    clients.emplace_back([&] {
+      HttpClient c(rig.port);
+      CHECK(c.request("GET", "/").status == 504);
+    });
+  for (auto& c : clients) c.join();
+  std::this_thread::sleep_for(1500ms);  // several connect timeouts
+  CHECK(rig.proxy->stats().upstream_connections == 1);  // none for the requests that left
+  rig.finish();
+}
+
 TEST_CASE("regression: a retry on a fresh connection stays within --max-upstream-connections",
           "[capture][proxy][integration]") {
   // The stale connection's slot went to a waiting request and the retry opened one more.
@@ -559,6 +606,49 @@ TEST_CASE("regression: a client that stops reading its answer is a client timeou
   CHECK(s.client_timeouts == 1);
   CHECK(s.upstream_timeouts == 0);
   rig.finish();
+}
+
+TEST_CASE("regression: a client that leaves mid-exchange is still in the trace, flagged",
+          "[capture][proxy][integration]") {
+  using Flags = format::fb::ExchangeFlags;
+  const auto has = [](const Recorded& r, Flags f) { return (r.flags & static_cast<std::uint32_t>(f)) != 0; };
+  TestServer upstream;
+  upstream.on("/big", Behaviour::respond(200, std::string(32 << 20, 'x')));  // more than the socket buffers hold
+  Rig rig(upstream.url(""));
+  const auto& s = rig.proxy->stats();
+
+  SECTION("during its request body: the head went upstream, the body stopped") {
+    {
+      HttpClient c(rig.port);
+      c.send_raw("POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n0123456789");
+      CHECK(eventually([&] { return s.bytes_from_clients > 0; }));
+    }  // closed with 90 bytes of its body unsent
+    CHECK(eventually([&] { return s.client_aborts == 1; }));
+    const auto trace = rig.finish();
+    REQUIRE(trace.size() == 1);
+    CHECK(trace[0].method == "POST");
+    CHECK(trace[0].request_body == "0123456789");
+    CHECK(has(trace[0], Flags::RequestIncomplete));
+    CHECK(has(trace[0], Flags::NoResponse));
+  }
+  SECTION("during its answer: a reset while the proxy writes it") {
+    namespace asio = boost::asio;
+    asio::io_context io;
+    asio::ip::tcp::socket c(io);
+    c.connect({asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(rig.port)});
+    asio::write(c, asio::buffer(std::string("GET /big HTTP/1.1\r\nHost: a\r\n\r\n")));
+    CHECK(eventually([&] { return s.bytes_to_clients > 0 || upstream.request_count() == 1; }));
+    std::this_thread::sleep_for(100ms);  // the socket buffers fill; the proxy's write waits
+    c.set_option(asio::socket_base::linger(true, 0));
+    c.close();  // RST
+    CHECK(eventually([&] { return s.client_aborts == 1; }));
+    const auto trace = rig.finish();
+    REQUIRE(trace.size() == 1);
+    CHECK(trace[0].target == "/big");
+    CHECK(trace[0].status == 200);
+    CHECK(has(trace[0], Flags::ResponseIncomplete));
+    CHECK_FALSE(has(trace[0], Flags::NoResponse));
+  }
 }
 
 TEST_CASE("regression: an upstream that stops reading a request body is an upstream timeout, not a client one",
@@ -756,6 +846,85 @@ TEST_CASE("proxy: HTTPS on both sides, with a CA made for the test", "[capture][
   const auto trace = rig.finish();
   REQUIRE(trace.size() == 1);
   CHECK(trace[0].request_body == "payload");
+}
+
+TEST_CASE("regression: out of descriptors, the proxy pauses accepting instead of spinning, then serves again",
+          "[capture][proxy][integration]") {
+  TestServer upstream;
+  TempDir dir;
+  const int port = free_port();
+  const auto stats = dir.file("stats.json");
+  const auto err = dir.file("stderr");
+  // 64 descriptors, the hard limit too: the proxy cannot raise it, and says so.
+  Background proxy({"/bin/sh", "-c",
+                    "ulimit -n 64 && exec \"$0\" proxy --no-record --threads 1 --listen 127.0.0.1:" +
+                        std::to_string(port) + " --upstream " + upstream.url("") + " --stats-json " + stats +
+                        " 2>" + err,
+                    reprise_bin()});
+  CHECK(eventually([&] {
+    try {
+      HttpClient probe(port);
+      return true;
+    } catch (const std::exception&) {
+      return false;
+    }
+  }));
+  {
+    // More clients than descriptors: the kernel completes their connections into the backlog,
+    // and the proxy's accept fails (EMFILE) until some close.
+    std::vector<std::unique_ptr<HttpClient>> held;
+    for (int i = 0; i < 100; ++i) held.push_back(std::make_unique<HttpClient>(port));
+    std::this_thread::sleep_for(1s);
+  }
+  CHECK(eventually([&] {
+    try {
+      HttpClient c(port);
+      return c.request("GET", "/again").status == 200;
+    } catch (const std::exception&) {
+      return false;
+    }
+  }));
+  CHECK(proxy.stop(SIGTERM, 15s) == 0);
+  const auto counters = nlohmann::json::parse(run({"/bin/cat", stats}).out);
+  const auto failures = counters.at("proxy.accept_failures").get<std::uint64_t>();
+  CHECK(failures > 0);
+  CHECK(failures < 200);  // about one per 50 ms pause over that second, not a spin
+  CHECK(run({"/bin/cat", err}).out.find("descriptor limit") != std::string::npos);
+}
+
+TEST_CASE("regression: a trace that can no longer be written is said at once, and what goes unrecorded is counted",
+          "[capture][proxy][integration]") {
+  TestServer upstream;
+  TempDir dir;
+  const int port = free_port();
+  const auto stats = dir.file("stats.json");
+  const auto err = dir.file("stderr");
+  // A file size limit of 8 KiB (SIGXFSZ ignored, so a write past it fails with EFBIG): the
+  // trace's first blocks fit, later ones do not, as on a disk that fills up.
+  Background proxy({"/bin/sh", "-c",
+                    "trap '' XFSZ; ulimit -f 8 && exec \"$0\" proxy --listen 127.0.0.1:" + std::to_string(port) +
+                        " --upstream " + upstream.url("") + " -o " + dir.file("t.rtrace") + " --stats-json " +
+                        stats + " 2>" + err,
+                    reprise_bin()});
+  const auto said = [&] { return run({"/bin/cat", err}).out.find("no longer recording") != std::string::npos; };
+  std::uint64_t answered = 0;
+  CHECK(eventually(
+      [&] {
+        try {
+          HttpClient c(port);
+          for (int i = 0; i < 200; ++i, ++answered) REQUIRE(c.request("GET", "/r" + std::to_string(i)).status == 200);
+        } catch (const std::exception&) {
+        }
+        return said();
+      },
+      10s));
+  CHECK(proxy.stop(SIGTERM, 15s) == 4);  // the write error, reported at stop
+  const auto counters = nlohmann::json::parse(run({"/bin/cat", stats}).out);
+  const auto unrecorded = counters.at("proxy.unrecorded_after_error").get<std::uint64_t>();
+  CHECK(unrecorded > 0);
+  CHECK(counters.at("trace.exchanges_assembled").get<std::uint64_t>() + unrecorded ==
+        counters.at("proxy.exchanges").get<std::uint64_t>());
+  CHECK(counters.at("proxy.exchanges").get<std::uint64_t>() == answered);
 }
 
 TEST_CASE("proxy: after SIGTERM under load every answered request is in the trace",

@@ -77,6 +77,7 @@ struct ProxyStats {
   std::atomic<std::uint64_t> upstream_timeouts{0};          // 504: no connection, not reading, not answering
   std::atomic<std::uint64_t> client_timeouts{0};      // request not whole in time, or answer not read
   std::atomic<std::uint64_t> client_aborts{0};        // client gone before its answer was sent
+  std::atomic<std::uint64_t> accept_failures{0};      // accept() failed (e.g. out of descriptors)
   std::atomic<std::uint64_t> upstream_connections{0}; // opened
   std::atomic<std::uint64_t> upstream_waits{0};       // requests that waited for a pooled one
   std::atomic<std::uint64_t> upstream_retries{0};     // sent again: a pooled one had closed
@@ -84,6 +85,8 @@ struct ProxyStats {
   std::atomic<std::uint64_t> bytes_to_clients{0};
   std::atomic<std::uint64_t> record_queue_waits{0};   // a thread waited for the recorder
   std::atomic<std::uint64_t> cut_at_drain{0};         // in flight when the drain timed out
+  // Exchanges not recorded because writing the trace had failed (finish() returns the error).
+  std::atomic<std::uint64_t> unrecorded_after_error{0};
 
   template <typename F>
   void for_each(F&& f) const {
@@ -100,6 +103,7 @@ struct ProxyStats {
     f("proxy.upstream_timeouts", upstream_timeouts.load());
     f("proxy.client_timeouts", client_timeouts.load());
     f("proxy.client_aborts", client_aborts.load());
+    f("proxy.accept_failures", accept_failures.load());
     f("proxy.upstream_connections", upstream_connections.load());
     f("proxy.upstream_waits", upstream_waits.load());
     f("proxy.upstream_retries", upstream_retries.load());
@@ -107,6 +111,7 @@ struct ProxyStats {
     f("proxy.bytes_to_clients", bytes_to_clients.load());
     f("proxy.record_queue_waits", record_queue_waits.load());
     f("proxy.cut_at_drain", cut_at_drain.load());
+    f("proxy.unrecorded_after_error", unrecorded_after_error.load());
   }
 };
 
