@@ -158,6 +158,25 @@ struct ScriptedUpstream {
   std::string url() const { return "http://127.0.0.1:" + std::to_string(acceptor.local_endpoint().port()); }
 };
 
+// `reprise proxy` (the built binary) as a process, started by /bin/sh after `shell_prefix`
+// (limits set with ulimit), listening on a free port; its counters (--stats-json) and standard
+// error are kept in files.
+struct ProxyProcess {
+  TempDir dir;
+  int port = free_port();
+  std::string stats = dir.file("stats.json");
+  std::string err = dir.file("stderr");
+  Background process;
+
+  ProxyProcess(const std::string& shell_prefix, const std::string& args)
+      : process({"/bin/sh", "-c",
+                 shell_prefix + " exec \"$0\" proxy --listen 127.0.0.1:" + std::to_string(port) +
+                     " --stats-json " + stats + " " + args + " 2>" + err,
+                 reprise_bin()}) {}
+  nlohmann::json counters() const { return nlohmann::json::parse(run({"/bin/cat", stats}).out); }
+  std::string stderr_text() const { return run({"/bin/cat", err}).out; }
+};
+
 // An upstream that never accepts: the kernel completes connections into its backlog, so a
 // connect succeeds, but nothing is read (what is written stalls once the buffers fill) and
 // nothing is answered (a TLS handshake never completes).
@@ -851,19 +870,11 @@ TEST_CASE("proxy: HTTPS on both sides, with a CA made for the test", "[capture][
 TEST_CASE("regression: out of descriptors, the proxy pauses accepting instead of spinning, then serves again",
           "[capture][proxy][integration]") {
   TestServer upstream;
-  TempDir dir;
-  const int port = free_port();
-  const auto stats = dir.file("stats.json");
-  const auto err = dir.file("stderr");
   // 64 descriptors, the hard limit too: the proxy cannot raise it, and says so.
-  Background proxy({"/bin/sh", "-c",
-                    "ulimit -n 64 && exec \"$0\" proxy --no-record --threads 1 --listen 127.0.0.1:" +
-                        std::to_string(port) + " --upstream " + upstream.url("") + " --stats-json " + stats +
-                        " 2>" + err,
-                    reprise_bin()});
+  ProxyProcess proxy("ulimit -n 64 &&", "--no-record --threads 1 --upstream " + upstream.url(""));
   CHECK(eventually([&] {
     try {
-      HttpClient probe(port);
+      HttpClient probe(proxy.port);
       return true;
     } catch (const std::exception&) {
       return false;
@@ -873,53 +884,45 @@ TEST_CASE("regression: out of descriptors, the proxy pauses accepting instead of
     // More clients than descriptors: the kernel completes their connections into the backlog,
     // and the proxy's accept fails (EMFILE) until some close.
     std::vector<std::unique_ptr<HttpClient>> held;
-    for (int i = 0; i < 100; ++i) held.push_back(std::make_unique<HttpClient>(port));
+    for (int i = 0; i < 100; ++i) held.push_back(std::make_unique<HttpClient>(proxy.port));
     std::this_thread::sleep_for(1s);
   }
   CHECK(eventually([&] {
     try {
-      HttpClient c(port);
+      HttpClient c(proxy.port);
       return c.request("GET", "/again").status == 200;
     } catch (const std::exception&) {
       return false;
     }
   }));
-  CHECK(proxy.stop(SIGTERM, 15s) == 0);
-  const auto counters = nlohmann::json::parse(run({"/bin/cat", stats}).out);
-  const auto failures = counters.at("proxy.accept_failures").get<std::uint64_t>();
+  CHECK(proxy.process.stop(SIGTERM, 15s) == 0);
+  const auto failures = proxy.counters().at("proxy.accept_failures").get<std::uint64_t>();
   CHECK(failures > 0);
   CHECK(failures < 200);  // about one per 50 ms pause over that second, not a spin
-  CHECK(run({"/bin/cat", err}).out.find("descriptor limit") != std::string::npos);
+  CHECK(proxy.stderr_text().find("descriptor limit") != std::string::npos);
 }
 
 TEST_CASE("regression: a trace that can no longer be written is said at once, and what goes unrecorded is counted",
           "[capture][proxy][integration]") {
   TestServer upstream;
   TempDir dir;
-  const int port = free_port();
-  const auto stats = dir.file("stats.json");
-  const auto err = dir.file("stderr");
   // A file size limit of 8 KiB (SIGXFSZ ignored, so a write past it fails with EFBIG): the
   // trace's first blocks fit, later ones do not, as on a disk that fills up.
-  Background proxy({"/bin/sh", "-c",
-                    "trap '' XFSZ; ulimit -f 8 && exec \"$0\" proxy --listen 127.0.0.1:" + std::to_string(port) +
-                        " --upstream " + upstream.url("") + " -o " + dir.file("t.rtrace") + " --stats-json " +
-                        stats + " 2>" + err,
-                    reprise_bin()});
-  const auto said = [&] { return run({"/bin/cat", err}).out.find("no longer recording") != std::string::npos; };
+  ProxyProcess proxy("trap '' XFSZ; ulimit -f 8 &&",
+                     "--upstream " + upstream.url("") + " -o " + dir.file("t.rtrace"));
   std::uint64_t answered = 0;
   CHECK(eventually(
       [&] {
         try {
-          HttpClient c(port);
+          HttpClient c(proxy.port);
           for (int i = 0; i < 200; ++i, ++answered) REQUIRE(c.request("GET", "/r" + std::to_string(i)).status == 200);
         } catch (const std::exception&) {
         }
-        return said();
+        return proxy.stderr_text().find("no longer recording") != std::string::npos;
       },
       10s));
-  CHECK(proxy.stop(SIGTERM, 15s) == 4);  // the write error, reported at stop
-  const auto counters = nlohmann::json::parse(run({"/bin/cat", stats}).out);
+  CHECK(proxy.process.stop(SIGTERM, 15s) == 4);  // the write error, reported at stop
+  const auto counters = proxy.counters();
   const auto unrecorded = counters.at("proxy.unrecorded_after_error").get<std::uint64_t>();
   CHECK(unrecorded > 0);
   CHECK(counters.at("trace.exchanges_assembled").get<std::uint64_t>() + unrecorded ==
