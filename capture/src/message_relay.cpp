@@ -190,22 +190,26 @@ void MessageRelay::fail(std::string why, bool too_large) {
 }
 
 bool MessageRelay::framing_ok() {
-  // Beast takes a body as chunked only when chunked is the last coding, and refuses
-  // Content-Length beside chunked; any other Transfer-Encoding leaves it framed by a
-  // Content-Length or by nothing, which the next hop may read otherwise.
   if (!request_mode_) return true;
+  // One pass over the fields for both checks.
+  std::size_t hosts = 0;
+  bool transfer_encoding = false;
+  for (const auto& field : request_.headers) {
+    if (iequals(field.first, "host")) ++hosts;
+    else if (iequals(field.first, "transfer-encoding")) transfer_encoding = true;
+  }
   // RFC 9112 3.2: two Host fields are a 400; forwarded, each hop could route by another one.
-  if (std::count_if(request_.headers.begin(), request_.headers.end(),
-                    [](const auto& f) { return iequals(f.first, "host"); }) > 1) {
+  if (hosts > 1) {
     fail("more than one Host field");
     return false;
   }
-  if (parser_->impl->chunked()) return true;
-  for (const auto& field : request_.headers)
-    if (iequals(field.first, "transfer-encoding")) {
-      fail("a Transfer-Encoding that does not end in chunked");
-      return false;
-    }
+  // Beast takes a body as chunked only when chunked is the last coding, and refuses
+  // Content-Length beside chunked; any other Transfer-Encoding leaves it framed by a
+  // Content-Length or by nothing, which the next hop may read otherwise.
+  if (transfer_encoding && !parser_->impl->chunked()) {
+    fail("a Transfer-Encoding that does not end in chunked");
+    return false;
+  }
   return true;
 }
 

@@ -106,6 +106,9 @@ struct Engine::Impl {
   std::uint32_t open = 0;  // connections open or connecting
   bool stopping = false;
   bool ended = false;  // input_ended seen by this thread
+  // The last pull left nothing to pull until the reader posts a pump (starved) or ever (ended);
+  // false when a pull was skipped. pump() need not pull again then.
+  bool drained = false;
   std::int64_t backoff_until = 0;
   std::int64_t backoff_ns = 0;
   std::int64_t rate_next = 0;
@@ -229,7 +232,10 @@ struct Engine::Impl {
     // in batches of at least half the limit, not one per answer (a lock and two cache misses
     // each). Something held leads to another pump (an answer, a timer or a release), except
     // when dispatch() sheds all of it at once: pump() then pulls again.
-    if (held() > options.max_queued_requests / 2) return false;
+    if (held() > options.max_queued_requests / 2) {
+      drained = false;  // not looked at
+      return false;
+    }
     const std::size_t first_new = pending.size();
     {
       std::lock_guard lock(in_mu);
@@ -245,6 +251,7 @@ struct Engine::Impl {
       }
       ended = input_ended && incoming.empty();
       starved = incoming.empty() && !input_ended && held() < cap;
+      drained = starved || ended;
       if (reader_waiting && incoming.size() <= cap / 2) in_cv.notify_one();
     }
     if (clones) {
@@ -574,15 +581,14 @@ struct Engine::Impl {
   void pump(std::int64_t t) {
     if (!stopping) pull_incoming();
     expire_correlation_waits(t);
-    admit_due(t);
-    dispatch(t);
     // Shedding can empty all that was held in one dispatch (a session's parked requests, each
     // shed one releasing the next) while the pull above was skipped for holding too much. Then
-    // no answer or timer would pump again, and the reader, waiting for room, would wait forever.
-    while (!stopping && pull_incoming()) {
+    // no answer or timer would pump again, and the reader, waiting for room, would wait forever:
+    // so what dispatch freed is refilled, unless the reader had nothing left (it then wakes us).
+    do {
       admit_due(t);
       dispatch(t);
-    }
+    } while (!stopping && !drained && pull_incoming());
     if (ended || stopping) {
       const bool idle_now = pending.empty() && ready.empty() && parked == 0 &&
                             counters.inflight == 0;
