@@ -3,13 +3,15 @@
 # (about REQUESTS requests, default 500000), then times, on the same file and in one run:
 #   reprise capture --pcap   beside   a bare libpcap read loop   and   tshark -Y http.request
 # (the best of 5 runs of the loop and of 3 of reprise) and checks that the exchanges found equal
-# the requests nginx logged. Needs root (tcpdump).
+# the requests nginx logged. Also timed: the read loop plus Beast's parser over every payload,
+# with callbacks that keep nothing (bench/beast_parse_floor.cpp): what the parser capture must
+# use costs before anything is kept. Needs root (tcpdump).
 # Targets (issue 3): >= 0.25x the read loop (aim 0.5x), >= 100x tshark, peak RSS < 256 MiB.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 requests=${1:-500000}
 build=$("$here/.ci/setup.sh")
-cmake --build "$build" --target pcap_read_loop -j"$(nproc)" >/dev/null
+cmake --build "$build" --target pcap_read_loop beast_parse_floor -j"$(nproc)" >/dev/null
 source "$here/.ci/ensure_packages.sh"
 ensure_packages wrk time
 source "$here/.ci/free_port.sh"
@@ -58,6 +60,7 @@ t_loop=$(best_of 5 "$build/bench/pcap_read_loop" "$work/wrk.pcap")
 /usr/bin/time -f "%M" -o "$work/rss" "$build/tools/reprise" capture --pcap "$work/wrk.pcap" \
   -o "$work/wrk.rtrace" --stats-json "$work/stats.json" 2>/dev/null
 "$build/tools/reprise" trace info --json "$work/wrk.rtrace" > "$work/info.json"
+t_floor=$(best_of 3 "$build/bench/beast_parse_floor" "$work/wrk.pcap")
 t_reprise=$(best_of 3 "$build/tools/reprise" capture --pcap "$work/wrk.pcap" -o /dev/null)
 found=$(grep -o '"records":[0-9]*' "$work/info.json" | cut -d: -f2)
 size=$(stat -c %s "$work/wrk.pcap")
@@ -74,6 +77,7 @@ fi
 mbs() { echo "scale=1; $size / $1 / 1000000" | bc; }
 printf '%-36s %12s %12s %10s\n' "pcap: $(echo "$loop" | cut -d' ' -f1) packets, $((size / 1000000)) MB" "MB/s" "seconds" "ratio"
 printf '%-36s %12s %12.3f %10s\n' "libpcap read loop" "$(mbs "$t_loop")" "$t_loop" "1.00"
+printf '%-36s %12s %12.3f %10s\n' "read loop + Beast parser alone" "$(mbs "$t_floor")" "$t_floor" "$(echo "scale=2; $t_loop / $t_floor" | bc)"
 printf '%-36s %12s %12.3f %10s\n' "reprise capture --pcap" "$(mbs "$t_reprise")" "$t_reprise" "$(echo "scale=2; $t_loop / $t_reprise" | bc)"
 if [ -n "$tshark_sample" ]; then
   printf '%-36s %12s %12.3f %10s\n' "tshark -Y http.request $tshark_sample" "$(mbs "$t_tshark")" "$t_tshark" "$(echo "scale=4; $t_loop / $t_tshark" | bc)"
