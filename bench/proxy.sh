@@ -23,6 +23,7 @@ build=$("${lock[@]}" "$here/.ci/setup.sh")
 source "$here/.ci/ensure_packages.sh"
 ensure_packages wrk jq
 source "$here/.ci/free_port.sh"
+source "$here/bench/median.sh"
 reprise=$build/tools/reprise
 work=$(mktemp -d)
 pids=()
@@ -104,7 +105,6 @@ proxy_front() {
   kill -TERM "$pid"; wait "$pid"
 }
 
-median() { sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 
 printf 'proxy benchmark: wrk -t1 -c64 -d%ss, upstream nginx (1 worker), %s cores, %s rounds, load before %s\n' \
   "$seconds" "$cores" "$rounds" "$(cut -d' ' -f1-3 /proc/loadavg)"

@@ -25,6 +25,7 @@ build=$("${lock[@]}" "$here/.ci/setup.sh")
 source "$here/.ci/ensure_packages.sh"
 ensure_packages wrk time bc jq
 source "$here/.ci/free_port.sh"
+source "$here/bench/median.sh"
 reprise=$build/tools/reprise
 work=$(mktemp -d)
 trap 'kill $(cat "$work/nginx.pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$work"' EXIT
@@ -119,7 +120,6 @@ row() { printf '%-44s %14s %14s %10s\n' "$@"; }
 echo "machine: $(nproc) CPUs, load average $load_before before the run, $(cut -d' ' -f1-3 /proc/loadavg) after"
 echo "== throughput: nginx 1 worker, return 200 \"ok\", ${seconds} s each, counted by nginx; $rounds rounds"
 printf '%-6s %-37s %10s %10s %7s %12s\n' "round" "client" "requests" "req/s" "ratio" "nginx CPU %"
-median() { sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 for r in $(seq "$rounds"); do
   wrk_count=$(cat "$work/wrk.$r.count"); max_count=$(cat "$work/max.$r.count")
   wrk2_count=$(cat "$work/wrk2.$r.count")
