@@ -20,6 +20,7 @@ int exit_code_for(const Error& error) {
   if (error.code == replay::make_error_code(replay::errc::resolve_failed) ||
       error.code == replay::make_error_code(replay::errc::listen_failed) ||
       error.code == replay::make_error_code(replay::errc::output_error) ||
+      error.code == replay::make_error_code(replay::errc::system_resource) ||
       error.code == report::make_error_code(report::errc::output_error))
     return kExitEnvironment;
   return kExitBadInput;

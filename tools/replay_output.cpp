@@ -243,6 +243,10 @@ Status print_summary(const replay::ReplaySummary& s, const replay::ReplayOptions
   j["connect_failures"] = s.engine.connect_failures;
   j["stale_connections"] = s.engine.stale_connections;
   j["retries"] = s.engine.retries;
+  j["held_back"] = {{"inflight", s.engine.held_by_inflight},
+                    {"connections", s.engine.held_by_connections},
+                    {"rate", s.engine.held_by_rate},
+                    {"backoff", s.engine.held_by_backoff}};
   j["schedule"] = {{"input_requests", s.schedule.input_requests},
                    {"session_clones", s.schedule.sessions},
                    {"clones_admitted", s.schedule.clones_admitted},

@@ -1,28 +1,35 @@
 #include "client_connection.hpp"
 
+#include <sys/epoll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <cerrno>
 
 #include <boost/asio/connect.hpp>
-#include <boost/asio/write.hpp>
+#include <boost/asio/post.hpp>
 
 namespace reprise::replay {
 
 namespace asio = boost::asio;
 using boost::system::error_code;
 
-ClientConnection::ClientConnection(asio::io_context& io, const Endpoints& endpoints,
-                                   Timeouts timeouts, Clock clock, DoneHandler on_done)
+ClientConnection::ClientConnection(asio::io_context& io, ReadinessPoller& poller,
+                                   const Endpoints& endpoints, Timeouts timeouts, Clock clock,
+                                   DoneHandler on_done)
     : socket_(io),
+      poller_(poller),
       endpoints_(endpoints),
       timeouts_(timeouts),
       clock_(std::move(clock)),
       on_done_(std::move(on_done)),
       buffer_(16 * 1024) {}
 
+ClientConnection::~ClientConnection() { forget_socket(); }
+
 void ClientConnection::start(Request request, EngineOutcome outcome, Keep keep) {
   busy_ = true;
+  ++serial_;
   outcome_ = std::move(outcome);
   request_ = request;
   keep_ = keep;
@@ -54,10 +61,35 @@ void ClientConnection::do_connect() {
 void ClientConnection::on_connect(std::uint32_t attempt, const error_code& ec) {
   if (closed_ || !busy_ || attempt != attempt_) return;
   if (ec) return finish(OutcomeError::Connect, false);
-  connected_ = true;
   error_code ignored;
   socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
+  error_code failed;
+  socket_.non_blocking(true, failed);
+  const int fd = failed ? -1 : socket_.release(failed);
+  if (failed) return finish(OutcomeError::Connect, false);
+  fd_ = fd;
+  auto handle = poller_.add(fd_, *this);
+  if (!handle) {
+    ::close(fd_);
+    fd_ = -1;
+    return finish(OutcomeError::Connect, false);
+  }
+  watch_ = *handle;
+  connected_ = true;
   do_write();
+}
+
+void ClientConnection::close_socket() {
+  if (fd_ >= 0) return forget_socket();
+  error_code ignored;
+  socket_.close(ignored);  // a connect in progress ends as operation_aborted
+}
+
+void ClientConnection::forget_socket() {
+  if (fd_ < 0) return;
+  poller_.remove(watch_, fd_);
+  ::close(fd_);
+  fd_ = -1;
 }
 
 void ClientConnection::do_write() {
@@ -66,58 +98,105 @@ void ClientConnection::do_write() {
   deadline_ns_ = outcome_.facts.sent_ns + timeouts_.request.count();
   outcome_.connection_reused = reused_;
   writing_ = true;
-  asio::async_write(socket_, asio::buffer(*outcome_.wire),  // the outcome holds the bytes sent
-                    [self = shared_from_this(), a = attempt_](const error_code& ec, std::size_t n) {
-                      self->on_write(a, ec, n);
-                    });
-  // Read at once: a server may answer (an error, say) before the body is all written.
-  do_read();
+  written_ = 0;
+  write_more();
+  // The answer is read when the poller reports bytes: a server may answer (an error, say)
+  // before the body is all written.
 }
 
-void ClientConnection::on_write(std::uint32_t attempt, const error_code& ec, std::size_t n) {
-  if (attempt != attempt_) return;
-  writing_ = false;
-  if (closed_ || !busy_) return;
-  outcome_.facts.bytes_sent = n;
-  if (ec) {
-    // A server that answered and closed before taking the whole body still answered.
-    if (reader_->state() == ResponseReader::State::Done) return;
-    return broken();
-  }
-}
-
-void ClientConnection::do_read() {
-  socket_.async_read_some(asio::buffer(buffer_),
-                          [self = shared_from_this(), a = attempt_](const error_code& ec, std::size_t n) {
-                            self->on_read(a, ec, n);
-                          });
-}
-
-void ClientConnection::on_read(std::uint32_t attempt, const error_code& ec, std::size_t n) {
-  if (closed_ || !busy_ || attempt != attempt_) return;
-  if (n > 0) {
-    // An answer that arrives in one read has its first and last byte at the same instant: one
-    // clock reading serves as both.
-    std::int64_t arrived = 0;
-    if (outcome_.facts.first_byte_ns == 0) outcome_.facts.first_byte_ns = arrived = clock_();
-    const std::size_t used = reader_->feed({buffer_.data(), n});
-    // Answered before the request was all written (an early 401 or 413): the connection is not
-    // reused, and closing it stops the write. Reusing it would put the next request's bytes
-    // behind the rest of this one, and the write would go on reading bytes the outcome now owns.
-    if (reader_->state() == ResponseReader::State::Done)
-      return finish(OutcomeError::None, reader_->keep_alive() && used == n && !writing_, arrived);
-    if (reader_->state() == ResponseReader::State::Error)
-      return finish(OutcomeError::Protocol, false);
-  }
-  if (ec) {
-    if (ec == asio::error::eof) {
-      reader_->eof();
-      if (reader_->state() == ResponseReader::State::Done)
-        return finish(OutcomeError::None, false);
+void ClientConnection::write_more() {
+  const std::string& wire = *outcome_.wire;  // the outcome holds the bytes sent
+  while (written_ < wire.size()) {
+    const ssize_t n = ::send(fd_, wire.data() + written_, wire.size() - written_, MSG_NOSIGNAL);
+    if (n > 0) {
+      written_ += static_cast<std::size_t>(n);
+      outcome_.facts.bytes_sent = written_;
+      continue;
     }
-    return broken();
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      // The socket's buffer is full (a large body): go on when it has room.
+      if (awaiting_room_ || poller_.want_output(watch_, fd_, true)) {
+        awaiting_room_ = true;
+        return;
+      }
+    }
+    return write_failed();
   }
-  do_read();
+  writing_ = false;
+  if (awaiting_room_) {
+    awaiting_room_ = false;
+    if (!poller_.want_output(watch_, fd_, false)) write_failed();
+  }
+}
+
+void ClientConnection::write_failed() {
+  writing_ = false;
+  // Handled from the io_context, never inside start(): the engine does not see a request end
+  // within the call that began it.
+  asio::post(socket_.get_executor(), [self = shared_from_this(), serial = serial_, attempt = attempt_] {
+    const auto current = [&] {
+      return serial == self->serial_ && attempt == self->attempt_ && self->busy_ && !self->closed_;
+    };
+    if (!current()) return;
+    // A server that answered and closed before taking the whole body still answered: what it
+    // sent is read before the connection is given up.
+    self->read_available(true);
+    if (current()) self->broken();
+  });
+}
+
+void ClientConnection::on_ready(std::uint32_t epoll_events) {
+  if (closed_ || fd_ < 0 || !busy_) return;  // an idle one's bytes or close: still_open() looks
+  const auto self = shared_from_this();  // its answer may let the engine drop it
+  // The answer first: one that came before the request was all written ends the write.
+  constexpr std::uint32_t kEnd = EPOLLRDHUP | EPOLLHUP | EPOLLERR;
+  if ((epoll_events & (EPOLLIN | kEnd)) != 0) read_available((epoll_events & kEnd) != 0);
+  if ((epoll_events & EPOLLOUT) != 0 && writing_ && busy_ && !closed_) write_more();
+}
+
+void ClientConnection::read_available(bool peer_closed) {
+  // Edge-triggered: read until this answer is complete or nothing is left. A short read took
+  // all the bytes there were, and bytes arriving later are a new edge, so no read is made only
+  // to find EAGAIN; but a close that came with the bytes is no new edge, so when the wake-up
+  // said the peer closed, reading goes on to the end of the stream. The answer's completion
+  // may start the next request on this connection at once: its answer is the next edge's.
+  const std::uint64_t serial = serial_;
+  while (serial == serial_ && busy_ && !closed_ && fd_ >= 0) {
+    const ssize_t n = ::recv(fd_, buffer_.data(), buffer_.size(), 0);
+    if (n > 0) {
+      const bool drained = static_cast<std::size_t>(n) < buffer_.size();
+      on_read(static_cast<std::size_t>(n));
+      if (drained && !peer_closed) return;
+      continue;
+    }
+    if (n == 0) return on_read_end(true);
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+    return on_read_end(false);
+  }
+}
+
+void ClientConnection::on_read(std::size_t n) {
+  // An answer that arrives in one read has its first and last byte at the same instant: one
+  // clock reading serves as both.
+  std::int64_t arrived = 0;
+  if (outcome_.facts.first_byte_ns == 0) outcome_.facts.first_byte_ns = arrived = clock_();
+  const std::size_t used = reader_->feed({buffer_.data(), n});
+  // Answered before the request was all written (an early 401 or 413): the connection is not
+  // reused, and closing it stops the write. Reusing it would put the next request's bytes
+  // behind the rest of this one.
+  if (reader_->state() == ResponseReader::State::Done)
+    return finish(OutcomeError::None, reader_->keep_alive() && used == n && !writing_, arrived);
+  if (reader_->state() == ResponseReader::State::Error) return finish(OutcomeError::Protocol, false);
+}
+
+void ClientConnection::on_read_end(bool eof) {
+  if (eof) {
+    reader_->eof();
+    if (reader_->state() == ResponseReader::State::Done) return finish(OutcomeError::None, false);
+  }
+  broken();
 }
 
 void ClientConnection::broken() {
@@ -132,19 +211,19 @@ void ClientConnection::broken() {
   requests_ = 1;
   connected_ = false;
   writing_ = false;
-  error_code ignored;
-  socket_.close(ignored);
+  awaiting_room_ = false;
+  forget_socket();
   do_connect();
 }
 
 bool ClientConnection::still_open(std::int64_t now_ns) {
   constexpr std::int64_t kCheckAfterNs = 50'000'000;
-  if (closed_) return false;
+  if (closed_ || fd_ < 0) return false;
   if (now_ns - idle_since_ < kCheckAfterNs) return true;
   // Nothing may arrive on an idle connection: end of stream is the server's close, and bytes
   // (a 408, say) are an answer to no request. Either way it is not reused.
   char byte = 0;
-  const ssize_t got = ::recv(socket_.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  const ssize_t got = ::recv(fd_, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
   return got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
@@ -170,8 +249,7 @@ void ClientConnection::finish(OutcomeError error, bool reusable, std::int64_t no
   out.retried = retried_;
   if (!reusable) {
     closed_ = true;
-    error_code ignored;
-    socket_.close(ignored);
+    close_socket();
   }
   idle_since_ = out.facts.done_ns;
   on_done_(*this, std::move(out), reusable);
@@ -184,8 +262,7 @@ void ClientConnection::close(OutcomeError abort_error) {
     return;
   }
   closed_ = true;
-  error_code ignored;
-  socket_.close(ignored);
+  close_socket();
 }
 
 }  // namespace reprise::replay

@@ -3,6 +3,12 @@
 // Lives on the engine's network thread (no locking). The engine owns it through a shared_ptr;
 // pending handlers hold another, so a connection outlives its last callback.
 //
+// Asio connects it; once connected, the socket is released from Asio and watched by the
+// engine's ReadinessPoller: the request is written with send() at once, and the answer read
+// with recv() only when the poller reports bytes (readiness_poller.hpp says why: no read per
+// request that only finds EAGAIN, and no handler allocation per read or write). A request never
+// ends inside start(): a failed write is handled from the io_context.
+//
 //   start(request)  connects (bounded by the connect timeout) if not yet connected, writes the
 //                   request, reads the response (bounded by the request timeout), then calls
 //                   on_done once with the outcome and whether the connection can carry another
@@ -28,12 +34,14 @@
 
 #include <boost/asio/ip/tcp.hpp>
 
+#include "reprise/replay/readiness_poller.hpp"
 #include "reprise/replay/engine.hpp"
 #include "reprise/replay/response_reader.hpp"
 
 namespace reprise::replay {
 
-class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
+class ClientConnection final : public std::enable_shared_from_this<ClientConnection>,
+                         private ReadinessPoller::Watcher {
  public:
   using Endpoints = boost::asio::ip::tcp::resolver::results_type;
   // outcome, reusable
@@ -45,8 +53,9 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
     std::chrono::nanoseconds request;
   };
 
-  ClientConnection(boost::asio::io_context& io, const Endpoints& endpoints, Timeouts timeouts,
-                   Clock clock, DoneHandler on_done);
+  ClientConnection(boost::asio::io_context& io, ReadinessPoller& poller, const Endpoints& endpoints,
+                   Timeouts timeouts, Clock clock, DoneHandler on_done);
+  ~ClientConnection();
 
   // What of the response the outcome carries (ResponseReader's keep_body and headers).
   struct Keep {
@@ -83,17 +92,26 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
   void reset_reader();
   void do_connect();
   void on_connect(std::uint32_t attempt, const boost::system::error_code& ec);
+  void on_ready(std::uint32_t epoll_events) override;  // the poller's report
   void do_write();
-  void on_write(std::uint32_t attempt, const boost::system::error_code& ec, std::size_t n);
-  void do_read();
-  void on_read(std::uint32_t attempt, const boost::system::error_code& ec, std::size_t n);
+  void write_more();
+  void write_failed();
+  void read_available(bool peer_closed);
+  // The bytes of one read (n > 0) or its end: eof, or an error.
+  void on_read(std::size_t n);
+  void on_read_end(bool eof);
+  void forget_socket();  // stops watching and closes the released socket
+  void close_socket();   // the released socket, or Asio's while connecting
   // The connection broke: the request goes again on a fresh one if it may (above), else it
   // ends as Reset.
   void broken();
   // now_ns: the clock read in this handler already (0: read it).
   void finish(OutcomeError error, bool reusable, std::int64_t now_ns = 0);
 
-  boost::asio::ip::tcp::socket socket_;
+  boost::asio::ip::tcp::socket socket_;  // until connected
+  int fd_ = -1;                           // once connected: the released socket, ours to close
+  std::uint32_t watch_ = 0;               // its poller handle
+  ReadinessPoller& poller_;
   const Endpoints& endpoints_;
   Timeouts timeouts_;
   Clock clock_;
@@ -103,11 +121,14 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
   bool busy_ = false;
   bool closed_ = false;
   bool reused_ = false;  // this request is not the connection's first
-  bool writing_ = false;  // an async_write of the request is pending
+  bool writing_ = false;  // the request is not all written yet
+  std::size_t written_ = 0;
+  bool awaiting_room_ = false;  // output interest is on: a send stopped short
   Request request_;
   Keep keep_;
   bool retried_ = false;  // this request went again on a fresh connection
   std::uint32_t attempt_ = 0;
+  std::uint64_t serial_ = 0;  // requests started on this connection, retries not counted
   std::uint32_t requests_ = 0;
   std::int64_t idle_since_ = 0;
   OutcomeError timeout_kind_ = OutcomeError::Timeout;

@@ -50,6 +50,9 @@ struct Engine::Impl {
   // every read and write.
   asio::io_context io{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
   asio::executor_work_guard<asio::io_context::executor_type> work = asio::make_work_guard(io);
+  // Connected sockets are watched here, not by the io_context's reactor (readiness_poller.hpp);
+  // declared before the connections, so it outlives them.
+  std::unique_ptr<ReadinessPoller> poller;
   tcp::resolver::results_type endpoints;
   std::thread thread;
 
@@ -355,7 +358,7 @@ struct Engine::Impl {
     ClientConnection::Timeouts timeouts{std::chrono::nanoseconds(plan.connect_timeout_ns),
                                         std::chrono::nanoseconds(plan.request_timeout_ns)};
     auto c = std::make_shared<ClientConnection>(
-        io, endpoints, timeouts, [this] { return now(); },
+        io, *poller, endpoints, timeouts, [this] { return now(); },
         [this](ClientConnection& conn, EngineOutcome o, bool reusable) {
           on_done(conn, std::move(o), reusable);
         });
@@ -602,13 +605,15 @@ struct Engine::Impl {
 
   // Due requests move from pending to ready.
   void admit_due(std::int64_t t) {
+    // As fast as the limits allow, every request is due at run time 0 (Schedule), not in the
+    // lead before it, which is the reader's time to queue the first requests.
     if (ready.empty() && !plan.strict_session_order && !pending.empty() &&
-        (plan.pacing == Pacing::Max || pending.back().due_ns <= t)) {
-      // All of it is due (always, as fast as the limits allow): the queues trade places
-      // instead of each request being moved through memory the reader thread wrote.
+        pending.back().due_ns <= t) {
+      // All of it is due: the queues trade places instead of each request being moved through
+      // memory the reader thread wrote.
       ready.swap(pending);
     }
-    while (!pending.empty() && (plan.pacing == Pacing::Max || pending.front().due_ns <= t)) {
+    while (!pending.empty() && pending.front().due_ns <= t) {
       ScheduledRequest r = std::move(pending.front());
       pending.pop_front();
       make_ready(std::move(r));
@@ -617,7 +622,7 @@ struct Engine::Impl {
 
   void arm(std::int64_t t) {
     std::int64_t at = kNever;
-    if (!pending.empty() && plan.pacing != Pacing::Max) at = pending.front().due_ns;
+    if (!pending.empty()) at = pending.front().due_ns;
     if (!ready.empty()) {
       if (plan.pacing != Pacing::Max) at = std::min(at, ready.front().due_ns + plan.max_lateness_ns + 1);
       if (rate_interval > 0 && rate_next > t) at = std::min(at, rate_next);
@@ -749,6 +754,9 @@ Result<std::unique_ptr<Engine>> Engine::create(EngineOptions options, Clock::tim
     return fail(errc::resolve_failed, "--target",
                 "'" + impl->options.target.host + "': " + (ec ? ec.message() : "no address") +
                     "; nothing was sent");
+  auto poller = ReadinessPoller::create(impl->io);
+  if (!poller) return poller.take_error();
+  impl->poller = std::move(*poller);
   std::unique_ptr<Engine> engine(new Engine(std::move(impl)));
   Impl* p = engine->impl_.get();
   p->finished = &engine->finished_;

@@ -18,6 +18,7 @@ class Category final : public std::error_category {
       case errc::listen_failed: return "cannot listen";
       case errc::output_error: return "cannot write run file";
       case errc::input_error: return "cannot read trace";
+      case errc::system_resource: return "out of a system resource";
     }
     return "unknown replay error";
   }

@@ -1,6 +1,8 @@
 // End to end: `reprise replay` (the built binary) against real servers on loopback — the
 // in-process TestServer where a test needs a server that is slow, fails or resets, and nginx.
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 
 #include <catch2/catch.hpp>
@@ -221,6 +223,27 @@ TEST_CASE("max-inflight is never exceeded, and held requests keep their intended
   std::int64_t max_lateness = 0;
   for (const auto& o : run.outcomes) max_lateness = std::max(max_lateness, o.sent_ns - o.intended_ns);
   CHECK(max_lateness > 1000 * kMs);  // 60 requests, 5 at a time, 100 ms each: ~1.1 s of wait
+}
+
+TEST_CASE("rate max sends nothing before run time 0 and counts no back-off without a failure",
+          "[replay][cli]") {
+  // The lead before run time 0 once counted as back-off: every request found the connection
+  // gate closed until 0, and the summary blamed connect failures that never happened.
+  TempDir dir;
+  TestServer server;
+  const auto trace = make_trace(dir, 20, 5, 1 * kMs);
+  auto r = replay({trace, "--target", server.url(""), "-o", dir.file("r.rrun"), "--rate", "max",
+                   "--max-inflight", "8", "--no-default-aborts", "--stats-json", dir.file("s.json")});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(server.request_count() == 100);
+  std::ifstream in(dir.file("s.json"));
+  const auto stats = nlohmann::json::parse(in);
+  CHECK(stats["held_back"]["backoff"] == 0);
+  CHECK(stats["held_back"]["inflight"] > 0);  // 100 due at once, 8 at a time
+  const auto run = read_run(dir.file("r.rrun"));
+  REQUIRE(run.outcomes.size() == 100);
+  for (const auto& o : run.outcomes) CHECK(o.sent_ns >= 0);
 }
 
 TEST_CASE("requests held back past max-lateness are shed and counted", "[replay][cli]") {
@@ -757,6 +780,58 @@ TEST_CASE("a GET that meets a closed kept-alive connection goes again on a fresh
   CHECK(error_of[1] == fb::ErrorKind::None);
   CHECK(error_of[2] == fb::ErrorKind::None);
   CHECK(error_of[3] == fb::ErrorKind::Reset);
+}
+
+TEST_CASE("an answer whose body ends at the close that comes with it is complete at once",
+          "[replay][cli]") {
+  // No Content-Length: the close ends the body, and here it rides on the answer's own segment
+  // (TCP_CORK, then shutdown). One wake-up reports the bytes and the close together; a client
+  // that stopped reading at the short read would wait for an edge that never comes, until the
+  // request timeout.
+  namespace asio = boost::asio;
+  asio::io_context io;
+  asio::ip::tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
+  const int port = acceptor.local_endpoint().port();
+  constexpr int kRequests = 5;
+  std::atomic<int> served{0};
+  std::thread server([&] {
+    for (int i = 0; i < kRequests; ++i) {
+      asio::ip::tcp::socket s(io);
+      boost::system::error_code ec;
+      acceptor.accept(s, ec);
+      std::string in;
+      char buf[4096];
+      while (!ec && in.find("\r\n\r\n") == std::string::npos)
+        in.append(buf, s.read_some(asio::buffer(buf), ec));
+      const int on = 1;
+      ::setsockopt(s.native_handle(), IPPROTO_TCP, TCP_CORK, &on, sizeof on);
+      asio::write(s, asio::buffer(std::string("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nthe body ends here")), ec);
+      s.shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+      while (!ec) s.read_some(asio::buffer(buf), ec);  // until the client closes
+      ++served;
+    }
+  });
+  TempDir dir;
+  std::vector<std::pair<std::string, std::string>> gets;
+  for (int i = 0; i < kRequests; ++i) gets.emplace_back("GET", "/r" + std::to_string(i));
+  const auto trace = session_trace(dir, "close.rtrace", gets, 10 * kMs);
+  const auto r = replay({trace, "--target", "http://127.0.0.1:" + std::to_string(port), "-o",
+                         dir.file("r.rrun"), "--max-connections", "1", "--request-timeout", "2s",
+                         "--no-default-aborts"});
+  // A request that timed out or was shed never connected: empty connections free accept().
+  while (served < kRequests) {
+    boost::system::error_code ignored;
+    asio::ip::tcp::socket(io).connect(acceptor.local_endpoint(), ignored);
+  }
+  server.join();
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  const auto run = read_run(dir.file("r.rrun"));
+  REQUIRE(run.outcomes.size() == kRequests);
+  for (const auto& o : run.outcomes) {
+    CHECK(o.error == fb::ErrorKind::None);
+    CHECK(o.status == 200);
+  }
 }
 
 TEST_CASE("an answer that arrives in parts, with a pause between them, is read whole", "[replay][cli]") {

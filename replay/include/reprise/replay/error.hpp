@@ -1,6 +1,7 @@
 #pragma once
 // The replay library's one error enum. bad_* values are bad usage or input (CLI exit 2);
-// resolve_failed, output_error and listen_failed are environment errors (exit 4).
+// resolve_failed, output_error, listen_failed and system_resource are environment errors
+// (exit 4).
 
 #include <system_error>
 
@@ -17,6 +18,7 @@ enum class errc {
   listen_failed,   // the metrics endpoint cannot bind
   output_error,    // the run file cannot be written
   input_error,     // the trace cannot be read
+  system_resource, // the system refused a resource the engine needs (an epoll instance)
 };
 
 const std::error_category& category();

@@ -1,0 +1,76 @@
+#pragma once
+// ReadinessPoller: the readiness of many sockets through one epoll instance of its own, watched
+// by the io_context as a single descriptor.
+//
+// Why: Asio's reactor (Boost 1.74, and later ones alike) either tries every read at once or,
+// for a wait, re-arms the descriptor with epoll_ctl. A client sends a request and reads its
+// answer, which is never there yet: the read tried at once fails with EAGAIN, one wasted system
+// call per request. Here each socket is registered once, edge-triggered, and a wake-up of the
+// io_context reports every socket that became ready since the last one (a dozen on a busy run),
+// for one re-arm of the one descriptor. Sockets are read only when they have something.
+//
+// Contract: add() gives a socket (non-blocking, owned by the caller) a watcher, called with the
+// epoll events on this io_context's thread; remove() (or closing the socket after it) ends that,
+// and no call reaches the watcher after remove(), even from a batch being delivered. Edge-
+// triggered: a watcher reads (writes) until EAGAIN or until it wants no more, and learns of new
+// bytes by the next edge only. One thread; not thread-safe.
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+
+#include "reprise/result.hpp"
+
+namespace reprise::replay {
+
+class ReadinessPoller {
+ public:
+  class Watcher {
+   public:
+    virtual void on_ready(std::uint32_t epoll_events) = 0;
+
+   protected:
+    ~Watcher() = default;
+  };
+
+  // Errors: errc::network (epoll_create1 failed).
+  static Result<std::unique_ptr<ReadinessPoller>> create(boost::asio::io_context& io);
+  ~ReadinessPoller();
+  ReadinessPoller(const ReadinessPoller&) = delete;
+  ReadinessPoller& operator=(const ReadinessPoller&) = delete;
+
+  // Watches `fd` for input (and for output while want_output says so). Returns a handle for the
+  // calls below; an error when epoll refuses the descriptor.
+  Result<std::uint32_t> add(int fd, Watcher& watcher);
+  // Output interest on or off: a partial send waits for room, and only then.
+  Status want_output(std::uint32_t handle, int fd, bool on);
+  // Stops watching; call it before closing the descriptor.
+  void remove(std::uint32_t handle, int fd);
+
+  std::uint64_t wakeups() const { return wakeups_; }
+  std::uint64_t events() const { return events_; }
+
+ private:
+  explicit ReadinessPoller(boost::asio::io_context& io, int epoll_fd);
+  void arm();
+  void on_readable();
+
+  int epoll_fd_;
+  boost::asio::posix::stream_descriptor descriptor_;  // owns epoll_fd_
+  // Watchers by slot; epoll data carries slot and generation, so an event queued for a socket
+  // removed meanwhile (earlier in the same batch) finds a different generation and is dropped.
+  struct Slot {
+    Watcher* watcher = nullptr;
+    std::uint32_t generation = 0;
+  };
+  std::vector<Slot> slots_;
+  std::vector<std::uint32_t> free_slots_;
+  std::uint64_t wakeups_ = 0;
+  std::uint64_t events_ = 0;
+  std::shared_ptr<ReadinessPoller*> alive_ = std::make_shared<ReadinessPoller*>(this);
+};
+
+}  // namespace reprise::replay

@@ -1,0 +1,116 @@
+#include "reprise/replay/readiness_poller.hpp"
+
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+
+#include "reprise/replay/error.hpp"
+
+namespace reprise::replay {
+
+namespace asio = boost::asio;
+
+namespace {
+
+std::uint64_t tag(std::uint32_t slot, std::uint32_t generation) {
+  return (static_cast<std::uint64_t>(slot) << 32) | generation;
+}
+
+constexpr std::uint32_t kInput = EPOLLIN | EPOLLRDHUP | EPOLLET;
+
+}  // namespace
+
+Result<std::unique_ptr<ReadinessPoller>> ReadinessPoller::create(asio::io_context& io) {
+  const int fd = ::epoll_create1(EPOLL_CLOEXEC);
+  if (fd < 0) return fail(errc::system_resource, "epoll_create1", std::strerror(errno));
+  std::unique_ptr<ReadinessPoller> p(new ReadinessPoller(io, fd));
+  p->arm();
+  return p;
+}
+
+ReadinessPoller::ReadinessPoller(asio::io_context& io, int epoll_fd)
+    : epoll_fd_(epoll_fd), descriptor_(io, epoll_fd) {}
+
+ReadinessPoller::~ReadinessPoller() {
+  boost::system::error_code ignored;
+  descriptor_.close(ignored);  // closes epoll_fd_; the pending wait ends as operation_aborted
+}
+
+Result<std::uint32_t> ReadinessPoller::add(int fd, Watcher& watcher) {
+  std::uint32_t slot;
+  if (!free_slots_.empty()) {
+    slot = free_slots_.back();
+    free_slots_.pop_back();
+  } else {
+    slot = static_cast<std::uint32_t>(slots_.size());
+    slots_.emplace_back();
+  }
+  Slot& s = slots_[slot];
+  s.watcher = &watcher;
+  epoll_event ev{};
+  ev.events = kInput;
+  ev.data.u64 = tag(slot, s.generation);
+  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+    const int e = errno;
+    s.watcher = nullptr;
+    ++s.generation;
+    free_slots_.push_back(slot);
+    return fail(errc::system_resource, "epoll_ctl", std::strerror(e));
+  }
+  return slot;
+}
+
+Status ReadinessPoller::want_output(std::uint32_t handle, int fd, bool on) {
+  epoll_event ev{};
+  ev.events = kInput | (on ? EPOLLOUT : 0u);
+  ev.data.u64 = tag(handle, slots_[handle].generation);
+  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &ev) != 0)
+    return fail(errc::system_resource, "epoll_ctl", std::strerror(errno));
+  return {};
+}
+
+void ReadinessPoller::remove(std::uint32_t handle, int fd) {
+  epoll_event ev{};
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, &ev);  // fails only for a descriptor never added
+  Slot& s = slots_[handle];
+  s.watcher = nullptr;
+  ++s.generation;
+  free_slots_.push_back(handle);
+}
+
+void ReadinessPoller::arm() {
+  // The token tells a wait that completed before the poller went (and runs after) not to
+  // touch it.
+  descriptor_.async_wait(asio::posix::stream_descriptor::wait_read,
+                         [alive = std::weak_ptr<ReadinessPoller*>(alive_)](const boost::system::error_code& ec) {
+                           const auto self = alive.lock();
+                           if (ec || !self) return;
+                           (*self)->on_readable();
+                         });
+}
+
+void ReadinessPoller::on_readable() {
+  ++wakeups_;
+  std::array<epoll_event, 128> ready;
+  for (;;) {
+    const int n = ::epoll_wait(epoll_fd_, ready.data(), static_cast<int>(ready.size()), 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    events_ += static_cast<std::uint64_t>(n);
+    for (int i = 0; i < n; ++i) {
+      const std::uint32_t slot = static_cast<std::uint32_t>(ready[i].data.u64 >> 32);
+      const std::uint32_t generation = static_cast<std::uint32_t>(ready[i].data.u64);
+      if (slot >= slots_.size()) continue;
+      const Slot& s = slots_[slot];
+      if (s.watcher == nullptr || s.generation != generation) continue;  // removed meanwhile
+      s.watcher->on_ready(ready[i].events);
+    }
+    if (n < static_cast<int>(ready.size())) break;  // else more may be waiting
+  }
+  arm();
+}
+
+}  // namespace reprise::replay
