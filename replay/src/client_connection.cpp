@@ -202,8 +202,8 @@ void ClientConnection::on_read_end(bool eof) {
 void ClientConnection::broken() {
   const bool stale = reused_ && reader_->bytes_received() == 0;
   if (!stale || !request_.idempotent || retried_) return finish(OutcomeError::Reset, false);
-  // The first attempt's pending operations end with operation_aborted, for an old attempt; the
-  // reader may have seen its end of stream.
+  // A connect of the first attempt still pending ends with operation_aborted, for an old
+  // attempt; the reader may have seen its end of stream.
   ++attempt_;
   reset_reader();
   retried_ = true;

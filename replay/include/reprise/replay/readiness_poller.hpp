@@ -2,18 +2,19 @@
 // ReadinessPoller: the readiness of many sockets through one epoll instance of its own, watched
 // by the io_context as a single descriptor.
 //
-// Why: Asio's reactor (Boost 1.74, and later ones alike) either tries every read at once or,
-// for a wait, re-arms the descriptor with epoll_ctl. A client sends a request and reads its
+// Why: Asio's epoll reactor (Boost 1.74, which Debian 12 ships) either tries every read at once
+// or, for a wait, re-arms the descriptor with epoll_ctl. A client sends a request and reads its
 // answer, which is never there yet: the read tried at once fails with EAGAIN, one wasted system
 // call per request. Here each socket is registered once, edge-triggered, and a wake-up of the
 // io_context reports every socket that became ready since the last one (a dozen on a busy run),
 // for one re-arm of the one descriptor. Sockets are read only when they have something.
 //
 // Contract: add() gives a socket (non-blocking, owned by the caller) a watcher, called with the
-// epoll events on this io_context's thread; remove() (or closing the socket after it) ends that,
-// and no call reaches the watcher after remove(), even from a batch being delivered. Edge-
-// triggered: a watcher reads (writes) until EAGAIN or until it wants no more, and learns of new
-// bytes by the next edge only. One thread; not thread-safe.
+// epoll events on this io_context's thread. remove(), before the socket is closed, ends that:
+// no call reaches the watcher after it, even from a batch being delivered. Edge-triggered: a
+// watcher learns of new bytes (or room) by the next edge only, so it reads until it has what
+// it wants or the socket has no more. At most 128 events are taken per epoll_wait; a full
+// batch is followed by another at once. One thread; not thread-safe.
 
 #include <cstdint>
 #include <memory>
