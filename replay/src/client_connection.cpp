@@ -25,7 +25,7 @@ ClientConnection::ClientConnection(asio::io_context& io, ReadinessPoller& poller
       on_done_(std::move(on_done)),
       buffer_(16 * 1024) {}
 
-ClientConnection::~ClientConnection() { forget_socket(); }
+ClientConnection::~ClientConnection() { close_socket(); }
 
 void ClientConnection::start(Request request, EngineOutcome outcome, Keep keep) {
   busy_ = true;
@@ -80,14 +80,12 @@ void ClientConnection::on_connect(std::uint32_t attempt, const error_code& ec) {
 }
 
 void ClientConnection::close_socket() {
-  if (fd_ >= 0) return forget_socket();
-  error_code ignored;
-  socket_.close(ignored);  // a connect in progress ends as operation_aborted
-}
-
-void ClientConnection::forget_socket() {
-  if (fd_ < 0) return;
-  poller_.remove(watch_, fd_);
+  if (fd_ < 0) {
+    error_code ignored;
+    socket_.close(ignored);  // a connect in progress ends as operation_aborted
+    return;
+  }
+  poller_.remove(watch_);
   ::close(fd_);
   fd_ = -1;
 }
@@ -116,7 +114,7 @@ void ClientConnection::write_more() {
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
       // The socket's buffer is full (a large body): go on when it has room.
-      if (awaiting_room_ || poller_.want_output(watch_, fd_, true)) {
+      if (awaiting_room_ || poller_.want_output(watch_, true)) {
         awaiting_room_ = true;
         return;
       }
@@ -126,7 +124,7 @@ void ClientConnection::write_more() {
   writing_ = false;
   if (awaiting_room_) {
     awaiting_room_ = false;
-    if (!poller_.want_output(watch_, fd_, false)) write_failed();
+    if (!poller_.want_output(watch_, false)) write_failed();
   }
 }
 
@@ -212,7 +210,7 @@ void ClientConnection::broken() {
   connected_ = false;
   writing_ = false;
   awaiting_room_ = false;
-  forget_socket();
+  close_socket();
   do_connect();
 }
 

@@ -100,8 +100,8 @@ class ClientConnection final : public std::enable_shared_from_this<ClientConnect
   // The bytes of one read (n > 0) or its end: eof, or an error.
   void on_read(std::size_t n);
   void on_read_end(bool eof);
-  void forget_socket();  // stops watching and closes the released socket
-  void close_socket();   // the released socket, or Asio's while connecting
+  // Closes the released socket (watched no more), or Asio's while it connects.
+  void close_socket();
   // The connection broke: the request goes again on a fresh one if it may (above), else it
   // ends as Reset.
   void broken();

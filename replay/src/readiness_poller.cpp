@@ -50,34 +50,34 @@ Result<std::uint32_t> ReadinessPoller::add(int fd, Watcher& watcher) {
   }
   Slot& s = slots_[slot];
   s.watcher = &watcher;
+  s.fd = fd;
   epoll_event ev{};
   ev.events = kInput;
   ev.data.u64 = tag(slot, s.generation);
   if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
     const int e = errno;
-    s.watcher = nullptr;
-    ++s.generation;
+    s = Slot{nullptr, -1, s.generation + 1};
     free_slots_.push_back(slot);
     return fail(errc::system_resource, "epoll_ctl", std::strerror(e));
   }
   return slot;
 }
 
-Status ReadinessPoller::want_output(std::uint32_t handle, int fd, bool on) {
+Status ReadinessPoller::want_output(std::uint32_t handle, bool on) {
+  const Slot& s = slots_[handle];
   epoll_event ev{};
   ev.events = kInput | (on ? EPOLLOUT : 0u);
-  ev.data.u64 = tag(handle, slots_[handle].generation);
-  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &ev) != 0)
+  ev.data.u64 = tag(handle, s.generation);
+  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, s.fd, &ev) != 0)
     return fail(errc::system_resource, "epoll_ctl", std::strerror(errno));
   return {};
 }
 
-void ReadinessPoller::remove(std::uint32_t handle, int fd) {
-  epoll_event ev{};
-  ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, &ev);  // fails only for a descriptor never added
+void ReadinessPoller::remove(std::uint32_t handle) {
   Slot& s = slots_[handle];
-  s.watcher = nullptr;
-  ++s.generation;
+  epoll_event ev{};
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, s.fd, &ev);  // cannot fail for a descriptor added
+  s = Slot{nullptr, -1, s.generation + 1};
   free_slots_.push_back(handle);
 }
 

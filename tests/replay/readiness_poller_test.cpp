@@ -88,7 +88,7 @@ TEST_CASE("bytes on a watched socket reach its watcher, once per arrival", "[rep
   run_until(io, [&] { return w.calls > 1; });
   CHECK(w.calls == 2);
   CHECK(poller->wakeups() >= 2);
-  poller->remove(handle, p.ours);
+  poller->remove(handle);
 }
 
 TEST_CASE("a watcher removed earlier in the same batch is not called", "[replay][poller]") {
@@ -101,8 +101,8 @@ TEST_CASE("a watcher removed earlier in the same batch is not called", "[replay]
   auto hb = (*poller)->add(b.ours, wb);
   REQUIRE((ha && hb));
   // Whichever comes first removes the other, as a connection closing another would.
-  wa.then = [&] { (*poller)->remove(*hb, b.ours); };
-  wb.then = [&] { (*poller)->remove(*ha, a.ours); };
+  wa.then = [&] { (*poller)->remove(*hb); };
+  wb.then = [&] { (*poller)->remove(*ha); };
   REQUIRE(::write(a.peer, "x", 1) == 1);
   REQUIRE(::write(b.peer, "y", 1) == 1);
   run_until(io, [&] { return wa.calls + wb.calls > 0; });
@@ -127,7 +127,7 @@ TEST_CASE("room to write is reported only while output interest is on", "[replay
   char block[4096] = {};
   while (::write(p.ours, block, sizeof block) > 0) {
   }
-  REQUIRE(poller->want_output(handle, p.ours, true));
+  REQUIRE(poller->want_output(handle, true));
   io.poll();
   CHECK(w.calls == 0);  // still full
   // The peer drains it: room again, reported.
@@ -137,7 +137,7 @@ TEST_CASE("room to write is reported only while output interest is on", "[replay
   CHECK((w.events & EPOLLOUT) != 0);
 
   // Interest off: draining again after another fill reports nothing.
-  REQUIRE(poller->want_output(handle, p.ours, false));
+  REQUIRE(poller->want_output(handle, false));
   io.poll();
   const int calls = w.calls;
   while (::write(p.ours, block, sizeof block) > 0) {

@@ -37,7 +37,7 @@ class ReadinessPoller {
     ~Watcher() = default;
   };
 
-  // Errors: errc::network (epoll_create1 failed).
+  // Errors: errc::system_resource (epoll_create1 failed).
   static Result<std::unique_ptr<ReadinessPoller>> create(boost::asio::io_context& io);
   ~ReadinessPoller();
   ReadinessPoller(const ReadinessPoller&) = delete;
@@ -47,9 +47,9 @@ class ReadinessPoller {
   // calls below; an error when epoll refuses the descriptor.
   Result<std::uint32_t> add(int fd, Watcher& watcher);
   // Output interest on or off: a partial send waits for room, and only then.
-  Status want_output(std::uint32_t handle, int fd, bool on);
+  Status want_output(std::uint32_t handle, bool on);
   // Stops watching; call it before closing the descriptor.
-  void remove(std::uint32_t handle, int fd);
+  void remove(std::uint32_t handle);
 
   std::uint64_t wakeups() const { return wakeups_; }
   std::uint64_t events() const { return events_; }
@@ -65,6 +65,7 @@ class ReadinessPoller {
   // removed meanwhile (earlier in the same batch) finds a different generation and is dropped.
   struct Slot {
     Watcher* watcher = nullptr;
+    int fd = -1;
     std::uint32_t generation = 0;
   };
   std::vector<Slot> slots_;
