@@ -34,11 +34,13 @@
 
 #include <boost/asio/ip/tcp.hpp>
 
-#include "reprise/replay/readiness_poller.hpp"
+#include "reprise/net/readiness_poller.hpp"
 #include "reprise/replay/engine.hpp"
 #include "reprise/replay/response_reader.hpp"
 
 namespace reprise::replay {
+
+using net::ReadinessPoller;
 
 class ClientConnection final : public std::enable_shared_from_this<ClientConnection>,
                          private ReadinessPoller::Watcher {

@@ -755,7 +755,7 @@ Result<std::unique_ptr<Engine>> Engine::create(EngineOptions options, Clock::tim
                 "'" + impl->options.target.host + "': " + (ec ? ec.message() : "no address") +
                     "; nothing was sent");
   auto poller = ReadinessPoller::create(impl->io);
-  if (!poller) return poller.take_error();
+  if (!poller) return fail(errc::system_resource, poller.error().where, poller.error().code.message());
   impl->poller = std::move(*poller);
   std::unique_ptr<Engine> engine(new Engine(std::move(impl)));
   Impl* p = engine->impl_.get();

@@ -15,6 +15,9 @@
 // watcher learns of new bytes (or room) by the next edge only, so it reads until it has what
 // it wants or the socket has no more. At most 128 events are taken per epoll_wait; a full
 // batch is followed by another at once. One thread; not thread-safe.
+//
+// Shared by the replay client (replay/src/client_connection.cpp) and the recording proxy's
+// plain-TCP streams (capture/src/proxy_stream.cpp).
 
 #include <cstdint>
 #include <memory>
@@ -25,7 +28,7 @@
 
 #include "reprise/result.hpp"
 
-namespace reprise::replay {
+namespace reprise::net {
 
 class ReadinessPoller {
  public:
@@ -37,7 +40,8 @@ class ReadinessPoller {
     ~Watcher() = default;
   };
 
-  // Errors: errc::system_resource (epoll_create1 failed).
+  // Errors are the system's (std::system_category(), `where` naming the call): the caller
+  // reports them in its own library's terms.
   static Result<std::unique_ptr<ReadinessPoller>> create(boost::asio::io_context& io);
   ~ReadinessPoller();
   ReadinessPoller(const ReadinessPoller&) = delete;
@@ -50,6 +54,10 @@ class ReadinessPoller {
   Status want_output(std::uint32_t handle, bool on);
   // Stops watching; call it before closing the descriptor.
   void remove(std::uint32_t handle);
+
+  // Empty once the poller is gone: for the owner of a watched socket that may outlive it, to
+  // know whether remove() is still to be called (epoll forgets a closed descriptor itself).
+  std::weak_ptr<ReadinessPoller*> lifetime() const { return alive_; }
 
   std::uint64_t wakeups() const { return wakeups_; }
   std::uint64_t events() const { return events_; }
@@ -75,4 +83,4 @@ class ReadinessPoller {
   std::shared_ptr<ReadinessPoller*> alive_ = std::make_shared<ReadinessPoller*>(this);
 };
 
-}  // namespace reprise::replay
+}  // namespace reprise::net

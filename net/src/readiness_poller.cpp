@@ -1,15 +1,12 @@
-#include "reprise/replay/readiness_poller.hpp"
+#include "reprise/net/readiness_poller.hpp"
 
 #include <sys/epoll.h>
 #include <unistd.h>
 
 #include <array>
 #include <cerrno>
-#include <cstring>
 
-#include "reprise/replay/error.hpp"
-
-namespace reprise::replay {
+namespace reprise::net {
 
 namespace asio = boost::asio;
 
@@ -21,11 +18,14 @@ std::uint64_t tag(std::uint32_t slot, std::uint32_t generation) {
 
 constexpr std::uint32_t kInput = EPOLLIN | EPOLLRDHUP | EPOLLET;
 
+// The system's error of the call `what` (errno as it is now).
+Error system_error(const char* what) { return Error{std::error_code(errno, std::system_category()), {}, what}; }
+
 }  // namespace
 
 Result<std::unique_ptr<ReadinessPoller>> ReadinessPoller::create(asio::io_context& io) {
   const int fd = ::epoll_create1(EPOLL_CLOEXEC);
-  if (fd < 0) return fail(errc::system_resource, "epoll_create1", std::strerror(errno));
+  if (fd < 0) return system_error("epoll_create1");
   std::unique_ptr<ReadinessPoller> p(new ReadinessPoller(io, fd));
   p->arm();
   return p;
@@ -55,10 +55,10 @@ Result<std::uint32_t> ReadinessPoller::add(int fd, Watcher& watcher) {
   ev.events = kInput;
   ev.data.u64 = tag(slot, s.generation);
   if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
-    const int e = errno;
+    Error e = system_error("epoll_ctl");
     s = Slot{nullptr, -1, s.generation + 1};
     free_slots_.push_back(slot);
-    return fail(errc::system_resource, "epoll_ctl", std::strerror(e));
+    return e;
   }
   return slot;
 }
@@ -69,7 +69,7 @@ Status ReadinessPoller::want_output(std::uint32_t handle, bool on) {
   ev.events = kInput | (on ? EPOLLOUT : 0u);
   ev.data.u64 = tag(handle, s.generation);
   if (::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, s.fd, &ev) != 0)
-    return fail(errc::system_resource, "epoll_ctl", std::strerror(errno));
+    return system_error("epoll_ctl");
   return {};
 }
 
@@ -113,4 +113,4 @@ void ReadinessPoller::on_readable() {
   arm();
 }
 
-}  // namespace reprise::replay
+}  // namespace reprise::net

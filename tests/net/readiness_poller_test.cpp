@@ -11,9 +11,9 @@
 #include <chrono>
 #include <functional>
 
-#include "reprise/replay/readiness_poller.hpp"
+#include "reprise/net/readiness_poller.hpp"
 
-using namespace reprise::replay;
+using namespace reprise::net;
 using namespace std::chrono_literals;
 
 namespace {
@@ -68,7 +68,7 @@ struct Watched {
 
 }  // namespace
 
-TEST_CASE("bytes on a watched socket reach its watcher, once per arrival", "[replay][poller]") {
+TEST_CASE("bytes on a watched socket reach its watcher, once per arrival", "[net][poller]") {
   Watched x;
   auto& [io, poller, p, w, handle] = x;
   io.poll();
@@ -91,7 +91,7 @@ TEST_CASE("bytes on a watched socket reach its watcher, once per arrival", "[rep
   poller->remove(handle);
 }
 
-TEST_CASE("a watcher removed earlier in the same batch is not called", "[replay][poller]") {
+TEST_CASE("a watcher removed earlier in the same batch is not called", "[net][poller]") {
   boost::asio::io_context io;
   auto poller = ReadinessPoller::create(io);
   REQUIRE(poller);
@@ -120,7 +120,7 @@ TEST_CASE("a watcher removed earlier in the same batch is not called", "[replay]
   CHECK(wa.calls + wb.calls == 1);
 }
 
-TEST_CASE("room to write is reported only while output interest is on", "[replay][poller]") {
+TEST_CASE("room to write is reported only while output interest is on", "[net][poller]") {
   Watched x;
   auto& [io, poller, p, w, handle] = x;
   // Fill the socket's buffer until a write stops short.
