@@ -1,6 +1,6 @@
 #pragma once
-// The recording proxy's parts (recording_proxy.hpp): a stream that is plain TCP or TLS, the
-// per-thread worker with its upstream pool, and the shared state. Private to capture/.
+// The recording proxy's parts (recording_proxy.hpp): the per-thread worker with its upstream
+// pool, and the shared state (its streams: proxy_stream.hpp). Private to capture/.
 
 #include <atomic>
 #include <condition_variable>
@@ -17,9 +17,10 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
-#include <boost/asio/write.hpp>
 
+#include "proxy_stream.hpp"
 #include "reprise/capture/recording_proxy.hpp"
+#include "reprise/net/readiness_poller.hpp"
 
 namespace reprise::capture {
 
@@ -28,38 +29,9 @@ namespace ssl = boost::asio::ssl;
 using tcp = asio::ip::tcp;
 using boost::system::error_code;
 
-// A connection that is plain TCP or TLS over TCP; the same calls either way.
-class ProxyStream {
- public:
-  explicit ProxyStream(asio::io_context& io) : socket_(io) {}
-  tcp::socket& socket() { return socket_; }
-  void use_tls(ssl::context& ctx) { tls_ = std::make_unique<ssl::stream<tcp::socket&>>(socket_, ctx); }
-  ssl::stream<tcp::socket&>* tls() { return tls_.get(); }
-
-  template <typename Buffers, typename Handler>
-  void async_read_some(const Buffers& b, Handler&& h) {
-    if (tls_) tls_->async_read_some(b, std::forward<Handler>(h));
-    else socket_.async_read_some(b, std::forward<Handler>(h));
-  }
-  template <typename Buffers, typename Handler>
-  void async_write(const Buffers& b, Handler&& h) {
-    if (tls_) asio::async_write(*tls_, b, std::forward<Handler>(h));
-    else asio::async_write(socket_, b, std::forward<Handler>(h));
-  }
-  void close() {
-    error_code ignored;
-    socket_.shutdown(tcp::socket::shutdown_both, ignored);
-    socket_.close(ignored);
-  }
-
- private:
-  tcp::socket socket_;
-  std::unique_ptr<ssl::stream<tcp::socket&>> tls_;
-};
-
 // One pooled connection to the upstream.
 struct UpstreamConnection {
-  explicit UpstreamConnection(asio::io_context& io) : stream(io) {}
+  UpstreamConnection(asio::io_context& io, net::ReadinessPoller* poller) : stream(io, poller) {}
   ProxyStream stream;
   std::int64_t idle_since_ns = 0;
   std::uint32_t uses = 0;  // requests sent on it
@@ -109,6 +81,10 @@ struct Worker {
   // it otherwise takes to start and to complete every read and write.
   asio::io_context io{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
   asio::executor_work_guard<asio::io_context::executor_type> work = asio::make_work_guard(io);
+  // Plain-TCP streams are watched here, not by io's reactor (proxy_stream.hpp). Null if the
+  // system refused an epoll instance (streams then stay with Asio), and once drained: its wait
+  // would keep io.run() from returning.
+  std::unique_ptr<net::ReadinessPoller> poller;
   std::thread thread;
   asio::steady_timer housekeeping{io};
   asio::steady_timer drain_deadline{io};

@@ -59,7 +59,7 @@ std::string_view absolute_authority(std::string_view target, std::string_view& p
 ClientSession::ClientSession(Worker& worker, tcp::socket socket)
     : worker_(worker),
       proxy_(worker.proxy),
-      client_(worker.io),
+      client_(worker.io, worker.poller.get()),
       timer_(worker.io),
       request_(true, worker.proxy.options.header_limit, worker.proxy.options.max_body),
       answer_(false, worker.proxy.options.header_limit, worker.proxy.options.max_body),
@@ -71,7 +71,10 @@ ClientSession::ClientSession(Worker& worker, tcp::socket socket)
   client_.socket() = std::move(socket);
   connection_id_ = proxy_.next_connection++;
   error_code ec;
-  if (auto e = client_.socket().remote_endpoint(ec); !ec) client_ep_ = to_endpoint(e);
+  if (auto e = client_.socket().remote_endpoint(ec); !ec) {
+    client_ep_ = to_endpoint(e);
+    if (proxy_.options.x_forwarded_for) forwarded_for_ = e.address().to_string();
+  }
   if (auto e = client_.socket().local_endpoint(ec); !ec) server_ep_ = to_endpoint(e);
   client_.socket().set_option(tcp::no_delay(true), ec);
 }
@@ -79,7 +82,10 @@ ClientSession::ClientSession(Worker& worker, tcp::socket socket)
 void ClientSession::start() {
   worker_.sessions.insert(this);
   if (worker_.draining) return close();  // accepted just before the listener closed
-  if (!proxy_.client_tls) return read_client();
+  if (!proxy_.client_tls) {
+    client_.watch();
+    return read_client();
+  }
   client_.use_tls(*proxy_.client_tls);
   arm(proxy_.options.request_timeout_ns, Side::Client);
   client_.tls()->async_handshake(ssl::stream_base::server, [self = shared_from_this()](const error_code& ec) {
@@ -162,11 +168,8 @@ void ClientSession::begin_exchange() {
     out_.replace(0, line_end, r.method + " " + std::string(path) + (r.version == 10 ? " HTTP/1.0" : " HTTP/1.1"));
   }
   if (request_.upgrade()) return refuse(501, "the proxy does not tunnel Upgrade or CONNECT");
-  if (proxy_.options.x_forwarded_for) {
-    error_code ec;
-    const auto remote = client_.socket().remote_endpoint(ec);
-    if (!ec) out_.insert(out_.find("\r\n\r\n") + 2, "X-Forwarded-For: " + remote.address().to_string() + "\r\n");
-  }
+  if (!forwarded_for_.empty())
+    out_.insert(out_.find("\r\n\r\n") + 2, "X-Forwarded-For: " + forwarded_for_ + "\r\n");
   close_after_ = close_after_ || !request_.keep_alive();
   phase_ = Phase::Upstream;
   continue_owed_ = request_.expects_continue() && request_.state() != MessageRelay::State::Done;

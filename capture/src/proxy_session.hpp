@@ -116,6 +116,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::uint64_t connection_id_ = 0;
   std::uint32_t index_ = 0;
   IpEndpoint client_ep_, server_ep_;
+  std::string forwarded_for_;  // the client's address, with --x-forwarded-for
   std::int64_t request_first_ = 0, request_last_ = 0, response_first_ = 0, response_last_ = 0;
   RequestStart start_;  // request_first_, in the worker's list while the request is in progress
   ExchangeFlags flags_ = ExchangeFlags::None;

@@ -77,7 +77,7 @@ void Worker::acquire(ClientSession* who, Ready ready) {
   while (!idle.empty()) {
     auto c = std::move(idle.back());
     idle.pop_back();
-    if (c->stream.socket().is_open()) return ready(std::move(c), {});
+    if (c->stream.is_open()) return ready(std::move(c), {});
     --upstream_open;
   }
   if (upstream_open < upstream_limit) return connect(std::move(ready));
@@ -121,7 +121,7 @@ void Worker::connect_next_waiting() {
 void Worker::connect(Ready ready) {
   ++upstream_open;
   ++proxy.stats.upstream_connections;
-  auto c = std::make_shared<UpstreamConnection>(io);
+  auto c = std::make_shared<UpstreamConnection>(io, poller.get());
   auto timer = std::make_shared<asio::steady_timer>(io);
   // Set when the attempt ends: a timer that expired in the same turn as a successful connect
   // (its handler already queued, so cancel() no longer stops it) must not close a connection
@@ -149,7 +149,10 @@ void Worker::connect(Ready ready) {
                         if (ec) return done(ec);
                         error_code ignored;
                         c->stream.socket().set_option(tcp::no_delay(true), ignored);
-                        if (!proxy.upstream_tls) return done({});
+                        if (!proxy.upstream_tls) {
+                          c->stream.watch();
+                          return done({});
+                        }
                         c->stream.use_tls(*proxy.upstream_tls_context);
                         // SNI (SSL_set_tlsext_host_name, spelled out: the macro casts old-style).
                         SSL_ctrl(c->stream.tls()->native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME,
@@ -163,7 +166,7 @@ void Worker::connect(Ready ready) {
 void Worker::housekeep() {
   const std::int64_t t = proxy.now_ns();
   for (auto it = idle.begin(); it != idle.end();) {
-    if (t - (*it)->idle_since_ns > proxy.options.idle_timeout_ns || !(*it)->stream.socket().is_open()) {
+    if (t - (*it)->idle_since_ns > proxy.options.idle_timeout_ns || !(*it)->stream.is_open()) {
       (*it)->stream.close();
       it = idle.erase(it);
       --upstream_open;
@@ -202,6 +205,9 @@ void Worker::session_ended(ClientSession* s) {
   if (draining && sessions.empty()) {
     housekeeping.cancel();
     drain_deadline.cancel();
+    // The poller's wait ends with it (posted: this may run inside its delivery of events).
+    // A stream that outlives it, or an upstream connection still completing, closes on its own.
+    asio::post(io, [this] { poller.reset(); });
     work.reset();  // io.run() returns once the last handlers have run
   }
 }
@@ -356,7 +362,11 @@ Result<std::unique_ptr<RecordingProxy>> RecordingProxy::start(ProxyOptions optio
   p.upstream_authority = std::string(up);
 
   unsigned threads = p.options.threads != 0 ? p.options.threads : std::max(1u, std::thread::hardware_concurrency());
-  for (unsigned i = 0; i < threads; ++i) p.workers.push_back(std::make_unique<Worker>(p));
+  for (unsigned i = 0; i < threads; ++i) {
+    auto& w = p.workers.emplace_back(std::make_unique<Worker>(p));
+    // Without one (the system refused an epoll instance) the worker's streams stay with Asio.
+    if (auto poller = net::ReadinessPoller::create(w->io)) w->poller = std::move(*poller);
+  }
   // Each thread keeps its own share of the upstream pool; the shares add up to the limit.
   if (p.options.max_upstream_connections < threads)
     return fail(errc::bad_option, "--max-upstream-connections",
