@@ -40,12 +40,15 @@ function(reprise_add_library name)
 endfunction()
 
 # reprise_add_test(<name> SOURCES ... LIBS ...): one Catch2 executable whose test cases are
-# registered with CTest one by one.
+# registered with CTest one by one (their names checked first: CheckTestNames.cmake).
 function(reprise_add_test name)
   cmake_parse_arguments(ARG "" "" "SOURCES;LIBS" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
   target_link_libraries(${name} PRIVATE reprise_test_main ${ARG_LIBS})
   reprise_target_defaults(${name})
+  add_custom_command(TARGET ${name} POST_BUILD
+    COMMAND ${CMAKE_COMMAND} -DTEST_BINARY=$<TARGET_FILE:${name}> -P ${PROJECT_SOURCE_DIR}/cmake/CheckTestNames.cmake
+    VERBATIM)
   catch_discover_tests(${name}
     WORKING_DIRECTORY ${CMAKE_BINARY_DIR}
     PROPERTIES ENVIRONMENT "REPRISE_BIN=$<TARGET_FILE:reprise>")  # the source dir is compiled in
