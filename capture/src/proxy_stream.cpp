@@ -46,18 +46,10 @@ void ProxyStream::use_tls(asio::ssl::context& ctx) {
 
 bool ProxyStream::watch() {
   if (tls_ || fd_ >= 0 || !socket_.is_open() || poller_alive_.expired()) return false;
-  error_code ec;
-  socket_.non_blocking(true, ec);
-  if (ec) return false;
-  const auto handle = poller_->add(socket_.native_handle(), *this);
-  if (!handle) return false;
-  const int fd = socket_.release(ec);
-  if (ec) {
-    poller_->remove(*handle);
-    return false;
-  }
-  fd_ = fd;
-  handle_ = *handle;
+  const auto adopted = poller_->adopt(socket_, *this);
+  if (!adopted) return false;
+  fd_ = adopted->fd;
+  handle_ = adopted->handle;
   // Bytes that came before are reported too: epoll reports what is ready when a descriptor is
   // added. So the first read waits for that report like any other.
   readable_ = false;
@@ -116,16 +108,11 @@ bool ProxyStream::read_now(Completion& done) {
 }
 
 bool ProxyStream::write_now(Completion& done) {
-  const auto* data = static_cast<const char*>(write_buffer_.data());
-  while (written_ < write_buffer_.size()) {
-    const ssize_t n = ::send(fd_, data + written_, write_buffer_.size() - written_, MSG_NOSIGNAL);
-    if (n > 0) {
-      written_ += static_cast<std::size_t>(n);
-      continue;
-    }
-    if (n < 0 && errno == EINTR) continue;
-    error_code failed = n == 0 ? error_code(asio::error::broken_pipe) : last_error();
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+  const int e = net::send_until_full(fd_, static_cast<const char*>(write_buffer_.data()), write_buffer_.size(),
+                                     written_);
+  if (e != 0) {
+    error_code failed(e, boost::system::system_category());
+    if (e == EAGAIN) {
       // The socket's buffer is full (a large answer to a slow client): go on when it has room.
       failed = awaiting_room_ ? error_code() : set_output_interest(true);
       if (!failed) return false;

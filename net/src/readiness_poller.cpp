@@ -1,6 +1,7 @@
 #include "reprise/net/readiness_poller.hpp"
 
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <array>
@@ -22,6 +23,20 @@ constexpr std::uint32_t kInput = EPOLLIN | EPOLLRDHUP | EPOLLET;
 Error system_error(const char* what) { return Error{std::error_code(errno, std::system_category()), {}, what}; }
 
 }  // namespace
+
+int send_until_full(int fd, const char* data, std::size_t size, std::size_t& written) {
+  while (written < size) {
+    const ssize_t n = ::send(fd, data + written, size - written, MSG_NOSIGNAL);
+    if (n > 0) {
+      written += static_cast<std::size_t>(n);
+      continue;
+    }
+    if (n == 0) return EPIPE;  // not for a stream socket with bytes to send; never loop on it
+    if (errno == EINTR) continue;
+    return errno == EWOULDBLOCK ? EAGAIN : errno;
+  }
+  return 0;
+}
 
 Result<std::unique_ptr<ReadinessPoller>> ReadinessPoller::create(asio::io_context& io) {
   const int fd = ::epoll_create1(EPOLL_CLOEXEC);
@@ -61,6 +76,20 @@ Result<std::uint32_t> ReadinessPoller::add(int fd, Watcher& watcher) {
     return e;
   }
   return slot;
+}
+
+Result<ReadinessPoller::Adopted> ReadinessPoller::adopt(asio::ip::tcp::socket& socket, Watcher& watcher) {
+  boost::system::error_code ec;
+  socket.non_blocking(true, ec);
+  if (ec) return Error{std::error_code(ec.value(), std::system_category()), {}, "fcntl"};
+  auto handle = add(socket.native_handle(), watcher);
+  if (!handle) return handle.take_error();
+  const int fd = socket.release(ec);
+  if (ec) {
+    remove(*handle);
+    return Error{std::error_code(ec.value(), std::system_category()), {}, "release"};
+  }
+  return Adopted{fd, *handle};
 }
 
 Status ReadinessPoller::want_output(std::uint32_t handle, bool on) {

@@ -63,18 +63,10 @@ void ClientConnection::on_connect(std::uint32_t attempt, const error_code& ec) {
   if (ec) return finish(OutcomeError::Connect, false);
   error_code ignored;
   socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
-  error_code failed;
-  socket_.non_blocking(true, failed);
-  const int fd = failed ? -1 : socket_.release(failed);
-  if (failed) return finish(OutcomeError::Connect, false);
-  fd_ = fd;
-  auto handle = poller_.add(fd_, *this);
-  if (!handle) {
-    ::close(fd_);
-    fd_ = -1;
-    return finish(OutcomeError::Connect, false);
-  }
-  watch_ = *handle;
+  const auto adopted = poller_.adopt(socket_, *this);
+  if (!adopted) return finish(OutcomeError::Connect, false);  // closes socket_
+  fd_ = adopted->fd;
+  watch_ = adopted->handle;
   connected_ = true;
   do_write();
 }
@@ -104,23 +96,16 @@ void ClientConnection::do_write() {
 
 void ClientConnection::write_more() {
   const std::string& wire = *outcome_.wire;  // the outcome holds the bytes sent
-  while (written_ < wire.size()) {
-    const ssize_t n = ::send(fd_, wire.data() + written_, wire.size() - written_, MSG_NOSIGNAL);
-    if (n > 0) {
-      written_ += static_cast<std::size_t>(n);
-      outcome_.facts.bytes_sent = written_;
-      continue;
+  const int e = net::send_until_full(fd_, wire.data(), wire.size(), written_);
+  outcome_.facts.bytes_sent = written_;
+  if (e == EAGAIN) {
+    // The socket's buffer is full (a large body): go on when it has room.
+    if (awaiting_room_ || poller_.want_output(watch_, true)) {
+      awaiting_room_ = true;
+      return;
     }
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      // The socket's buffer is full (a large body): go on when it has room.
-      if (awaiting_room_ || poller_.want_output(watch_, true)) {
-        awaiting_room_ = true;
-        return;
-      }
-    }
-    return write_failed();
   }
+  if (e != 0) return write_failed();
   writing_ = false;
   if (awaiting_room_) {
     awaiting_room_ = false;

@@ -24,11 +24,17 @@
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 
 #include "reprise/result.hpp"
 
 namespace reprise::net {
+
+// Sends `data` from `written` on (advancing it) until all is sent or the socket's buffer is full.
+// Returns 0 when all is sent, EAGAIN when the buffer is full (ask for output, go on at the
+// report), else send()'s error (MSG_NOSIGNAL: a peer that closed is EPIPE, no signal).
+int send_until_full(int fd, const char* data, std::size_t size, std::size_t& written);
 
 class ReadinessPoller {
  public:
@@ -50,6 +56,14 @@ class ReadinessPoller {
   // Watches `fd` for input (and for output while want_output says so). Returns a handle for the
   // calls below; an error when epoll refuses the descriptor.
   Result<std::uint32_t> add(int fd, Watcher& watcher);
+  // A connected socket leaves Asio for this poller: made non-blocking, watched, and released by
+  // `socket`. The descriptor is then the caller's, to remove() and close. On an error `socket`
+  // keeps it, open.
+  struct Adopted {
+    int fd;
+    std::uint32_t handle;
+  };
+  Result<Adopted> adopt(boost::asio::ip::tcp::socket& socket, Watcher& watcher);
   // Output interest on or off: a partial send waits for room, and only then.
   Status want_output(std::uint32_t handle, bool on);
   // Stops watching; call it before closing the descriptor.
