@@ -101,7 +101,6 @@ struct Worker {
   std::deque<Waiter> waiting;
   std::unordered_set<ClientSession*> sessions;
   bool draining = false;
-  flatbuffers::FlatBufferBuilder fbb{16 * 1024};  // trace records of this worker's exchanges
 
   // A connection to the upstream for `who`: an idle one, a new one, or the next one released.
   void acquire(ClientSession* who, Ready ready);
@@ -167,9 +166,9 @@ struct RecordingProxy::Impl {
   Status recorder_status;
 
   void accept();
-  // A worker's finished exchange: prepared for the trace on that worker (in `w`'s builder,
-  // while it is in the worker's cache), then queued for the recorder thread.
-  void record(Worker& w, HttpExchange&& x);
+  // A worker's finished exchange: prepared for the trace on that worker (while it is in the
+  // worker's cache), then queued for the recorder thread.
+  void record(HttpExchange&& x);
   void record_loop();
 };
 

@@ -445,7 +445,7 @@ void ClientSession::record(bool locally_answered) {
     x.flags = flags_;
     if (request_.body_truncated()) x.flags |= ExchangeFlags::RequestBodyTruncated;
     if (!locally_answered && answer_.body_truncated()) x.flags |= ExchangeFlags::ResponseBodyTruncated;
-    proxy_.record(worker_, std::move(x));
+    proxy_.record(std::move(x));
   }
   worker_.ended(start_);
   request_first_ = request_last_ = response_first_ = response_last_ = 0;

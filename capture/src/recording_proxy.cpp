@@ -277,8 +277,8 @@ void RecordingProxy::Impl::accept() {
   });
 }
 
-void RecordingProxy::Impl::record(Worker& w, HttpExchange&& x) {
-  PreparedExchange p = recorder->prepare(std::move(x), w.fbb);
+void RecordingProxy::Impl::record(HttpExchange&& x) {
+  PreparedExchange p = recorder->prepare(std::move(x));
   const std::size_t bytes = p.bytes;
   std::unique_lock lock(queue_mu);
   if (queued_bytes + bytes > options.max_queued_bytes && !queue.empty()) {

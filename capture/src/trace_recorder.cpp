@@ -1,17 +1,14 @@
 #include "reprise/capture/trace_recorder.hpp"
 
-
 #include <algorithm>
-#include <array>
 
 #include "reprise/capture/error.hpp"
+#include "reprise/capture/exchange_record.hpp"
 #include "reprise/format/records.hpp"
 #include "reprise/text.hpp"
 
 namespace reprise::capture {
 namespace {
-
-namespace fb = format::fb;
 
 std::size_t approx_bytes(const PreparedExchange& p) {
   std::size_t n = sizeof(PreparedExchange) + p.record.size();
@@ -67,98 +64,7 @@ bool redact_headers(HttpHeaders& headers, const std::vector<std::string>& names)
   return changed;
 }
 
-flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<fb::Header>>> build_headers(
-    flatbuffers::FlatBufferBuilder& fbb, const HttpHeaders& headers) {
-  // The offsets must all exist before the vector is started; up to kInline of them (most
-  // messages) are kept on the stack rather than in a vector allocated per message.
-  constexpr std::size_t kInline = 32;
-  std::array<flatbuffers::Offset<fb::Header>, kInline> inline_offsets;
-  std::vector<flatbuffers::Offset<fb::Header>> heap_offsets;
-  flatbuffers::Offset<fb::Header>* out = inline_offsets.data();
-  if (headers.size() > kInline) {
-    heap_offsets.resize(headers.size());
-    out = heap_offsets.data();
-  }
-  for (std::size_t i = 0; i < headers.size(); ++i) {
-    const auto& [k, v] = headers[i];
-    out[i] = fb::CreateHeader(fbb, fbb.CreateString(k), fbb.CreateString(v));
-  }
-  return fbb.CreateVector(out, headers.size());
-}
-
-fb::Endpoint endpoint_of(const IpEndpoint& e) { return format::make_endpoint(e.address, e.port, e.family); }
-
 }  // namespace
-
-void build_exchange_record(flatbuffers::FlatBufferBuilder& fbb, const HttpExchange& x) {
-  fbb.Clear();
-  flatbuffers::Offset<fb::Request> request;
-  if (x.has_request) {
-    const auto& rq = x.request;
-    auto method = fbb.CreateString(rq.method);
-    auto target = fbb.CreateString(rq.target);
-    auto headers = build_headers(fbb, rq.headers);
-    auto body = rq.body.empty() ? 0 : fbb.CreateVector(rq.body);
-    auto trailers = rq.trailers.empty() ? 0 : build_headers(fbb, rq.trailers);
-    fb::RequestBuilder b(fbb);
-    b.add_method(method);
-    b.add_target(target);
-    b.add_version(rq.version);
-    b.add_headers(headers);
-    if (!rq.body.empty()) b.add_body(body);
-    b.add_body_size(rq.body_size);
-    if (!rq.trailers.empty()) b.add_trailers(trailers);
-    request = b.Finish();
-  }
-  flatbuffers::Offset<fb::Response> response;
-  if (x.has_response()) {
-    const auto& rs = x.response;
-    auto reason = fbb.CreateString(rs.reason);
-    auto headers = build_headers(fbb, rs.headers);
-    auto body = rs.body.empty() ? 0 : fbb.CreateVector(rs.body);
-    auto trailers = rs.trailers.empty() ? 0 : build_headers(fbb, rs.trailers);
-    fb::ResponseBuilder b(fbb);
-    b.add_status(rs.status);
-    b.add_reason(reason);
-    b.add_version(rs.version);
-    b.add_headers(headers);
-    if (!rs.body.empty()) b.add_body(body);
-    b.add_body_size(rs.body_size);
-    if (!rs.trailers.empty()) b.add_trailers(trailers);
-    response = b.Finish();
-  }
-  std::uint32_t flags = static_cast<std::uint32_t>(x.flags);
-  if (!x.has_request) flags |= static_cast<std::uint32_t>(fb::ExchangeFlags::NoRequest);
-  const fb::Endpoint client = endpoint_of(x.client), server = endpoint_of(x.server);
-  fbb.ForceDefaults(true);  // every scalar present: patch_exchange_record() rewrites some
-  fb::ExchangeBuilder b(fbb);
-  b.add_id(0);
-  b.add_session_id(0);
-  b.add_connection_id(x.connection_id);
-  b.add_connection_index(x.connection_index);
-  b.add_client(&client);
-  b.add_server(&server);
-  b.add_request_first_ns(x.request_first_ns);
-  b.add_request_last_ns(x.request_last_ns);
-  b.add_response_first_ns(x.response_first_ns);
-  b.add_response_last_ns(x.response_last_ns);
-  if (x.has_request) b.add_request(request);
-  if (x.has_response()) b.add_response(response);
-  b.add_flags(static_cast<fb::ExchangeFlags>(flags));
-  const auto exchange = b.Finish();
-  fbb.ForceDefaults(false);
-  fbb.FinishSizePrefixed(exchange);
-}
-
-void patch_exchange_record(std::span<std::uint8_t> record, std::uint64_t id, std::uint64_t session_id,
-                           std::int64_t request_first_ns, bool late) {
-  auto* e = flatbuffers::GetMutableSizePrefixedRoot<fb::Exchange>(record.data());
-  // Cannot fail on a record build_exchange_record() made: it stores every scalar.
-  e->mutate_id(id);
-  e->mutate_session_id(session_id);
-  e->mutate_request_first_ns(request_first_ns);
-  if (late) e->mutate_flags(e->flags() | fb::ExchangeFlags::Late);
-}
 
 TraceRecorder::TraceRecorder(format::Writer& writer, RecorderOptions options)
     : writer_(writer), options_(std::move(options)), sessions_(options_.session) {}
@@ -187,7 +93,7 @@ std::unique_ptr<PreparedExchange> TraceRecorder::pop() {
 
 Status TraceRecorder::write_oldest() { return write_one(*pop()); }
 
-PreparedExchange TraceRecorder::prepare(HttpExchange&& x, flatbuffers::FlatBufferBuilder& fbb) const {
+PreparedExchange TraceRecorder::prepare(HttpExchange&& x) const {
   PreparedExchange p;
   p.marks = sessions_.marks(x);
   p.start = x.request_first_ns;
@@ -197,9 +103,7 @@ PreparedExchange TraceRecorder::prepare(HttpExchange&& x, flatbuffers::FlatBuffe
   if (p.filtered == PreparedExchange::Filtered::No) {
     p.redacted = redact(x);
     if (p.redacted) x.flags |= ExchangeFlags::Redacted;
-    build_exchange_record(fbb, x);
-    const auto bytes = fbb.GetBufferSpan();
-    p.record.assign(bytes.begin(), bytes.end());
+    encode_exchange_record(x, p.record);
   }
   p.bytes = approx_bytes(p);
   return p;

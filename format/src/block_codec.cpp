@@ -3,6 +3,7 @@
 #include <zstd.h>
 
 #include <algorithm>
+#include <memory>
 
 #include "reprise/format/error.hpp"
 #include "reprise/format/frame.hpp"
@@ -34,6 +35,10 @@ std::vector<std::uint8_t> BlockBuilder::take(std::vector<std::uint8_t> recycled)
 
 struct BlockCompressor::Impl {
   ZSTD_CCtx* cctx = nullptr;
+  // zstd writes here, then the frame is appended to the caller's vector: growing that vector by
+  // ZSTD_compressBound() would zero about 1 MiB per block, several times the frame's size.
+  std::unique_ptr<std::uint8_t[]> scratch;
+  std::size_t scratch_size = 0;
 };
 
 BlockCompressor::BlockCompressor(int level) : impl_(std::make_unique<Impl>()) {
@@ -51,16 +56,18 @@ bool BlockCompressor::compress(std::span<const std::uint8_t> content,
     why = "cannot create a zstd context";
     return false;
   }
-  const std::size_t at = out.size();
-  out.resize(at + ZSTD_compressBound(content.size()));
+  const std::size_t bound = ZSTD_compressBound(content.size());
+  if (impl_->scratch_size < bound) {
+    impl_->scratch = std::make_unique_for_overwrite<std::uint8_t[]>(bound);
+    impl_->scratch_size = bound;
+  }
   const std::size_t n =
-      ZSTD_compress2(impl_->cctx, out.data() + at, out.size() - at, content.data(), content.size());
+      ZSTD_compress2(impl_->cctx, impl_->scratch.get(), bound, content.data(), content.size());
   if (ZSTD_isError(n)) {
-    out.resize(at);
     why = ZSTD_getErrorName(n);
     return false;
   }
-  out.resize(at + n);
+  out.insert(out.end(), impl_->scratch.get(), impl_->scratch.get() + n);
   return true;
 }
 

@@ -198,8 +198,7 @@ TEST_CASE("recorder: exchanges prepared on other threads make the same trace", "
   for (auto& x : mix()) REQUIRE(direct.recorder->add(std::move(x)).ok());
   std::vector<PreparedExchange> prepared;
   std::thread worker([&] {
-    flatbuffers::FlatBufferBuilder fbb;
-    for (auto& x : mix()) prepared.push_back(threaded.recorder->prepare(std::move(x), fbb));
+    for (auto& x : mix()) prepared.push_back(threaded.recorder->prepare(std::move(x)));
   });
   worker.join();
   for (auto& p : prepared) REQUIRE(threaded.recorder->add(std::move(p)).ok());

@@ -1,7 +1,7 @@
 #include "exchange_checker.hpp"
 
 #include "fuzz_check.hpp"
-#include "reprise/capture/trace_recorder.hpp"
+#include "reprise/capture/exchange_record.hpp"
 #include "reprise/format/records.hpp"
 
 namespace reprise::fuzz {
@@ -35,9 +35,8 @@ void ExchangeChecker::operator()(const capture::HttpExchange& x) {
   // Snaplen loss is a kind of gap.
   if (has(x.flags, ExchangeFlags::SnaplenTruncated)) FUZZ_CHECK(has(x.flags, ExchangeFlags::Gap));
 
-  capture::build_exchange_record(fbb_, x);
-  FUZZ_CHECK(format::verify_record(format::FileKind::Trace,
-                                   std::span<const std::uint8_t>(fbb_.GetBufferPointer(), fbb_.GetSize())));
+  capture::encode_exchange_record(x, record_);
+  FUZZ_CHECK(format::verify_record(format::FileKind::Trace, record_));
 }
 
 }  // namespace reprise::fuzz

@@ -5,8 +5,7 @@
 
 #include <cstdint>
 #include <unordered_map>
-
-#include <flatbuffers/flatbuffers.h>
+#include <vector>
 
 #include "reprise/capture/http_exchange.hpp"
 
@@ -22,7 +21,7 @@ class ExchangeChecker {
   std::uint64_t max_body_;
   std::uint64_t exchanges_ = 0;
   std::unordered_map<std::uint64_t, std::uint32_t> next_index_;  // per connection id
-  flatbuffers::FlatBufferBuilder fbb_;
+  std::vector<std::uint8_t> record_;  // scratch
 };
 
 }  // namespace reprise::fuzz

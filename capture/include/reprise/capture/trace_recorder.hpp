@@ -105,12 +105,11 @@ class TraceRecorder {
   TraceRecorder(const TraceRecorder&) = delete;
   TraceRecorder& operator=(const TraceRecorder&) = delete;
 
-  // Any thread, concurrently with the calls below: reads only the options. `fbb` is the
-  // caller's scratch builder.
-  PreparedExchange prepare(HttpExchange&& x, flatbuffers::FlatBufferBuilder& fbb) const;
+  // Any thread, concurrently with the calls below: reads only the options.
+  PreparedExchange prepare(HttpExchange&& x) const;
   // Takes one finished exchange; it is written by a later release() or finish().
   Status add(PreparedExchange&& p);
-  Status add(HttpExchange&& x) { return add(prepare(std::move(x), fbb_)); }
+  Status add(HttpExchange&& x) { return add(prepare(std::move(x))); }
   // Writes every held exchange that started before `watermark_ns`.
   Status release(std::int64_t watermark_ns);
   // Writes everything held (end of input).
@@ -155,14 +154,6 @@ class TraceRecorder {
   std::uint64_t seq_ = 0;
   std::uint64_t next_id_ = 1;
   std::int64_t last_written_ns_ = INT64_MIN;
-  flatbuffers::FlatBufferBuilder fbb_{16 * 1024};
 };
-
-// Builds the trace record for `x` into `fbb` (size-prefixed, the builder cleared first), with id
-// and session 0. Every scalar of the Exchange table is stored, defaults included, so
-// patch_exchange_record() can set the fields known only at write time.
-void build_exchange_record(flatbuffers::FlatBufferBuilder& fbb, const HttpExchange& x);
-void patch_exchange_record(std::span<std::uint8_t> record, std::uint64_t id, std::uint64_t session_id,
-                           std::int64_t request_first_ns, bool late);
 
 }  // namespace reprise::capture
