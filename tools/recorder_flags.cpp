@@ -17,7 +17,7 @@ void add_recorder_flags(CLI::App& cmd, RecorderFlags& f) {
       cmd.add_option("--seed", f.seed, "seed for --sample"),
       cmd.add_option("--redact-header", f.redact_headers, "replace this header's values by a stable hash (repeatable)"),
       cmd.add_option("--redact-body", f.redact_bodies, "replace body text matching this regex by a stable hash (repeatable)"),
-      cmd.add_option("--max-body", f.max_body, "store at most this much of each body (default 1MiB; longer ones are flagged)"),
+      cmd.add_option("--max-body", f.max_body, "store at most this much of each body (default 1MiB, at most 16MiB; longer ones are flagged)"),
   };
 }
 
@@ -28,8 +28,13 @@ std::string given_recorder_flag(const RecorderFlags& f) {
 }
 
 std::size_t max_body_bytes(const RecorderFlags& f) {
+  // A record holds both bodies and must fit the trace writer's record limit (64 MiB): a larger
+  // one would stop the recording at the first big upload instead of truncating it.
+  constexpr std::size_t kMaxBody = std::size_t{16} << 20;
   const auto max_body = parse_size(f.max_body);
   if (!max_body) throw UsageError("--max-body: '" + f.max_body + "' is not a size (e.g. 1MiB)");
+  if (*max_body > kMaxBody)
+    throw UsageError("--max-body: at most 16MiB (a trace record holds both bodies), not '" + f.max_body + "'");
   return *max_body;
 }
 

@@ -66,6 +66,16 @@ std::vector<std::unique_ptr<fb::HeaderT>> fields_of(const HttpHeaders& h) {
   return out;
 }
 
+// The fields requests and responses share.
+template <typename Table, typename Message>
+void message_fields(Table& t, const Message& m) {
+  t.version = m.version;
+  t.headers = fields_of(m.headers);
+  t.trailers = fields_of(m.trailers);
+  t.body = m.body;
+  t.body_size = m.body_size;
+}
+
 // What the record must hold, written field by field from the schema.
 fb::ExchangeT expected(const HttpExchange& x) {
   fb::ExchangeT e;
@@ -84,21 +94,13 @@ fb::ExchangeT expected(const HttpExchange& x) {
     e.request = std::make_unique<fb::RequestT>();
     e.request->method = x.request.method;
     e.request->target = x.request.target;
-    e.request->version = x.request.version;
-    e.request->headers = fields_of(x.request.headers);
-    e.request->trailers = fields_of(x.request.trailers);
-    e.request->body = x.request.body;
-    e.request->body_size = x.request.body_size;
+    message_fields(*e.request, x.request);
   }
   if (x.has_response()) {
     e.response = std::make_unique<fb::ResponseT>();
     e.response->status = x.response.status;
     e.response->reason = x.response.reason;
-    e.response->version = x.response.version;
-    e.response->headers = fields_of(x.response.headers);
-    e.response->trailers = fields_of(x.response.trailers);
-    e.response->body = x.response.body;
-    e.response->body_size = x.response.body_size;
+    message_fields(*e.response, x.response);
   }
   return e;
 }

@@ -523,6 +523,7 @@ TEST_CASE("capture: out-of-range flag values are refused with exit 2 and the fla
       {"--port", "70000"},   {"--port", "-1"},     {"--snaplen", "-5"},
       {"--snaplen", "100"},  // a live capture's setting, given with a pcap file
       {"--sample", "0.5"},   // half, or half a percent? The % sign is required.
+      {"--max-body", "17MiB"},  // two bodies must fit a trace record (64 MiB)
   };
   for (const auto& [flag, value] : cases) {
     const auto r = run({reprise_bin(), "capture", "--pcap", pcap, "-o", dir.file("t.rtrace"), flag, value});
