@@ -48,8 +48,11 @@ capture::ProxyOptions to_options(const ProxyFlags& f) {
   if (f.max_upstream_connections == 0) throw UsageError("--max-upstream-connections: at least 1");
   o.max_client_connections = f.max_connections;
   o.max_upstream_connections = f.max_upstream_connections;
+  // At most 1MiB: every connection may buffer a head that large, and a trace record (64 MiB)
+  // holds both heads beside both bodies (--max-body, at most 16MiB).
   const auto header = parse_size(f.max_header);
-  if (!header || *header < 1024) throw UsageError("--max-header: '" + f.max_header + "' (a size, at least 1KiB)");
+  if (!header || *header < 1024 || *header > (std::size_t{1} << 20))
+    throw UsageError("--max-header: '" + f.max_header + "' (a size from 1KiB to 1MiB)");
   o.header_limit = *header;
   o.max_body = max_body_bytes(f.recorder);
   o.request_timeout_ns = duration_ns("--request-timeout", f.request_timeout);
@@ -164,7 +167,7 @@ void add_proxy_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--max-upstream-connections", f->max_upstream_connections,
                   "upstream connections at most, shared over the threads (default 256)")
       ->check(CLI::Range(1, 1'000'000));
-  cmd->add_option("--max-header", f->max_header, "request/response head size limit (default 64KiB)");
+  cmd->add_option("--max-header", f->max_header, "request/response head size limit (default 64KiB, from 1KiB to 1MiB)");
   cmd->add_option("--request-timeout", f->request_timeout, "a request head, whole; a body, each read (default 30s)");
   cmd->add_option("--response-timeout", f->response_timeout, "the upstream's answer, else 504 (default 60s)");
   cmd->add_option("--connect-timeout", f->connect_timeout, "connecting to the upstream, else 502 (default 5s)");

@@ -1001,6 +1001,8 @@ TEST_CASE("reprise proxy refuses bad flags with exit 2 and a taken address with 
       {{"--upstream", up, "--no-record", "--sample", "10%"}, 2},          // records nothing to sample
       {{"--upstream", up, "--no-record", "--upstream-ca", "/etc/hostname"}, 2},  // http: nothing to verify
       {{"--upstream", up, "--no-record", "--tls-cert", "/nonexistent.pem", "--tls-key", "/nonexistent.key"}, 2},
+      {{"--upstream", up, "--no-record", "--max-header", "2MiB"}, 2},
+      {{"--upstream", up, "-o", "/dev/null", "--max-body", "17MiB"}, 2},  // a record holds both bodies
   };
   for (const auto& [flags, code] : cases) {
     std::vector<std::string> argv = {reprise_bin(), "proxy"};
