@@ -49,7 +49,7 @@ constexpr voffset_t kReason = 4, kBodySize = 8, kHeaders = 16, kBody = 20, kTrai
                     kStatus = 28, kVersion = 30, kSize = 31;
 }  // namespace rs
 // Header table: soffset, name, value.
-constexpr voffset_t kHeaderSize = 12;
+constexpr voffset_t kHeaderName = 4, kHeaderValue = 8, kHeaderSize = 12;
 
 // Vtable sizes (two voffsets, then one per field) and where each vtable sits.
 constexpr std::size_t kExchangeVtable = 8, kExchangeVtableBytes = 4 + 13 * 2;
@@ -121,8 +121,8 @@ class Out {
       const std::size_t t = tables + kHeaderSize * i;
       link(vec + 4 + 4 * i, t);
       table_start(t, kHeaderVtable);
-      string(t + 4, fields[i].first);
-      string(t + 8, fields[i].second);
+      string(t + kHeaderName, fields[i].first);
+      string(t + kHeaderValue, fields[i].second);
     }
   }
 
@@ -190,7 +190,7 @@ void encode_exchange_record(const HttpExchange& x, std::vector<std::uint8_t>& ou
   o.vtable(kResponseVtable,
            {kMessageVtableBytes, rs::kSize, rs::kStatus, rs::kReason, rs::kVersion, rs::kHeaders,
             present(!s.body.empty(), rs::kBody), rs::kBodySize, present(!s.trailers.empty(), rs::kTrailers)});
-  o.vtable(kHeaderVtable, {kHeaderVtableBytes, kHeaderSize, 4, 8});
+  o.vtable(kHeaderVtable, {kHeaderVtableBytes, kHeaderSize, kHeaderName, kHeaderValue});
 
   constexpr std::size_t t = kExchangeTable;
   o.link(4, t);
@@ -222,12 +222,17 @@ void encode_exchange_record(const HttpExchange& x, std::vector<std::uint8_t>& ou
 
 void patch_exchange_record(std::span<std::uint8_t> record, std::uint64_t id, std::uint64_t session_id,
                            std::int64_t request_first_ns, bool late) {
-  auto* e = flatbuffers::GetMutableSizePrefixedRoot<fb::Exchange>(record.data());
-  // Cannot fail on a record encode_exchange_record() made: it stores every scalar.
-  e->mutate_id(id);
-  e->mutate_session_id(session_id);
-  e->mutate_request_first_ns(request_first_ns);
-  if (late) e->mutate_flags(e->flags() | fb::ExchangeFlags::Late);
+  // The fields sit where encode_exchange_record() put them: no vtable to walk.
+  Out o(record.data());
+  constexpr std::size_t t = kExchangeTable;
+  o.put<std::uint64_t>(t + xt::kId, id);
+  o.put<std::uint64_t>(t + xt::kSession, session_id);
+  o.put<std::int64_t>(t + xt::kRequestFirst, request_first_ns);
+  if (late) {
+    std::uint32_t flags;
+    std::memcpy(&flags, record.data() + t + xt::kFlags, sizeof flags);
+    o.put<std::uint32_t>(t + xt::kFlags, flags | static_cast<std::uint32_t>(fb::ExchangeFlags::Late));
+  }
 }
 
 }  // namespace reprise::capture

@@ -29,7 +29,8 @@ namespace reprise::capture {
 // by --max-body, header sections by the header limit).
 void encode_exchange_record(const HttpExchange& x, std::vector<std::uint8_t>& out);
 
-// Sets the fields known at write time in a record encode_exchange_record() made.
+// Sets the fields known at write time in a record encode_exchange_record() made (only such a
+// record: they are written at the positions that function gives them).
 void patch_exchange_record(std::span<std::uint8_t> record, std::uint64_t id,
                            std::uint64_t session_id, std::int64_t request_first_ns, bool late);
 

@@ -25,7 +25,6 @@
 #include <optional>
 #include <queue>
 #include <regex>
-#include <span>
 #include <string>
 #include <vector>
 
