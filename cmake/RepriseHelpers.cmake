@@ -39,17 +39,26 @@ function(reprise_add_library name)
   reprise_target_defaults(reprise_${name})
 endfunction()
 
-# reprise_add_test(<name> SOURCES ... LIBS ...): one Catch2 executable whose test cases are
-# registered with CTest one by one (their names checked first: CheckTestNames.cmake).
+# reprise_add_test(<name> [SERIAL_TAG] SOURCES ... LIBS ...): one Catch2 executable whose test
+# cases are registered with CTest one by one (their names checked first: CheckTestNames.cmake).
+# With SERIAL_TAG, its cases tagged [serial] run with nothing else beside them (RUN_SERIAL): they
+# assert timings that a neighbour loading the machine would move (e.g. "two runs of one release
+# pass a latency gate").
 function(reprise_add_test name)
-  cmake_parse_arguments(ARG "" "" "SOURCES;LIBS" ${ARGN})
+  cmake_parse_arguments(ARG "SERIAL_TAG" "" "SOURCES;LIBS" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
   target_link_libraries(${name} PRIVATE reprise_test_main ${ARG_LIBS})
   reprise_target_defaults(${name})
   add_custom_command(TARGET ${name} POST_BUILD
     COMMAND ${CMAKE_COMMAND} -DTEST_BINARY=$<TARGET_FILE:${name}> -P ${PROJECT_SOURCE_DIR}/cmake/CheckTestNames.cmake
     VERBATIM)
-  catch_discover_tests(${name}
-    WORKING_DIRECTORY ${CMAKE_BINARY_DIR}
-    PROPERTIES ENVIRONMENT "REPRISE_BIN=$<TARGET_FILE:reprise>")  # the source dir is compiled in
+  set(environment ENVIRONMENT "REPRISE_BIN=$<TARGET_FILE:reprise>")  # the source dir is compiled in
+  if(ARG_SERIAL_TAG)
+    catch_discover_tests(${name} TEST_SPEC "~[serial]"
+      WORKING_DIRECTORY ${CMAKE_BINARY_DIR} PROPERTIES ${environment})
+    catch_discover_tests(${name} TEST_SPEC "[serial]"
+      WORKING_DIRECTORY ${CMAKE_BINARY_DIR} PROPERTIES ${environment} RUN_SERIAL TRUE)
+  else()
+    catch_discover_tests(${name} WORKING_DIRECTORY ${CMAKE_BINARY_DIR} PROPERTIES ${environment})
+  endif()
 endfunction()

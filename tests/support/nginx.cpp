@@ -105,9 +105,12 @@ Tcpdump::Tcpdump(const std::string& pcap_path, int port, const std::string& inte
   err_path_ = pcap_path + ".stderr";
   // -U and --immediate-mode: every packet is written at once. Without immediate mode some
   // kernels keep packets in the capture ring until a block fills, and a stop loses them.
+  // -B 16 MiB holds several times the largest burst a test sends. Not more: two tcpdumps setting
+  // up 128 MiB rings at once stalled the whole 2-core machine for 100-600 ms, which showed as
+  // 200 ms answers in timing tests running beside them (the compare gate's same-release test).
   process_ = std::make_unique<Background>(prefixed(prefix, {
       "/bin/sh", "-c",
-      "exec /usr/bin/tcpdump -i " + interface + " --immediate-mode -B 131072 -s 0 -U -n -w " + pcap_path + " 'tcp port " +
+      "exec /usr/bin/tcpdump -i " + interface + " --immediate-mode -B 16384 -s 0 -U -n -w " + pcap_path + " 'tcp port " +
           std::to_string(port) + "' 2>" + err_path_}));
   // Wait until tcpdump says it is listening.
   for (int i = 0; i < 200; ++i) {
