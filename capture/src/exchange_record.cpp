@@ -5,6 +5,7 @@
 #include <initializer_list>
 #include <string_view>
 
+#include "reprise/format/frame.hpp"
 #include "reprise/format/records.hpp"
 
 // Layout of a record, offsets from its first byte (every table is followed by its children):
@@ -25,12 +26,11 @@ namespace fb = format::fb;
 using flatbuffers::soffset_t;
 using flatbuffers::uoffset_t;
 using flatbuffers::voffset_t;
+using format::align_up;
 
 static_assert(std::endian::native == std::endian::little,
               "scalars are stored in host order, and FlatBuffers are little-endian");
 static_assert(sizeof(fb::Endpoint) == 24 && alignof(fb::Endpoint) == 8);
-
-constexpr std::size_t align_up(std::size_t n, std::size_t a) { return (n + a - 1) & ~(a - 1); }
 
 // Exchange table: soffset, then the fields at these offsets (in bytes from the table start).
 namespace xt {
@@ -81,7 +81,6 @@ class Out {
  public:
   explicit Out(std::uint8_t* base) : base_(base) {}
 
-  std::size_t pos() const { return pos_; }
   void skip_to(std::size_t pos) { pos_ = pos; }
   std::size_t align(std::size_t a) { return pos_ = align_up(pos_, a); }
 
@@ -141,7 +140,8 @@ class Out {
 
 voffset_t present(bool yes, voffset_t field) { return yes ? field : voffset_t{0}; }
 
-void write_request(Out& o, const HttpRequest& r) {
+// Each returns where its table starts, for the Exchange table's link to it.
+std::size_t write_request(Out& o, const HttpRequest& r) {
   const std::size_t t = o.align(8);
   o.table_start(t, kRequestVtable);
   o.put<std::uint64_t>(t + rq::kBodySize, r.body_size);
@@ -152,9 +152,10 @@ void write_request(Out& o, const HttpRequest& r) {
   o.fields(t + rq::kHeaders, r.headers);
   if (!r.body.empty()) o.vector(t + rq::kBody, r.body);
   if (!r.trailers.empty()) o.fields(t + rq::kTrailers, r.trailers);
+  return t;
 }
 
-void write_response(Out& o, const HttpResponse& r) {
+std::size_t write_response(Out& o, const HttpResponse& r) {
   const std::size_t t = o.align(8);
   o.table_start(t, kResponseVtable);
   o.put<std::uint64_t>(t + rs::kBodySize, r.body_size);
@@ -165,6 +166,7 @@ void write_response(Out& o, const HttpResponse& r) {
   o.fields(t + rs::kHeaders, r.headers);
   if (!r.body.empty()) o.vector(t + rs::kBody, r.body);
   if (!r.trailers.empty()) o.fields(t + rs::kTrailers, r.trailers);
+  return t;
 }
 
 }  // namespace
@@ -207,15 +209,9 @@ void encode_exchange_record(const HttpExchange& x, std::vector<std::uint8_t>& ou
   o.put<std::int64_t>(t + xt::kResponseLast, x.response_last_ns);
   o.put<std::uint32_t>(t + xt::kFlags, flags);
   o.skip_to(t + xt::kSize);
-  if (x.has_request) {
-    o.link(t + xt::kRequest, align_up(o.pos(), 8));
-    write_request(o, q);
-  }
-  if (has_response) {
-    o.link(t + xt::kResponse, align_up(o.pos(), 8));
-    write_response(o, s);
-  }
-  const std::size_t size = o.align(8);
+  if (x.has_request) o.link(t + xt::kRequest, write_request(o, q));
+  if (has_response) o.link(t + xt::kResponse, write_response(o, s));
+  const std::size_t size = o.align(format::kRecordAlign);
   o.put<uoffset_t>(0, static_cast<uoffset_t>(size - 4));
   out.resize(size);
 }

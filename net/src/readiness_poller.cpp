@@ -19,8 +19,10 @@ std::uint64_t tag(std::uint32_t slot, std::uint32_t generation) {
 
 constexpr std::uint32_t kInput = EPOLLIN | EPOLLRDHUP | EPOLLET;
 
-// The system's error of the call `what` (errno as it is now).
-Error system_error(const char* what) { return Error{std::error_code(errno, std::system_category()), {}, what}; }
+// The system's error `code` (errno by default, as it is now) of the call `what`.
+Error system_error(const char* what, int code = errno) {
+  return Error{std::error_code(code, std::system_category()), {}, what};
+}
 
 }  // namespace
 
@@ -81,13 +83,13 @@ Result<std::uint32_t> ReadinessPoller::add(int fd, Watcher& watcher) {
 Result<ReadinessPoller::Adopted> ReadinessPoller::adopt(asio::ip::tcp::socket& socket, Watcher& watcher) {
   boost::system::error_code ec;
   socket.non_blocking(true, ec);
-  if (ec) return Error{std::error_code(ec.value(), std::system_category()), {}, "fcntl"};
+  if (ec) return system_error("fcntl", ec.value());
   auto handle = add(socket.native_handle(), watcher);
   if (!handle) return handle.take_error();
   const int fd = socket.release(ec);
   if (ec) {
     remove(*handle);
-    return Error{std::error_code(ec.value(), std::system_category()), {}, "release"};
+    return system_error("release", ec.value());
   }
   return Adopted{fd, *handle};
 }

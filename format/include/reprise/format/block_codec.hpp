@@ -104,6 +104,4 @@ class RecordCursor {
   bool verify_;
 };
 
-inline std::size_t align_up(std::size_t n, std::size_t a) { return (n + a - 1) / a * a; }
-
 }  // namespace reprise::format

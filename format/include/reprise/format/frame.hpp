@@ -31,6 +31,9 @@ inline constexpr std::size_t kTrailerSize = 8;                    // u32 footer 
 inline constexpr std::size_t kMetaDigestSize = 8;                 // header/footer digest64
 inline constexpr std::size_t kRecordAlign = 8;                    // records start 8-aligned
 
+// `n` rounded up to a multiple of `a`.
+constexpr std::size_t align_up(std::size_t n, std::size_t a) { return (n + a - 1) / a * a; }
+
 enum class FrameKind : std::uint8_t {
   Data,       // a zstd frame: one block of records
   Header,     // the reprise file header
