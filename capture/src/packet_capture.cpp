@@ -1,23 +1,26 @@
 #include "reprise/capture/packet_capture.hpp"
 
+#include <algorithm>
 #include <chrono>
-#include <condition_variable>
-#include <deque>
 #include <exception>
 #include <limits>
-#include <mutex>
 #include <optional>
 #include <thread>
 #include <utility>
 
+#include "handoff_queue.hpp"
 #include "reprise/capture/error.hpp"
+#include "reprise/capture/stream_batch.hpp"
 
-// Two threads. The calling thread (parse) reads packets and runs the pipeline and the assembler;
-// a second one (record) runs the TraceRecorder and feeds the writer, whose own workers compress.
-// Exchanges cross in batches with the release watermarks between them, in the order they were
-// produced, so the recorder sees exactly the add()/release() sequence a single thread would make
-// and the trace is the same. The watermark is computed on the parse thread, which owns the
-// assembler; the writer is only touched by the record thread until run() joins it.
+// Three threads, a pipeline. The calling thread (packets) reads packets and runs the packet
+// pipeline (decode, TCP reassembly) into a StreamBatcher; a second (http) plays those stream
+// events into the ExchangeAssembler; a third (record) runs the TraceRecorder and feeds the writer,
+// whose own workers compress. Each hand-off is a bounded queue of batches, in order, so the
+// assembler and the recorder see exactly the calls a single thread would make and the trace is
+// the same. Release watermarks travel as marks in the stream events: the http thread computes
+// each from the assembler once it has seen every packet before it, and passes it to the record
+// thread after the exchanges before it. The writer is only touched by the record thread until
+// run() joins it.
 
 namespace reprise::capture {
 namespace {
@@ -25,13 +28,15 @@ namespace {
 // How often (packet time) held exchanges are released and the writer polled: often enough that
 // a live capture's trace trails the traffic by about this much.
 constexpr std::int64_t kReleaseEveryNs = 100'000'000;
-// Exchanges per hand-off: the lock and the wake-up are paid once per batch, not per exchange.
+// Per hand-off: the lock and the wake-up are paid once per batch, not per packet or exchange.
+constexpr std::size_t kBatchEvents = 4096;
 constexpr std::size_t kBatchExchanges = 256;
-// Batches queued for the record thread, and the bytes they hold (bodies and heads): past either
-// the parse thread waits, so a slow disk bounds memory instead of growing it. The bytes matter
-// for large bodies: 4096 exchanges of 1 MiB uploads would be 4 GiB.
+// Batches queued at each hand-off, and the bytes they hold (stream bytes; exchanges' bodies and
+// heads): past either the thread before waits, so a slow disk bounds memory instead of growing
+// it. The bytes matter for large bodies: 4096 exchanges of 1 MiB uploads would be 4 GiB.
 constexpr std::size_t kMaxQueuedBatches = 16;
 constexpr std::size_t kMaxQueuedBytes = std::size_t{64} << 20;
+constexpr std::size_t kBatchBytes = kMaxQueuedBytes / kMaxQueuedBatches;
 
 // Memory an exchange holds, near enough for the limit above.
 std::size_t held_bytes(const HttpExchange& x) {
@@ -42,89 +47,40 @@ std::size_t held_bytes(const HttpExchange& x) {
   return n;
 }
 
-// One hand-off: add these exchanges in order, then release up to the watermark (and poll the
+// Packets -> http: stream events, then finish() after the last.
+struct StreamHandoff {
+  StreamBatch stream;
+  bool finish = false;
+
+  std::size_t held_bytes() const { return stream.held_bytes(); }
+  void clear() {
+    stream.clear();
+    finish = false;
+  }
+};
+
+// Http -> record: add these exchanges in order, then release up to the watermark (and poll the
 // writer), then finish() if it is the last.
-struct Batch {
+struct ExchangeHandoff {
   std::vector<HttpExchange> exchanges;
   std::size_t bytes = 0;  // held_bytes of the exchanges
   std::optional<std::int64_t> release;
   bool finish = false;
+
+  std::size_t held_bytes() const { return bytes; }
+  void clear() {
+    exchanges.clear();
+    bytes = 0;
+    release.reset();
+    finish = false;
+  }
 };
 
-// Bounded single-producer, single-consumer queue of batches; emptied exchange vectors travel back
-// so their capacity is reused.
-class BatchQueue {
- public:
-  // Waits while the queue is full (a batch bigger than the byte limit waits for an empty
-  // queue). False (the batch dropped) once the consumer has failed.
-  bool push(Batch&& b) {
-    std::unique_lock lock(mu_);
-    const auto room = [&] {
-      return q_.empty() || (q_.size() < kMaxQueuedBatches && bytes_ + b.bytes <= kMaxQueuedBytes);
-    };
-    if (!room() && !failed_) ++full_waits_;
-    not_full_.wait(lock, [&] { return room() || failed_; });
-    if (failed_) return false;
-    bytes_ += b.bytes;
-    q_.push_back(std::move(b));
-    lock.unlock();
-    not_empty_.notify_one();
-    return true;
-  }
-  // Waits for a batch; false when the producer closed the queue and it is empty.
-  bool pop(Batch& b) {
-    std::unique_lock lock(mu_);
-    not_empty_.wait(lock, [&] { return !q_.empty() || closed_; });
-    if (q_.empty()) return false;
-    b = std::move(q_.front());
-    q_.pop_front();
-    bytes_ -= b.bytes;
-    lock.unlock();
-    not_full_.notify_one();
-    return true;
-  }
-  void close() {
-    { std::lock_guard lock(mu_); closed_ = true; }
-    not_empty_.notify_one();
-  }
-  // The consumer stops taking: the producer's waits and pushes return.
-  void fail() {
-    { std::lock_guard lock(mu_); failed_ = true; q_.clear(); bytes_ = 0; }
-    not_full_.notify_one();
-  }
-  // Vectors come back for reuse, as many as can be in use at once (release-only batches of an
-  // idle live capture carry none worth keeping).
-  void recycle(std::vector<HttpExchange>&& v) {
-    if (v.capacity() == 0) return;
-    v.clear();
-    std::lock_guard lock(mu_);
-    if (spares_.size() <= kMaxQueuedBatches) spares_.push_back(std::move(v));
-  }
-  std::vector<HttpExchange> spare() {
-    std::lock_guard lock(mu_);
-    if (spares_.empty()) return {};
-    std::vector<HttpExchange> v = std::move(spares_.back());
-    spares_.pop_back();
-    return v;
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable not_empty_, not_full_;
-  std::deque<Batch> q_;
-  std::size_t bytes_ = 0;  // Batch::bytes of q_
-  std::vector<std::vector<HttpExchange>> spares_;
-  std::uint64_t full_waits_ = 0;  // times the parse thread waited for room
-
- public:
-  std::uint64_t full_waits() {
-    std::lock_guard lock(mu_);
-    return full_waits_;
-  }
-
- private:
-  bool closed_ = false;
-  bool failed_ = false;
+// A thread's failure, for run() to report once everything is joined: an error, or an exception
+// rethrown there as if the work had run on the calling thread.
+struct ThreadFailure {
+  std::optional<Error> error;
+  std::exception_ptr thrown;
 };
 
 }  // namespace
@@ -135,103 +91,150 @@ struct PacketCapture::Impl {
   std::unique_ptr<PcapSource> source;
   std::unique_ptr<TraceRecorder> recorder;
   std::unique_ptr<ExchangeAssembler> assembler;
+  StreamBatcher batcher;
   std::unique_ptr<PacketPipeline> pipeline;
   std::atomic<bool> stop_requested{false};
 
-  // Parse thread.
-  Batch batch;
-  std::uint64_t produced = 0;   // exchanges assembled (the recorder's exchanges_in, once added)
-  bool handoff_failed = false;  // the record thread failed: stop parsing
-  BatchQueue queue;
-  // Record thread; read by the parse thread only after joining it.
-  std::thread record_thread;
-  std::optional<Error> failure;
-  std::exception_ptr thrown;  // rethrown by run(), as if the recorder had run on its thread
+  // Packets thread.
+  HandoffQueue<StreamHandoff> streams{kMaxQueuedBatches, kMaxQueuedBytes};
+  bool handoff_failed = false;  // a later thread failed: stop reading
 
-  // Written by the record thread after each batch: the parse thread stops at max_exchanges.
+  // Http thread.
+  std::thread http_thread;
+  std::unique_ptr<StreamBatchPlayer> player;
+  ExchangeHandoff batch;
+  bool record_gone = false;  // the record thread failed: nothing more is handed to it
+  ThreadFailure http_failure;
+  HandoffQueue<ExchangeHandoff> exchanges{kMaxQueuedBatches, kMaxQueuedBytes};
+
+  // Record thread.
+  std::thread record_thread;
+  ThreadFailure record_failure;
+  // Written by the record thread after each batch: the packets thread stops at max_exchanges.
   std::atomic<std::uint64_t> written{0};
-  // Set once nothing more may be handed off (the record thread is gone): exchanges the
-  // pipeline's teardown still completes are dropped, not pushed into a closed queue.
+
+  // Set once nothing more may be handed off (the threads are gone): exchanges the pipeline's
+  // teardown still completes are dropped, not pushed into a closed queue.
   bool discarding = false;
 
   Impl(CaptureOptions o, format::Writer& w) : options(std::move(o)), writer(w) {}
   ~Impl() {
     join();
     discarding = true;
-    pipeline.reset();  // its flows complete exchanges into on_exchange, while all else lives
-    assembler.reset();
+    pipeline.reset();  // its flows complete into the batcher, whose batch is dropped
+    player.reset();
+    assembler.reset();  // its connections complete exchanges into on_exchange, dropped
   }
 
+  // Packets thread.
+
+  void hand_off_streams(bool finish = false) {
+    StreamHandoff h = streams.spare();
+    h.finish = finish;
+    std::swap(h.stream, batcher.batch());
+    if (!streams.push(std::move(h))) handoff_failed = true;
+  }
+
+  void after_packet() {
+    const StreamBatch& b = batcher.batch();
+    if (b.events.size() >= kBatchEvents || b.bytes.size() >= kBatchBytes) hand_off_streams();
+  }
+
+  void release(std::int64_t now_ns) {
+    batcher.mark(now_ns);
+    hand_off_streams();
+  }
+
+  // The end of every run, whatever ended it: open connections are closed as EndOfInput and
+  // every exchange is handed on to the recorder, which writes all it holds; then the threads
+  // are joined. The first failure, its exception rethrown here.
+  Status complete(std::int64_t now_ns) {
+    if (!handoff_failed) {
+      pipeline->finish(now_ns);
+      hand_off_streams(/*finish=*/true);
+    }
+    join();
+    for (ThreadFailure* f : {&http_failure, &record_failure}) {
+      if (f->thrown) std::rethrow_exception(std::exchange(f->thrown, nullptr));
+    }
+    for (ThreadFailure* f : {&record_failure, &http_failure}) {
+      if (f->error) return *f->error;
+    }
+    return {};
+  }
+
+  void join() {
+    streams.close();
+    if (http_thread.joinable()) http_thread.join();
+    exchanges.close();
+    if (record_thread.joinable()) record_thread.join();
+  }
+
+  // Http thread.
+
   void on_exchange(HttpExchange&& x) {
-    if (discarding) return;
-    ++produced;
+    if (discarding || record_gone) return;
     if (batch.exchanges.capacity() == 0) {
-      batch.exchanges = queue.spare();
+      batch = exchanges.spare();
       batch.exchanges.reserve(kBatchExchanges);
     }
     batch.bytes += held_bytes(x);
     batch.exchanges.push_back(std::move(x));
-    if (batch.exchanges.size() >= kBatchExchanges || batch.bytes >= kMaxQueuedBytes / kMaxQueuedBatches)
-      hand_off();
+    if (batch.exchanges.size() >= kBatchExchanges || batch.bytes >= kBatchBytes) hand_off_exchanges();
   }
 
-  void hand_off() {
-    if (!queue.push(std::move(batch))) handoff_failed = true;
-    batch = Batch{};
+  void hand_off_exchanges() {
+    if (!exchanges.push(std::move(batch))) record_gone = true;
+    batch = ExchangeHandoff{};
   }
 
-  void release(std::int64_t now_ns) {
-    // Every exchange that started before the oldest request still in progress is complete.
-    batch.release = std::min(assembler->oldest_open_ns(), now_ns);
-    hand_off();
-  }
-
-  void join() {
-    if (!record_thread.joinable()) return;
-    queue.close();
-    record_thread.join();
-  }
-
-  // The end of every run, whatever ended it: open connections are closed as EndOfInput and
-  // every exchange is handed to the recorder, which writes all it holds; then the record
-  // thread is joined. Its error, or its exception rethrown here.
-  Status complete(std::int64_t now_ns) {
-    if (!handoff_failed) {
-      pipeline->finish(now_ns);
-      batch.finish = true;
-      hand_off();
+  void http_loop() {
+    try {
+      const StreamBatchPlayer::MarkFn on_mark = [this](std::int64_t now_ns) {
+        // Every exchange that started before the oldest request still in progress is complete.
+        batch.release = std::min(assembler->oldest_open_ns(), now_ns);
+        hand_off_exchanges();
+      };
+      StreamHandoff h;
+      while (!record_gone && streams.pop(h)) {
+        player->play(h.stream, on_mark);
+        const bool finish = h.finish;
+        streams.recycle(std::move(h));
+        if (finish) {
+          batch.finish = true;
+          hand_off_exchanges();
+        }
+      }
+    } catch (...) {
+      http_failure.thrown = std::current_exception();
     }
-    return finish_recording();
+    // Stopped early (the record thread failed, or this one threw): the packets thread stops.
+    streams.fail();
+    exchanges.close();
   }
 
-  // Joins the record thread: its error, or its exception rethrown here.
-  Status finish_recording() {
-    join();
-    if (thrown) std::rethrow_exception(std::exchange(thrown, nullptr));
-    if (failure) return *failure;
-    return {};
-  }
+  // Record thread.
 
   void record_loop() {
     try {
-      Batch b;
-      while (queue.pop(b)) {
+      ExchangeHandoff b;
+      while (exchanges.pop(b)) {
         Status st = apply(b);
         written.store(recorder->stats().written, std::memory_order_relaxed);
-        queue.recycle(std::move(b.exchanges));
+        exchanges.recycle(std::move(b));
         if (!st) {
-          failure = st.take_error();
-          queue.fail();
+          record_failure.error = st.take_error();
+          exchanges.fail();
           return;
         }
       }
     } catch (...) {
-      thrown = std::current_exception();
-      queue.fail();
+      record_failure.thrown = std::current_exception();
+      exchanges.fail();
     }
   }
 
-  Status apply(Batch& b) {
+  Status apply(ExchangeHandoff& b) {
     for (auto& x : b.exchanges)
       if (Status st = recorder->add(std::move(x)); !st) return st;
     if (b.release) {
@@ -266,7 +269,8 @@ Result<std::unique_ptr<PacketCapture>> PacketCapture::open(CaptureOptions option
   p->recorder = std::make_unique<TraceRecorder>(writer, p->options.recorder);
   p->assembler = std::make_unique<ExchangeAssembler>(
       p->options.http, [p](HttpExchange&& x) { p->on_exchange(std::move(x)); });
-  p->pipeline = std::make_unique<PacketPipeline>(*p->assembler, p->options.packets);
+  p->player = std::make_unique<StreamBatchPlayer>(*p->assembler);
+  p->pipeline = std::make_unique<PacketPipeline>(p->batcher, p->options.packets);
   return std::unique_ptr<PacketCapture>(new PacketCapture(std::move(impl)));
 }
 
@@ -278,7 +282,8 @@ void PacketCapture::stop() {
 Result<CaptureSummary> PacketCapture::run() {
   Impl& s = *impl_;
   s.record_thread = std::thread([&s] { s.record_loop(); });
-  // Every return joins the record thread first (finish_recording, or join in ~Impl).
+  s.http_thread = std::thread([&s] { s.http_loop(); });
+  // Every return joins both threads first (complete(), or join() in ~Impl).
   CaptureSummary summary;
   summary.stopped_by = "end of input";
   const auto wall_start = std::chrono::steady_clock::now();
@@ -300,10 +305,12 @@ Result<CaptureSummary> PacketCapture::run() {
       now_ns = packet.ts_ns;
       if (first_ns == std::numeric_limits<std::int64_t>::min()) first_ns = now_ns;
       s.pipeline->add(packet.link_type, packet.data, packet.wire_length, packet.ts_ns);
+      s.after_packet();
     } else if (now_ns != 0) {
       // Live and idle: let packet time move with the clock so idle flows expire.
       now_ns += s.options.live.timeout_ms * 1'000'000LL;
       s.pipeline->expire(now_ns);
+      s.after_packet();
     }
     if (now_ns >= next_release || *next == PcapSource::Next::Idle) {
       s.release(now_ns);
@@ -334,7 +341,8 @@ Result<CaptureSummary> PacketCapture::run() {
   summary.recorder = s.recorder->stats();
   summary.sessions = s.recorder->session_stats();
   summary.source = s.source->stats();
-  summary.handoff_full_waits = s.queue.full_waits();
+  summary.http_handoff_full_waits = s.streams.full_waits();
+  summary.record_handoff_full_waits = s.exchanges.full_waits();
   return summary;
 }
 

@@ -1,9 +1,9 @@
 #pragma once
 // PacketCapture: the capture pipeline end to end — PcapSource → PacketPipeline (decode, TCP
-// reassembly) → ExchangeAssembler (HTTP) → TraceRecorder → format::Writer. The parsing runs on
-// the calling thread; the recorder and the writer's appends on a second one, which run() starts
-// and joins (the writer is not touched by anyone else meanwhile); the writer compresses on its
-// own workers. The trace is the same as with one thread.
+// reassembly) → ExchangeAssembler (HTTP) → TraceRecorder → format::Writer. Reading and TCP
+// reassembly run on the calling thread, HTTP assembly on a second, the recorder and the writer's
+// appends on a third (the writer is not touched by anyone else meanwhile); run() starts and joins
+// them; the writer compresses on its own workers. The trace is the same as with one thread.
 //
 // It stops at the end of the input, after `duration` (live: wall time; files: packet time from
 // the first packet), once `max_exchanges` are written (after filters and sampling; exactly that
@@ -44,7 +44,8 @@ struct CaptureSummary {
   SessionStats sessions;
   SourceStats source;
   format::WriterStats writer;
-  std::uint64_t handoff_full_waits = 0;  // times parsing waited for the recording thread
+  std::uint64_t http_handoff_full_waits = 0;    // times packet reading waited for HTTP parsing
+  std::uint64_t record_handoff_full_waits = 0;  // times HTTP parsing waited for the recording
   std::string stopped_by;  // "end of input", "duration", "max-exchanges", "signal"
 
   // Every counter, as ("group.name", value), for the summary and --stats-json.
@@ -60,7 +61,8 @@ struct CaptureSummary {
     f("trace.sessions", sessions.sessions);
     f("trace.sessions_linked_by_cookie_or_token", sessions.linked_by_cookie);
     f("trace.session_marks_forgotten", sessions.marks_forgotten);
-    f("capture.handoff_full_waits", handoff_full_waits);
+    f("capture.http_handoff_full_waits", http_handoff_full_waits);
+    f("capture.record_handoff_full_waits", record_handoff_full_waits);
     f("trace.writer_queue_full_waits", writer.queue_full_waits);
     f("trace.blocks", writer.blocks);
     f("trace.content_bytes", writer.content_bytes);

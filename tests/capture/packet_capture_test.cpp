@@ -1,0 +1,154 @@
+// PacketCapture's three threads (packets, http, record) on a pcap written here: every exchange
+// reaches the trace, and a writer that fails mid-run stops all three with its error.
+#include "reprise/capture/packet_capture.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "packet_builder.hpp"
+#include "reprise/capture/error.hpp"
+#include "reprise/format/error.hpp"
+#include "support/temp_dir.hpp"
+
+namespace reprise::capture {
+namespace {
+
+using test::Bytes;
+
+void put32(Bytes& out, std::uint32_t v) {
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+}
+void put16(Bytes& out, std::uint16_t v) {
+  out.push_back(static_cast<std::uint8_t>(v));
+  out.push_back(static_cast<std::uint8_t>(v >> 8));
+}
+
+// A pcap of `connections` keep-alive connections, interleaved, each with `per_connection`
+// exchanges of a request and a response with a `body_size`-byte body, then closed with FINs.
+std::string write_pcap(const std::string& path, int connections, int per_connection,
+                       std::size_t body_size) {
+  Bytes out;
+  put32(out, 0xa1b2c3d4);
+  put16(out, 2);
+  put16(out, 4);
+  put32(out, 0);
+  put32(out, 0);
+  put32(out, 262144);
+  put32(out, 1);  // Ethernet
+  std::int64_t ts_us = 1'700'000'000'000'000;
+  auto packet = [&](const Bytes& frame) {
+    ts_us += 10;
+    put32(out, static_cast<std::uint32_t>(ts_us / 1'000'000));
+    put32(out, static_cast<std::uint32_t>(ts_us % 1'000'000));
+    put32(out, static_cast<std::uint32_t>(frame.size()));
+    put32(out, static_cast<std::uint32_t>(frame.size()));
+    out.insert(out.end(), frame.begin(), frame.end());
+  };
+  const auto client = test::ip("10.0.0.1");
+  const auto server = test::ip("10.0.0.2");
+  constexpr std::uint8_t SYN = tcp_flag::kSyn, ACK = tcp_flag::kAck, FIN = tcp_flag::kFin;
+  const std::string response = "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body_size) +
+                               "\r\n\r\n" + std::string(body_size, 'b');
+  std::vector<std::uint32_t> cseq(connections, 1000), sseq(connections, 5000);
+  auto port = [](int c) { return static_cast<std::uint16_t>(40000 + c); };
+  auto c2s = [&](int c, std::uint8_t flags, std::string_view payload) {
+    packet(test::eth_tcp(client, server,
+                         {.src_port = port(c), .dst_port = 80, .seq = cseq[c], .ack = sseq[c], .flags = flags},
+                         payload));
+    cseq[c] += static_cast<std::uint32_t>(payload.size()) + ((flags & (SYN | FIN)) ? 1 : 0);
+  };
+  auto s2c = [&](int c, std::uint8_t flags, std::string_view payload) {
+    packet(test::eth_tcp(server, client,
+                         {.src_port = 80, .dst_port = port(c), .seq = sseq[c], .ack = cseq[c], .flags = flags},
+                         payload));
+    sseq[c] += static_cast<std::uint32_t>(payload.size()) + ((flags & (SYN | FIN)) ? 1 : 0);
+  };
+  for (int c = 0; c < connections; ++c) {
+    c2s(c, SYN, "");
+    s2c(c, SYN | ACK, "");
+    c2s(c, ACK, "");
+  }
+  for (int i = 0; i < per_connection; ++i) {
+    for (int c = 0; c < connections; ++c) {
+      c2s(c, ACK, "GET /item/" + std::to_string(i) + " HTTP/1.1\r\nHost: a\r\n\r\n");
+      s2c(c, ACK, response);
+    }
+  }
+  for (int c = 0; c < connections; ++c) {
+    c2s(c, FIN | ACK, "");
+    s2c(c, FIN | ACK, "");
+    c2s(c, ACK, "");
+  }
+  std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(out.data()),
+                                              static_cast<std::streamsize>(out.size()));
+  return path;
+}
+
+// Takes the first `limit` bytes, then fails as a full disk would.
+class LimitedSink final : public format::ByteSink {
+ public:
+  explicit LimitedSink(std::uint64_t limit) : limit_(limit) {}
+  Status write(std::span<const std::uint8_t> bytes) override {
+    if (position_ + bytes.size() > limit_)
+      return format::fail(format::errc::output_error, name_, position_, "no space left (test)");
+    position_ += bytes.size();
+    return {};
+  }
+  std::uint64_t position() const override { return position_; }
+  const std::string& name() const override { return name_; }
+
+ private:
+  std::uint64_t limit_;
+  std::uint64_t position_ = 0;
+  std::string name_ = "limited";
+};
+
+Result<CaptureSummary> capture(const std::string& pcap, std::uint64_t sink_limit) {
+  format::WriterOptions wo;
+  wo.block_bytes = 16 * 1024;  // many blocks, so a failing sink fails mid-run
+  format::fb::FileHeaderT header;
+  header.kind = format::fb::FileKind::Trace;
+  auto writer = format::Writer::open(std::make_unique<LimitedSink>(sink_limit), header, wo);
+  REQUIRE(writer);
+  CaptureOptions options;
+  options.files = {pcap};
+  auto cap = PacketCapture::open(options, **writer);
+  REQUIRE(cap);
+  auto summary = (*cap)->run();
+  if (summary) {
+    if (Status st = (*writer)->close(); !st) return st.take_error();
+  }
+  return summary;
+}
+
+}  // namespace
+
+TEST_CASE("packet capture: every exchange of a pcap crosses the three threads into the trace",
+          "[capture][packet_capture]") {
+  test::TempDir dir;
+  // 8 connections x 1500 exchanges with 2 KiB bodies: about 24 MiB of stream bytes, many
+  // hand-offs and blocks.
+  const std::string pcap = write_pcap(dir.file("many.pcap"), 8, 1500, 2048);
+  auto summary = capture(pcap, ~std::uint64_t{0});
+  REQUIRE(summary);
+  CHECK(summary->http.exchanges == 12000);
+  CHECK(summary->recorder.written == 12000);
+  CHECK(summary->packets.tcp.flows_closed_fin == 8);
+  CHECK(summary->stopped_by == "end of input");
+}
+
+TEST_CASE("packet capture: a writer that fails mid-run stops every thread with its error",
+          "[capture][packet_capture]") {
+  test::TempDir dir;
+  const std::string pcap = write_pcap(dir.file("many.pcap"), 8, 1500, 2048);
+  auto summary = capture(pcap, 64 * 1024);
+  REQUIRE_FALSE(summary);
+  CHECK(summary.error().code == make_error_code(errc::output_error));
+  CHECK_THAT(summary.error().message(), Catch::Contains("no space left (test)"));
+}
+
+}  // namespace reprise::capture
