@@ -76,13 +76,6 @@ struct ExchangeHandoff {
   }
 };
 
-// A thread's failure, for run() to report once everything is joined: an error, or an exception
-// rethrown there as if the work had run on the calling thread.
-struct ThreadFailure {
-  std::optional<Error> error;
-  std::exception_ptr thrown;
-};
-
 }  // namespace
 
 struct PacketCapture::Impl {
@@ -104,12 +97,13 @@ struct PacketCapture::Impl {
   std::unique_ptr<StreamBatchPlayer> player;
   ExchangeHandoff batch;
   bool record_gone = false;  // the record thread failed: nothing more is handed to it
-  ThreadFailure http_failure;
+  std::exception_ptr http_thrown;
   HandoffQueue<ExchangeHandoff> exchanges{kMaxQueuedBatches, kMaxQueuedBytes};
 
   // Record thread.
   std::thread record_thread;
-  ThreadFailure record_failure;
+  std::optional<Error> record_error;
+  std::exception_ptr record_thrown;
   // Written by the record thread after each batch: the packets thread stops at max_exchanges.
   std::atomic<std::uint64_t> written{0};
 
@@ -147,19 +141,18 @@ struct PacketCapture::Impl {
 
   // The end of every run, whatever ended it: open connections are closed as EndOfInput and
   // every exchange is handed on to the recorder, which writes all it holds; then the threads
-  // are joined. The first failure, its exception rethrown here.
+  // are joined. An exception from a thread is rethrown here, else the record thread's error.
   Status complete(std::int64_t now_ns) {
     if (!handoff_failed) {
       pipeline->finish(now_ns);
       hand_off_streams(/*finish=*/true);
     }
     join();
-    for (ThreadFailure* f : {&http_failure, &record_failure}) {
-      if (f->thrown) std::rethrow_exception(std::exchange(f->thrown, nullptr));
+    // An exception is rethrown here, as if the thread's work had run on the calling thread.
+    for (std::exception_ptr* thrown : {&http_thrown, &record_thrown}) {
+      if (*thrown) std::rethrow_exception(std::exchange(*thrown, nullptr));
     }
-    for (ThreadFailure* f : {&record_failure, &http_failure}) {
-      if (f->error) return *f->error;
-    }
+    if (record_error) return *record_error;
     return {};
   }
 
@@ -206,7 +199,7 @@ struct PacketCapture::Impl {
         }
       }
     } catch (...) {
-      http_failure.thrown = std::current_exception();
+      http_thrown = std::current_exception();
     }
     // Stopped early (the record thread failed, or this one threw): the packets thread stops.
     streams.fail();
@@ -223,13 +216,13 @@ struct PacketCapture::Impl {
         written.store(recorder->stats().written, std::memory_order_relaxed);
         exchanges.recycle(std::move(b));
         if (!st) {
-          record_failure.error = st.take_error();
+          record_error = st.take_error();
           exchanges.fail();
           return;
         }
       }
     } catch (...) {
-      record_failure.thrown = std::current_exception();
+      record_thrown = std::current_exception();
       exchanges.fail();
     }
   }
