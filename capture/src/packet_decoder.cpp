@@ -39,10 +39,7 @@ std::uint32_t le32(const std::uint8_t* p) {
 }
 
 DecodedPacket with_status(DecodeStatus status, bool cut) {
-  DecodedPacket out;
-  out.status = status;
-  out.snaplen_cut = cut;
-  return out;
+  return DecodedPacket{.status = status, .snaplen_cut = cut, .segment = {}, .fragment = {}};
 }
 
 // A header of `needed` bytes does not fit in the captured bytes. If the wire had them, the capture
@@ -66,6 +63,25 @@ std::array<std::uint8_t, 16> v6_address(const std::uint8_t* p) {
   return a;
 }
 
+DecodedPacket fragment_packet(std::uint8_t version, const std::array<std::uint8_t, 16>& src,
+                              const std::array<std::uint8_t, 16>& dst, std::uint32_t id,
+                              std::uint8_t protocol, std::uint32_t offset, bool more, Bytes data,
+                              std::uint32_t length, std::int64_t ts_ns, bool cut) {
+  return DecodedPacket{.status = DecodeStatus::Fragment,
+                       .snaplen_cut = cut,
+                       .segment = {},
+                       .fragment = {.version = version,
+                                    .src = src,
+                                    .dst = dst,
+                                    .id = id,
+                                    .protocol = protocol,
+                                    .offset = offset,
+                                    .more = more,
+                                    .data = data,
+                                    .length = length,
+                                    .ts_ns = ts_ns}};
+}
+
 DecodedPacket decode_tcp(std::uint8_t version, const std::array<std::uint8_t, 16>& src,
                          const std::array<std::uint8_t, 16>& dst, Bytes data, std::uint32_t length,
                          std::int64_t ts_ns, bool cut) {
@@ -74,18 +90,20 @@ DecodedPacket decode_tcp(std::uint8_t version, const std::array<std::uint8_t, 16
   if (header < 20 || header > length) return with_status(DecodeStatus::Malformed, cut);
   if (data.size() < header) return with_status(DecodeStatus::Truncated, cut);
 
-  DecodedPacket out = with_status(DecodeStatus::Tcp, cut);
-  TcpSegment& s = out.segment;
-  s.src = IpEndpoint{src, be16(data.data()), version};
-  s.dst = IpEndpoint{dst, be16(data.data() + 2), version};
-  s.seq = be32(data.data() + 4);
-  s.ack = be32(data.data() + 8);
-  s.flags = data[13];
-  s.payload = data.subspan(header);
-  s.payload_length = length - header;
-  s.ts_ns = ts_ns;
-  s.snaplen_cut = cut;
-  return out;
+  // Built in place in the caller's result (a returned prvalue is never copied): this runs for
+  // every packet, and a named local filled in and returned cost a 170-byte zeroing and copy.
+  return DecodedPacket{.status = DecodeStatus::Tcp,
+                       .snaplen_cut = cut,
+                       .segment = {.src = IpEndpoint{src, be16(data.data()), version},
+                                   .dst = IpEndpoint{dst, be16(data.data() + 2), version},
+                                   .seq = be32(data.data() + 4),
+                                   .ack = be32(data.data() + 8),
+                                   .flags = data[13],
+                                   .payload = data.subspan(header),
+                                   .payload_length = length - header,
+                                   .ts_ns = ts_ns,
+                                   .snaplen_cut = cut},
+                       .fragment = {}};
 }
 
 // The transport layer, after walking IPv6 extension headers. `length` is the wire length of
@@ -110,19 +128,7 @@ DecodedPacket decode_upper(std::uint8_t version, const std::array<std::uint8_t, 
         protocol = next;
         continue;
       }
-      DecodedPacket out = with_status(DecodeStatus::Fragment, cut);
-      IpFragment& f = out.fragment;
-      f.version = 6;
-      f.src = src;
-      f.dst = dst;
-      f.id = id;
-      f.protocol = next;
-      f.offset = offset;
-      f.more = more;
-      f.data = data;
-      f.length = length;
-      f.ts_ns = ts_ns;
-      return out;
+      return fragment_packet(6, src, dst, id, next, offset, more, data, length, ts_ns, cut);
     }
     if (protocol == kIpv6HopByHop || protocol == kIpv6Routing || protocol == kIpv6DestOpts ||
         protocol == kIpv6Mobility || protocol == kIpv6Hip || protocol == kIpv6Shim6) {
@@ -166,19 +172,8 @@ DecodedPacket decode_ipv4(Bytes data, std::uint64_t wire, std::int64_t ts_ns, bo
   const bool more = (frag & 0x2000) != 0;
   const std::uint32_t offset = std::uint32_t{static_cast<std::uint16_t>(frag & 0x1FFF)} * 8;
   if (more || offset != 0) {
-    DecodedPacket out = with_status(DecodeStatus::Fragment, cut);
-    IpFragment& f = out.fragment;
-    f.version = 4;
-    f.src = src;
-    f.dst = dst;
-    f.id = be16(data.data() + 4);
-    f.protocol = protocol;
-    f.offset = offset;
-    f.more = more;
-    f.data = payload;
-    f.length = length;
-    f.ts_ns = ts_ns;
-    return out;
+    return fragment_packet(4, src, dst, be16(data.data() + 4), protocol, offset, more, payload,
+                           length, ts_ns, cut);
   }
   return decode_upper(4, src, dst, protocol, payload, length, ts_ns, cut, false);
 }
