@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <fstream>
 #include <stdexcept>
 #include <string>
 
@@ -250,6 +251,52 @@ Bytes eth_tcp(const Address& src, const Address& dst, const TcpHeader& header,
   const Bytes segment = tcp(src, dst, header, bytes(payload));
   if (src.family == 4) return ethernet(kEtherIpv4, ipv4(src, dst, kProtoTcp, segment));
   return ethernet(kEtherIpv6, ipv6(src, dst, kProtoTcp, segment));
+}
+
+void file_u32(Bytes& out, std::uint32_t v, bool swapped) {
+  if (swapped) v = __builtin_bswap32(v);
+  const auto* p = reinterpret_cast<const std::uint8_t*>(&v);
+  out.insert(out.end(), p, p + 4);
+}
+
+void file_u16(Bytes& out, std::uint16_t v, bool swapped) {
+  if (swapped) v = __builtin_bswap16(v);
+  const auto* p = reinterpret_cast<const std::uint8_t*>(&v);
+  out.insert(out.end(), p, p + 2);
+}
+
+Bytes pcap_bytes(const PcapFormat& f, const std::vector<PcapRecord>& records) {
+  constexpr std::uint32_t kLinkEthernet = 1;
+  Bytes out;
+  file_u32(out, f.magic, f.swapped);
+  file_u16(out, 2, f.swapped);
+  file_u16(out, 4, f.swapped);
+  file_u32(out, 0, f.swapped);
+  file_u32(out, 0, f.swapped);
+  file_u32(out, f.snaplen, f.swapped);
+  file_u32(out, kLinkEthernet, f.swapped);
+  const bool nano = f.magic == 0xa1b23c4d;
+  for (const auto& r : records) {
+    file_u32(out, static_cast<std::uint32_t>(r.ts_ns / 1'000'000'000), f.swapped);
+    const auto frac = r.ts_ns % 1'000'000'000;
+    file_u32(out, static_cast<std::uint32_t>(nano ? frac : frac / 1000), f.swapped);
+    file_u32(out, static_cast<std::uint32_t>(r.data.size()), f.swapped);
+    file_u32(out, r.wire_length != 0 ? r.wire_length : static_cast<std::uint32_t>(r.data.size()),
+          f.swapped);
+    if (f.magic == 0xa1b2cd34) {  // ifindex, protocol, pkt_type, pad
+      file_u32(out, 1, f.swapped);
+      file_u16(out, 0x0800, f.swapped);
+      out.push_back(0);
+      out.push_back(0);
+    }
+    out.insert(out.end(), r.data.begin(), r.data.end());
+  }
+  return out;
+}
+
+void write_file(const std::string& path, const Bytes& bytes) {
+  std::ofstream(path, std::ios::binary)
+      .write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
 }
 
 }  // namespace reprise::test

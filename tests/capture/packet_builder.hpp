@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -96,5 +97,22 @@ std::vector<Bytes> fragment_ipv6(const Address& src, const Address& dst, std::ui
 // Shorthands for the common case: Ethernet / IPv4 or IPv6 / TCP.
 Bytes eth_tcp(const Address& src, const Address& dst, const TcpHeader& header,
               std::string_view payload);
+
+// Capture files, byte by byte. A classic pcap of Ethernet frames:
+struct PcapRecord {
+  std::int64_t ts_ns;
+  Bytes data;
+  std::uint32_t wire_length = 0;  // 0: data.size()
+};
+struct PcapFormat {
+  std::uint32_t magic = 0xa1b2c3d4;  // 0xa1b23c4d: nanoseconds; 0xa1b2cd34: Kuznetsov's
+  bool swapped = false;
+  std::uint32_t snaplen = 262144;
+};
+Bytes pcap_bytes(const PcapFormat& format, const std::vector<PcapRecord>& records);
+// Appends `v` as a little-endian capture file stores it (big-endian when `swapped`).
+void file_u32(Bytes& out, std::uint32_t v, bool swapped = false);
+void file_u16(Bytes& out, std::uint16_t v, bool swapped = false);
+void write_file(const std::string& path, const Bytes& bytes);
 
 }  // namespace reprise::test

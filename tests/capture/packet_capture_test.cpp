@@ -4,8 +4,6 @@
 
 #include <catch2/catch.hpp>
 
-#include <cstring>
-#include <fstream>
 #include <string>
 #include <vector>
 
@@ -17,74 +15,50 @@
 namespace reprise::capture {
 namespace {
 
-using test::Bytes;
-
-void put32(Bytes& out, std::uint32_t v) {
-  for (int i = 0; i < 4; ++i) out.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
-}
-void put16(Bytes& out, std::uint16_t v) {
-  out.push_back(static_cast<std::uint8_t>(v));
-  out.push_back(static_cast<std::uint8_t>(v >> 8));
-}
-
 // A pcap of `connections` keep-alive connections, interleaved, each with `per_connection`
 // exchanges of a request and a response with a `body_size`-byte body, then closed with FINs.
 std::string write_pcap(const std::string& path, int connections, int per_connection,
                        std::size_t body_size) {
-  Bytes out;
-  put32(out, 0xa1b2c3d4);
-  put16(out, 2);
-  put16(out, 4);
-  put32(out, 0);
-  put32(out, 0);
-  put32(out, 262144);
-  put32(out, 1);  // Ethernet
-  std::int64_t ts_us = 1'700'000'000'000'000;
-  auto packet = [&](const Bytes& frame) {
-    ts_us += 10;
-    put32(out, static_cast<std::uint32_t>(ts_us / 1'000'000));
-    put32(out, static_cast<std::uint32_t>(ts_us % 1'000'000));
-    put32(out, static_cast<std::uint32_t>(frame.size()));
-    put32(out, static_cast<std::uint32_t>(frame.size()));
-    out.insert(out.end(), frame.begin(), frame.end());
-  };
+  std::vector<test::PcapRecord> records;
+  std::int64_t ts_ns = 1'700'000'000'000'000'000;
   const auto client = test::ip("10.0.0.1");
   const auto server = test::ip("10.0.0.2");
   constexpr std::uint8_t SYN = tcp_flag::kSyn, ACK = tcp_flag::kAck, FIN = tcp_flag::kFin;
   const std::string response = "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body_size) +
                                "\r\n\r\n" + std::string(body_size, 'b');
-  std::vector<std::uint32_t> cseq(connections, 1000), sseq(connections, 5000);
-  auto port = [](int c) { return static_cast<std::uint16_t>(40000 + c); };
-  auto c2s = [&](int c, std::uint8_t flags, std::string_view payload) {
-    packet(test::eth_tcp(client, server,
-                         {.src_port = port(c), .dst_port = 80, .seq = cseq[c], .ack = sseq[c], .flags = flags},
-                         payload));
-    cseq[c] += static_cast<std::uint32_t>(payload.size()) + ((flags & (SYN | FIN)) ? 1 : 0);
-  };
-  auto s2c = [&](int c, std::uint8_t flags, std::string_view payload) {
-    packet(test::eth_tcp(server, client,
-                         {.src_port = 80, .dst_port = port(c), .seq = sseq[c], .ack = cseq[c], .flags = flags},
-                         payload));
-    sseq[c] += static_cast<std::uint32_t>(payload.size()) + ((flags & (SYN | FIN)) ? 1 : 0);
+  // Next sequence number of each side of each connection.
+  std::vector<std::uint32_t> client_seq(connections, 1000), server_seq(connections, 5000);
+  auto send = [&](int c, bool from_client, std::uint8_t flags, std::string_view payload) {
+    const auto port = static_cast<std::uint16_t>(40000 + c);
+    std::uint32_t& seq = from_client ? client_seq[c] : server_seq[c];
+    const std::uint32_t ack = from_client ? server_seq[c] : client_seq[c];
+    ts_ns += 10'000;
+    records.push_back({ts_ns, test::eth_tcp(from_client ? client : server, from_client ? server : client,
+                                            {.src_port = from_client ? port : std::uint16_t{80},
+                                             .dst_port = from_client ? std::uint16_t{80} : port,
+                                             .seq = seq,
+                                             .ack = ack,
+                                             .flags = flags},
+                                            payload)});
+    seq += static_cast<std::uint32_t>(payload.size()) + ((flags & (SYN | FIN)) ? 1 : 0);
   };
   for (int c = 0; c < connections; ++c) {
-    c2s(c, SYN, "");
-    s2c(c, SYN | ACK, "");
-    c2s(c, ACK, "");
+    send(c, true, SYN, "");
+    send(c, false, SYN | ACK, "");
+    send(c, true, ACK, "");
   }
   for (int i = 0; i < per_connection; ++i) {
     for (int c = 0; c < connections; ++c) {
-      c2s(c, ACK, "GET /item/" + std::to_string(i) + " HTTP/1.1\r\nHost: a\r\n\r\n");
-      s2c(c, ACK, response);
+      send(c, true, ACK, "GET /item/" + std::to_string(i) + " HTTP/1.1\r\nHost: a\r\n\r\n");
+      send(c, false, ACK, response);
     }
   }
   for (int c = 0; c < connections; ++c) {
-    c2s(c, FIN | ACK, "");
-    s2c(c, FIN | ACK, "");
-    c2s(c, ACK, "");
+    send(c, true, FIN | ACK, "");
+    send(c, false, FIN | ACK, "");
+    send(c, true, ACK, "");
   }
-  std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(out.data()),
-                                              static_cast<std::streamsize>(out.size()));
+  test::write_file(path, test::pcap_bytes({}, records));
   return path;
 }
 

@@ -24,71 +24,26 @@ using test::Bytes;
 
 constexpr std::uint32_t kLinkEthernet = 1;
 
-struct Rec {
-  std::int64_t ts_ns;
-  Bytes data;
-  std::uint32_t wire_length = 0;  // 0: data.size()
-};
-
-struct Format {
-  std::uint32_t magic = 0xa1b2c3d4;  // 0xa1b23c4d: nanoseconds; 0xa1b2cd34: Kuznetsov's
-  bool swapped = false;
-  std::uint32_t snaplen = 262144;
-};
-
-void put32(Bytes& out, std::uint32_t v, bool swapped) {
-  if (swapped) v = __builtin_bswap32(v);
-  const auto* p = reinterpret_cast<const std::uint8_t*>(&v);
-  out.insert(out.end(), p, p + 4);
-}
-void put16(Bytes& out, std::uint16_t v, bool swapped) {
-  if (swapped) v = __builtin_bswap16(v);
-  const auto* p = reinterpret_cast<const std::uint8_t*>(&v);
-  out.insert(out.end(), p, p + 2);
-}
-
-Bytes pcap_bytes(const Format& f, const std::vector<Rec>& records) {
-  Bytes out;
-  put32(out, f.magic, f.swapped);
-  put16(out, 2, f.swapped);
-  put16(out, 4, f.swapped);
-  put32(out, 0, f.swapped);
-  put32(out, 0, f.swapped);
-  put32(out, f.snaplen, f.swapped);
-  put32(out, kLinkEthernet, f.swapped);
-  const bool nano = f.magic == 0xa1b23c4d;
-  for (const auto& r : records) {
-    put32(out, static_cast<std::uint32_t>(r.ts_ns / 1'000'000'000), f.swapped);
-    const auto frac = r.ts_ns % 1'000'000'000;
-    put32(out, static_cast<std::uint32_t>(nano ? frac : frac / 1000), f.swapped);
-    put32(out, static_cast<std::uint32_t>(r.data.size()), f.swapped);
-    put32(out, r.wire_length != 0 ? r.wire_length : static_cast<std::uint32_t>(r.data.size()),
-          f.swapped);
-    if (f.magic == 0xa1b2cd34) {  // ifindex, protocol, pkt_type, pad
-      put32(out, 1, f.swapped);
-      put16(out, 0x0800, f.swapped);
-      out.push_back(0);
-      out.push_back(0);
-    }
-    out.insert(out.end(), r.data.begin(), r.data.end());
-  }
-  return out;
-}
+using Rec = test::PcapRecord;
+using test::pcap_bytes;
+using test::file_u16;
+using test::file_u32;
+using test::write_file;
 
 // A little-endian pcapng file: a section header, one Ethernet interface with the default
 // microsecond timestamps, then an enhanced packet block per record, whose offsets go to `block_at`.
 Bytes pcapng_bytes(const std::vector<Rec>& records, std::vector<std::size_t>* block_at = nullptr) {
   Bytes out;
-  for (const std::uint32_t v : {0x0A0D0D0Au, 28u, 0x1A2B3C4Du}) put32(out, v, false);
-  put16(out, 1, false);  // version 1.0
-  put16(out, 0, false);
-  for (const std::uint32_t v : {0xffffffffu, 0xffffffffu, 28u}) put32(out, v, false);  // length unknown
-  put32(out, 1, false);  // interface description block
-  put32(out, 20, false);
-  put16(out, static_cast<std::uint16_t>(kLinkEthernet), false);
-  put16(out, 0, false);
-  put32(out, 262144, false);
-  put32(out, 20, false);
+  for (const std::uint32_t v : {0x0A0D0D0Au, 28u, 0x1A2B3C4Du}) file_u32(out, v, false);
+  file_u16(out, 1, false);  // version 1.0
+  file_u16(out, 0, false);
+  for (const std::uint32_t v : {0xffffffffu, 0xffffffffu, 28u}) file_u32(out, v, false);  // length unknown
+  file_u32(out, 1, false);  // interface description block
+  file_u32(out, 20, false);
+  file_u16(out, static_cast<std::uint16_t>(kLinkEthernet), false);
+  file_u16(out, 0, false);
+  file_u32(out, 262144, false);
+  file_u32(out, 20, false);
   for (const auto& r : records) {
     const auto size = static_cast<std::uint32_t>(r.data.size());
     const std::uint32_t length = 32 + ((size + 3) & ~3u);
@@ -96,17 +51,12 @@ Bytes pcapng_bytes(const std::vector<Rec>& records, std::vector<std::size_t>* bl
     const auto us = static_cast<std::uint64_t>(r.ts_ns / 1000);
     for (const std::uint32_t v : {6u, length, 0u, static_cast<std::uint32_t>(us >> 32),
                                   static_cast<std::uint32_t>(us), size, size})
-      put32(out, v, false);
+      file_u32(out, v, false);
     out.insert(out.end(), r.data.begin(), r.data.end());
     out.resize(out.size() + (length - 32 - size), 0);
-    put32(out, length, false);
+    file_u32(out, length, false);
   }
   return out;
-}
-
-void write_file(const std::string& path, const Bytes& bytes) {
-  std::ofstream(path, std::ios::binary)
-      .write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
 }
 
 Bytes frame(std::uint16_t port, std::string_view payload) {
