@@ -129,9 +129,12 @@ struct PacketCapture::Impl {
     if (!streams.push(std::move(h))) handoff_failed = true;
   }
 
-  void after_packet() {
+  // A full batch goes on with a release mark at its end, so exchanges wait in the recorder for
+  // about one batch of packets, not kReleaseEveryNs: held that long they would have left the
+  // cache by the time they are written.
+  void after_packet(std::int64_t now_ns) {
     const StreamBatch& b = batcher.batch();
-    if (b.events.size() >= kBatchEvents || b.bytes.size() >= kBatchBytes) hand_off_streams();
+    if (b.events.size() >= kBatchEvents || b.bytes.size() >= kBatchBytes) release(now_ns);
   }
 
   void release(std::int64_t now_ns) {
@@ -298,12 +301,12 @@ Result<CaptureSummary> PacketCapture::run() {
       now_ns = packet.ts_ns;
       if (first_ns == std::numeric_limits<std::int64_t>::min()) first_ns = now_ns;
       s.pipeline->add(packet.link_type, packet.data, packet.wire_length, packet.ts_ns);
-      s.after_packet();
+      s.after_packet(now_ns);
     } else if (now_ns != 0) {
       // Live and idle: let packet time move with the clock so idle flows expire.
       now_ns += s.options.live.timeout_ms * 1'000'000LL;
       s.pipeline->expire(now_ns);
-      s.after_packet();
+      s.after_packet(now_ns);
     }
     if (now_ns >= next_release || *next == PcapSource::Next::Idle) {
       s.release(now_ns);
