@@ -91,29 +91,62 @@ std::unique_ptr<PreparedExchange> TraceRecorder::pop() {
   return h;
 }
 
-Status TraceRecorder::write_oldest() { return write_one(*pop()); }
+Status TraceRecorder::write_oldest() {
+  std::unique_ptr<PreparedExchange> p = pop();
+  Status st = write_one(*p);
+  const std::size_t capacity = p->record.capacity();
+  if (capacity <= kMaxSpareRecordBytes && spare_bytes_ + capacity <= kMaxSpareBytes) {
+    spare_bytes_ += capacity;
+    spares_.push_back(std::move(p));
+  }
+  return st;
+}
 
 PreparedExchange TraceRecorder::prepare(HttpExchange&& x) const {
   PreparedExchange p;
+  prepare(std::move(x), p);
+  return p;
+}
+
+void TraceRecorder::prepare(HttpExchange&& x, PreparedExchange& p) const {
   p.marks = sessions_.marks(x);
   p.start = x.request_first_ns;
   p.has_request = x.has_request;
   p.has_response = x.has_response();
   p.filtered = filtered(x);
+  p.redacted = false;
   if (p.filtered == PreparedExchange::Filtered::No) {
     p.redacted = redact(x);
     if (p.redacted) x.flags |= ExchangeFlags::Redacted;
     encode_exchange_record(x, p.record);
+  } else {
+    p.record.clear();
   }
   p.bytes = approx_bytes(p);
-  return p;
+}
+
+Status TraceRecorder::add(HttpExchange&& x) {
+  std::unique_ptr<PreparedExchange> p;
+  if (spares_.empty()) {
+    p = std::make_unique<PreparedExchange>();
+  } else {
+    p = std::move(spares_.back());
+    spares_.pop_back();
+    spare_bytes_ -= p->record.capacity();
+  }
+  prepare(std::move(x), *p);
+  return hold(std::move(p));
 }
 
 Status TraceRecorder::add(PreparedExchange&& p) {
+  return hold(std::make_unique<PreparedExchange>(std::move(p)));
+}
+
+Status TraceRecorder::hold(std::unique_ptr<PreparedExchange> p) {
   ++stats_.exchanges_in;
-  const std::size_t bytes = p.bytes;
-  const std::int64_t start = p.start;
-  const Entry e{start, seq_++, new PreparedExchange(std::move(p))};
+  const std::size_t bytes = p->bytes;
+  const std::int64_t start = p->start;
+  const Entry e{start, seq_++, p.release()};
   if (in_order_.empty() || start >= in_order_.back().start) {
     in_order_.push_back(e);
   } else {

@@ -157,6 +157,41 @@ TEST_CASE("recorder: redaction replaces values by stable hashes and flags the ex
   CHECK(t.recorder->stats().redacted == 3);
 }
 
+TEST_CASE("recorder: an exchange prepared into a written one's buffers carries nothing of it",
+          "[capture][recorder]") {
+  // Each release writes what is held; the next exchanges are prepared into those written ones.
+  // Alternate kept and filtered, redacted and not, large and small records.
+  RecorderOptions o;
+  o.methods = {"GET"};
+  o.redact_headers = {"authorization"};
+  Recorded t(o);
+  std::vector<std::string> expected;
+  for (int i = 0; i < 60; ++i) {
+    auto x = exchange(static_cast<std::uint64_t>(i + 1), 10 * i, "/" + std::to_string(i),
+                      i % 3 == 0 ? HttpHeaders{{"Authorization", "Bearer t" + std::to_string(i)}} : HttpHeaders{});
+    if (i % 4 == 1) x.request.method = "POST";  // filtered out
+    if (i % 5 == 2) x.response.body.assign(std::size_t{100} << 10, 'b');  // over the spare limit
+    if (i % 4 != 1) expected.push_back(x.request.target);
+    REQUIRE(t.recorder->add(std::move(x)).ok());
+    if (i % 7 == 6) REQUIRE(t.recorder->release(10 * i + 1).ok());
+  }
+  const auto xs = t.read();
+  REQUIRE(xs.size() == expected.size());
+  for (std::size_t k = 0; k < xs.size(); ++k) {
+    const int i = std::stoi(expected[k].substr(1));
+    INFO("exchange " << i);
+    CHECK(xs[k].request->target == expected[k]);
+    CHECK(xs[k].request->method == "GET");
+    CHECK(xs[k].id == k + 1);
+    const bool redacted = i % 3 == 0;
+    CHECK(xs[k].request->headers.size() == (redacted ? 1u : 0u));
+    CHECK(((xs[k].flags & format::fb::ExchangeFlags::Redacted) == format::fb::ExchangeFlags::Redacted) == redacted);
+    CHECK(xs[k].response->body.size() == (i % 5 == 2 ? std::size_t{100} << 10 : 32u));
+  }
+  CHECK(t.recorder->stats().filtered_method == 15);
+  CHECK(t.recorder->stats().redacted == 15);
+}
+
 TEST_CASE("recorder: sampling keeps or drops whole sessions", "[capture][recorder]") {
   RecorderOptions o;
   o.sample = 0.5;

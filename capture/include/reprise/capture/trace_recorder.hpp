@@ -106,9 +106,13 @@ class TraceRecorder {
 
   // Any thread, concurrently with the calls below: reads only the options.
   PreparedExchange prepare(HttpExchange&& x) const;
+  // The same into `into`, every field set, reusing the record's capacity.
+  void prepare(HttpExchange&& x, PreparedExchange& into) const;
   // Takes one finished exchange; it is written by a later release() or finish().
   Status add(PreparedExchange&& p);
-  Status add(HttpExchange&& x) { return add(prepare(std::move(x))); }
+  // The same, prepared here into a held exchange written before: no allocation per exchange
+  // once the reorder buffer has reached its usual depth.
+  Status add(HttpExchange&& x);
   // Writes every held exchange that started before `watermark_ns`.
   Status release(std::int64_t watermark_ns);
   // Writes everything held (end of input).
@@ -134,7 +138,8 @@ class TraceRecorder {
   // The oldest held exchange (smallest start, then arrival). Precondition: !held_empty().
   const Entry& oldest() const;
   std::unique_ptr<PreparedExchange> pop();
-  Status write_oldest();  // pops the oldest and writes it
+  Status write_oldest();  // pops the oldest, writes it and keeps it as a spare
+  Status hold(std::unique_ptr<PreparedExchange> p);
 
   Status write_one(PreparedExchange& p);
   PreparedExchange::Filtered filtered(const HttpExchange& x) const;
@@ -150,6 +155,14 @@ class TraceRecorder {
   std::deque<Entry> in_order_;
   std::priority_queue<Entry, std::vector<Entry>, Later> heap_;
   std::size_t held_bytes_ = 0;
+  // Written exchanges kept for add(HttpExchange&&) to prepare into, their records' capacity
+  // kept: a buffer written out a moment ago is still in the cache when the next record reuses
+  // it. At most kMaxSpareBytes of record capacity (one batch between releases of small
+  // exchanges), none over kMaxSpareRecordBytes.
+  static constexpr std::size_t kMaxSpareBytes = std::size_t{4} << 20;
+  static constexpr std::size_t kMaxSpareRecordBytes = std::size_t{64} << 10;
+  std::vector<std::unique_ptr<PreparedExchange>> spares_;
+  std::size_t spare_bytes_ = 0;
   std::uint64_t seq_ = 0;
   std::uint64_t next_id_ = 1;
   std::int64_t last_written_ns_ = INT64_MIN;
