@@ -129,9 +129,25 @@ class Out {
   std::size_t bytes(const void* data, std::size_t n) {
     const std::size_t at = align(4);
     put<uoffset_t>(at, static_cast<uoffset_t>(n));
-    if (n != 0) std::memcpy(base_ + at + 4, data, n);
+    copy(base_ + at + 4, static_cast<const std::uint8_t*>(data), n);
     pos_ = at + 4 + n;
     return at;
+  }
+
+  // Most strings of a record are header names and values shorter than 16 bytes: those are
+  // copied as two overlapping words (fixed-size copies, no call), the rest by memcpy.
+  static void copy(std::uint8_t* to, const std::uint8_t* from, std::size_t n) {
+    if (n >= 8 && n <= 16) {
+      std::memcpy(to, from, 8);
+      std::memcpy(to + n - 8, from + n - 8, 8);
+    } else if (n >= 4 && n < 8) {
+      std::memcpy(to, from, 4);
+      std::memcpy(to + n - 4, from + n - 4, 4);
+    } else if (n < 4) {
+      for (std::size_t i = 0; i < n; ++i) to[i] = from[i];
+    } else {
+      std::memcpy(to, from, n);
+    }
   }
 
   std::uint8_t* base_;

@@ -152,7 +152,9 @@ TEST_CASE("exchange record: a missing side stores no table, and no request is fl
 
 TEST_CASE("exchange record: every length of every string and body keeps the record valid",
           "[exchange_record]") {
-  // Lengths 0..8 move each item through every alignment the next item can start at.
+  // Lengths 0..8 move each item through every alignment the next item can start at; with the
+  // bodies (a + b up to 16, a * b up to 64) they also take every path of the string copy
+  // (under 4, 4 to 7, 8 to 16 bytes, longer).
   HttpExchange x = full_exchange();
   for (std::size_t a = 0; a <= 8; ++a) {
     for (std::size_t b = 0; b <= 8; ++b) {
