@@ -134,7 +134,7 @@ class Out {
     return at;
   }
 
-  // Most strings of a record are header names and values shorter than 16 bytes: those are
+  // Most strings of a record are header names and values of at most 16 bytes: those are
   // copied as two overlapping words (fixed-size copies, no call), the rest by memcpy.
   static void copy(std::uint8_t* to, const std::uint8_t* from, std::size_t n) {
     if (n >= 8 && n <= 16) {
