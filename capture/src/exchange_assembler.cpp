@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <memory>
 #include <stdexcept>
 #include <string_view>
 #include <utility>
@@ -161,7 +162,7 @@ bool ConnectionAssembler::pump_requests() {
 
 ConnectionAssembler::Slot* ConnectionAssembler::add_request_slot(const Message& m) {
   enforce_pending_limit();
-  auto slot = std::make_unique<Slot>();
+  auto slot = new_slot();
   slot->x.request.method = m.request.method;  // pairing needs it before the request is complete
   slot->x.request_first_ns = m.first_ns;
   slot->x.request_last_ns = m.last_ns;
@@ -316,7 +317,7 @@ ConnectionAssembler::Slot* ConnectionAssembler::choose_request(
 
 ConnectionAssembler::Slot* ConnectionAssembler::add_orphan(std::int64_t first_ns,
                                                            ExchangeFlags cause) {
-  auto slot = std::make_unique<Slot>();
+  auto slot = new_slot();
   slot->req = Slot::Req::Absent;
   slot->x.has_request = false;
   slot->x.request_first_ns = slot->x.request_last_ns = first_ns;
@@ -404,7 +405,18 @@ void ConnectionAssembler::emit_ready() {
     std::unique_ptr<Slot> s = std::move(slots_.front());
     slots_.pop_front();
     emit(*s);
+    if (!spare_slot_) {
+      // The exchange was moved out; what is left is destroyed and the slot built anew in place.
+      std::destroy_at(s.get());
+      std::construct_at(s.get());
+      spare_slot_ = std::move(s);
+    }
   }
+}
+
+std::unique_ptr<ConnectionAssembler::Slot> ConnectionAssembler::new_slot() {
+  if (spare_slot_) return std::move(spare_slot_);
+  return std::make_unique<Slot>();
 }
 
 void ConnectionAssembler::emit(Slot& s) {

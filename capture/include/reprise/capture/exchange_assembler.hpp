@@ -99,6 +99,7 @@ class ConnectionAssembler final : public StreamSink {
   void settle();
   void emit_ready();
   void emit(Slot& s);
+  std::unique_ptr<Slot> new_slot();
 
   ConnectionInfo info_;
   const ExchangeAssemblerOptions& options_;
@@ -108,6 +109,9 @@ class ConnectionAssembler final : public StreamSink {
   HttpMessageParser responses_;
 
   VectorQueue<std::unique_ptr<Slot>> slots_;  // exchanges not yet emitted, in request order
+  // The last emitted slot, made new again: the next exchange of this connection is built in it
+  // (no allocation, and memory still in the cache).
+  std::unique_ptr<Slot> spare_slot_;
   Slot* request_slot_ = nullptr;             // the request being parsed (after its header)
   Slot* response_slot_ = nullptr;            // the response being parsed, or awaited after a 1xx
   Slot* upgrade_slot_ = nullptr;             // request bytes wait for the response to this request
