@@ -110,7 +110,7 @@ class ConnectionAssembler final : public StreamSink {
 
   VectorQueue<std::unique_ptr<Slot>> slots_;  // exchanges not yet emitted, in request order
   // The last emitted slot, made new again: the next exchange of this connection is built in it
-  // (no allocation, and memory still in the cache).
+  // (no allocation, and memory still in the cache). One per connection, about 400 bytes.
   std::unique_ptr<Slot> spare_slot_;
   Slot* request_slot_ = nullptr;             // the request being parsed (after its header)
   Slot* response_slot_ = nullptr;            // the response being parsed, or awaited after a 1xx
