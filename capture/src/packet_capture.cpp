@@ -91,6 +91,7 @@ struct PacketCapture::Impl {
   // Packets thread.
   HandoffQueue<StreamHandoff> streams{kMaxQueuedBatches, kMaxQueuedBytes};
   bool handoff_failed = false;  // a later thread failed: stop reading
+  std::int64_t next_release = 0;  // packet time of the next timed release
 
   // Http thread.
   std::thread http_thread;
@@ -137,9 +138,11 @@ struct PacketCapture::Impl {
     if (b.events.size() >= kBatchEvents || b.bytes.size() >= kBatchBytes) release(now_ns);
   }
 
+  // Every release, full batch or timed, restarts the kReleaseEveryNs countdown.
   void release(std::int64_t now_ns) {
     batcher.mark(now_ns);
     hand_off_streams();
+    next_release = now_ns + kReleaseEveryNs;
   }
 
   // The end of every run, whatever ended it: open connections are closed as EndOfInput and
@@ -284,7 +287,7 @@ Result<CaptureSummary> PacketCapture::run() {
   summary.stopped_by = "end of input";
   const auto wall_start = std::chrono::steady_clock::now();
   std::int64_t first_ns = std::numeric_limits<std::int64_t>::min();
-  std::int64_t now_ns = 0, next_release = 0;
+  std::int64_t now_ns = 0;
   Packet packet;
   std::optional<Error> input_error;  // reported after what was read is written
   for (;;) {
@@ -308,10 +311,7 @@ Result<CaptureSummary> PacketCapture::run() {
       s.pipeline->expire(now_ns);
       s.after_packet(now_ns);
     }
-    if (now_ns >= next_release || *next == PcapSource::Next::Idle) {
-      s.release(now_ns);
-      next_release = now_ns + kReleaseEveryNs;
-    }
+    if (now_ns >= s.next_release || *next == PcapSource::Next::Idle) s.release(now_ns);
     if (s.handoff_failed) break;
     if (s.options.max_exchanges != 0 &&
         s.written.load(std::memory_order_relaxed) >= s.options.max_exchanges) {

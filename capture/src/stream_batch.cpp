@@ -3,6 +3,18 @@
 #include <stdexcept>
 
 namespace reprise::capture {
+namespace {
+
+StreamBatch::Event& add_event(StreamBatch& batch, StreamBatch::Kind kind, std::uint32_t stream,
+                              std::int64_t ts_ns) {
+  StreamBatch::Event& e = batch.events.emplace_back();
+  e.kind = kind;
+  e.stream = stream;
+  e.ts_ns = ts_ns;
+  return e;
+}
+
+}  // namespace
 
 // One connection on the reassembling side: each call becomes an event of the batch.
 class StreamBatcher::Sink final : public StreamSink {
@@ -32,11 +44,7 @@ class StreamBatcher::Sink final : public StreamSink {
   std::uint32_t stream() const { return stream_; }
 
   StreamBatch::Event& add(StreamBatch::Kind kind, std::int64_t ts_ns) {
-    StreamBatch::Event& e = batch_.events.emplace_back();
-    e.kind = kind;
-    e.stream = stream_;
-    e.ts_ns = ts_ns;
-    return e;
+    return add_event(batch_, kind, stream_, ts_ns);
   }
 
  private:
@@ -67,11 +75,7 @@ void StreamBatcher::release(StreamSink* sink) {
   free_.push_back(s->stream());
 }
 
-void StreamBatcher::mark(std::int64_t ts_ns) {
-  StreamBatch::Event& e = batch_.events.emplace_back();
-  e.kind = StreamBatch::Kind::Mark;
-  e.ts_ns = ts_ns;
-}
+void StreamBatcher::mark(std::int64_t ts_ns) { add_event(batch_, StreamBatch::Kind::Mark, 0, ts_ns); }
 
 StreamBatchPlayer::StreamBatchPlayer(StreamSinkFactory& target) : target_(target) {}
 

@@ -65,7 +65,8 @@ class StreamBatcher final : public StreamSinkFactory {
   // A point in the event stream (see the file comment).
   void mark(std::int64_t ts_ns);
 
-  // The events written since the last take(); swap a cleared batch in to reuse its capacity.
+  // The events written since a batch was last swapped out; swap a cleared one in to reuse its
+  // capacity.
   StreamBatch& batch() { return batch_; }
 
  private:
